@@ -1,0 +1,15 @@
+package io.tollgate;
+
+/** Every event-bus address Tollgate uses (SPEC §4), with its kind, sender, listeners and body. */
+public final class Addresses {
+  /** Publish, every stats.interval, by CacheVerticle.
+   *  {"l1":{"hits":12,"misses":3,"hitRate":0.8,"size":9,"weightBytes":40960,"evictions":0},
+   *   "l2":{"hits":2,"misses":1,"errors":0,"connected":true},"coalesced":4,"at":"2026-11-22T10:00:00Z"} */
+  public static final String CACHE_STATS = "tollgate.cache.stats";
+  /** Request/reply, CacheVerticle's API: {"action":"get|put|invalidate|clear", ...}. */
+  public static final String CACHE = "tollgate.cache";
+  /** Publish: {"type":"throttled|circuit|l2", ..., "at":"..."}. */
+  public static final String EVENTS = "tollgate.events";
+
+  private Addresses() {}
+}

@@ -1,0 +1,112 @@
+package io.tollgate;
+
+import io.tollgate.admin.ManagementVerticle;
+import io.tollgate.admin.Readiness;
+import io.tollgate.config.TollgateOptions;
+import io.tollgate.metrics.TollgateMetrics;
+import io.tollgate.proxy.Forwarder;
+import io.tollgate.proxy.Pipeline;
+import io.tollgate.proxy.ProxyVerticle;
+import io.tollgate.proxy.Stage;
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.ext.web.Router;
+import io.vertx.micrometer.MicrometerMetricsFactory;
+import io.vertx.micrometer.MicrometerMetricsOptions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One running Tollgate: its own Vert.x instance (with Micrometer metrics), the management verticle and the
+ * proxy verticles. Tests start several in one JVM as if they were separate sidecars.
+ */
+public final class Gateway {
+  private static final Logger LOG = LoggerFactory.getLogger(Gateway.class);
+
+  private final Vertx vertx;
+  private final TollgateOptions options;
+  private final TollgateMetrics metrics;
+  private final Readiness readiness = new Readiness();
+  private final List<java.util.function.Supplier<Future<?>>> closeHooks = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private int proxyPort;
+  private int managementPort;
+
+  private Gateway(Vertx vertx, TollgateOptions options, TollgateMetrics metrics) {
+    this.vertx = vertx;
+    this.options = options;
+    this.metrics = metrics;
+  }
+
+  /** Starts a gateway; the returned future fails (and everything started is closed) if any part fails. */
+  public static Future<Gateway> start(TollgateOptions options) {
+    TollgateMetrics metrics = new TollgateMetrics();
+    Vertx vertx = Vertx.builder()
+        .with(new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)))
+        .withMetrics(new MicrometerMetricsFactory(metrics.registry()))
+        .build();
+    Gateway gateway = new Gateway(vertx, new TollgateOptions(options), metrics);
+    return gateway.deploy().map(v -> gateway)
+        .recover(failure -> gateway.close().transform(ignored -> Future.failedFuture(failure)));
+  }
+
+  private Future<Void> deploy() {
+    List<Consumer<Router>> adminRoutes = new ArrayList<>();
+    ManagementVerticle management = new ManagementVerticle(options.getManagement(), metrics, readiness, options.toJson(), adminRoutes);
+    return vertx.deployVerticle(management)
+        .compose(id -> {
+          managementPort = management.port();
+          ProxyVerticle first = proxyVerticle();
+          return vertx.deployVerticle(first).map(first.port());
+        })
+        .compose(port -> {
+          proxyPort = port;
+          int instances = options.getServer().getInstances() > 0 ? options.getServer().getInstances()
+              : VertxOptions.DEFAULT_EVENT_LOOP_POOL_SIZE;
+          if (instances <= 1) return Future.succeededFuture();
+          // The first instance resolved port 0 to a real port; the others share that listener.
+          TollgateOptions samePort = new TollgateOptions(options);
+          samePort.getServer().setPort(port);
+          return vertx.deployVerticle(() -> new ProxyVerticle(samePort, metrics, this::pipeline),
+              new DeploymentOptions().setInstances(instances - 1));
+        })
+        .map(ignored -> {
+          readiness.report("proxy", Readiness.State.UP, null);
+          LOG.info("proxy on http://{}:{} -> {}", options.getServer().getHost(), proxyPort, options.getUpstream().getUrl());
+          return null;
+        });
+  }
+
+  private ProxyVerticle proxyVerticle() {
+    return new ProxyVerticle(options, metrics, this::pipeline);
+  }
+
+  /** The request path of SPEC §2; each capability adds its stage here, in order. */
+  private Pipeline pipeline(Forwarder forwarder) {
+    List<Stage> stages = new ArrayList<>();
+    return new Pipeline(stages, forwarder);
+  }
+
+  public int proxyPort() { return proxyPort; }
+  public int managementPort() { return managementPort; }
+  public Vertx vertx() { return vertx; }
+  public TollgateOptions options() { return options; }
+  public Readiness readiness() { return readiness; }
+
+  /** Runs {@code hook} after this gateway has closed (the demo closes its simulator this way). */
+  public void onClose(java.util.function.Supplier<Future<?>> hook) {
+    closeHooks.add(hook);
+  }
+
+  /** Drains the proxy (up to server.drainTimeout), then stops everything. */
+  public Future<Void> close() {
+    readiness.report("proxy", Readiness.State.DOWN, "shutting down");
+    Future<Void> closed = vertx.close().onComplete(ar -> metrics.close());
+    for (var hook : closeHooks) closed = closed.eventually(hook::get);
+    return closed;
+  }
+}

@@ -1,0 +1,215 @@
+package io.tollgate;
+
+import io.tollgate.config.ConfigException;
+import io.tollgate.config.ConfigLoader;
+import io.tollgate.config.ConfigProblem;
+import io.tollgate.config.ManagementOptions;
+import io.tollgate.config.ServerOptions;
+import io.tollgate.config.TollgateOptions;
+import io.tollgate.config.UpstreamOptions;
+import io.tollgate.sim.GraphSimulator;
+import io.tollgate.sim.SimulatorOptions;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.io.PrintStream;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * Entry point: flags → options → deploy. A configuration with problems prints one line per problem and
+ * exits 2 without starting anything; SIGTERM drains in-flight requests and exits 0.
+ */
+@Command(name = "tollgate", mixinStandardHelpOptions = true, version = "tollgate 0.1.0",
+    description = "Sidecar gateway for Graph-style APIs: two-level cache, pacing, bulkhead, breaker.",
+    subcommands = {Tollgate.Simulate.class}, sortOptions = false)
+public final class Tollgate {
+  private static final Logger LOG = LoggerFactory.getLogger(Tollgate.class);
+  public static final int EXIT_CONFIG = 2;
+
+  @Option(names = "--config", paramLabel = "FILE", description = "configuration file (env TOLLGATE_CONFIG; default: "
+      + ConfigLoader.DEFAULT_FILE + " when present)")
+  String config;
+  @Option(names = "--port", paramLabel = "N", description = "proxy port (env TOLLGATE_PORT; default: " + ServerOptions.DEFAULT_PORT + ")")
+  String port;
+  @Option(names = "--upstream", paramLabel = "URL", description = "the upstream API origin (env TOLLGATE_UPSTREAM; default: "
+      + UpstreamOptions.DEFAULT_URL + ")")
+  String upstream;
+  @Option(names = "--redis", paramLabel = "URL", description = "shared Redis for L2 cache, rate budget and invalidation: "
+      + "redis://, rediss://, redis-cluster://h:p,h:p or redis-sentinel://h:p,h:p/master (env TOLLGATE_REDIS_URL; default: none, L1 only)")
+  String redis;
+  @Option(names = "--admin-token", paramLabel = "T", description = "bearer token for /admin on the management port, "
+      + "at least 16 characters (env TOLLGATE_ADMIN_TOKEN; default: none, admin closed)")
+  String adminToken;
+  @Option(names = "--management-port", paramLabel = "N", description = "health, metrics and admin port on 127.0.0.1 "
+      + "(env TOLLGATE_MANAGEMENT_PORT; default: " + ManagementOptions.DEFAULT_PORT + ")")
+  String managementPort;
+  @Option(names = "--demo", description = "start the built-in Graph simulator on a free loopback port and proxy it (default: false)")
+  boolean demo;
+
+  private final Map<String, String> env;
+  private final PrintStream out;
+  private final PrintStream err;
+  /** Completed with the running gateway; lets tests and the signal handler reach it. */
+  final CompletableFuture<Gateway> running = new CompletableFuture<>();
+
+  Tollgate(Map<String, String> env, PrintStream out, PrintStream err) {
+    this.env = env;
+    this.out = out;
+    this.err = err;
+  }
+
+  public static void main(String[] args) {
+    Tollgate tollgate = new Tollgate(System.getenv(), System.out, System.err);
+    // Nothing waits here: a non-zero outcome exits; a running gateway keeps the JVM alive on its own threads.
+    tollgate.run(args).onComplete(ar -> {
+      int code = ar.succeeded() ? ar.result() : 1;
+      if (ar.failed()) System.err.println("start failed: " + ar.cause().getMessage());
+      if (code != 0 || tollgate.finished) System.exit(code);
+    });
+  }
+
+  /** True when the command has nothing left running (help, version): main then exits. */
+  private volatile boolean finished;
+
+  /**
+   * Parses the command line and starts what it asks for.
+   *
+   * @return 0 once running (or after help), 2 for a bad configuration or command line, 1 when start-up failed
+   */
+  public Future<Integer> run(String[] args) {
+    CommandLine cli = new CommandLine(this);
+    cli.setOut(new java.io.PrintWriter(out, true));
+    cli.setErr(new java.io.PrintWriter(err, true));
+    CommandLine.ParseResult parsed;
+    try {
+      parsed = cli.parseArgs(args);
+    } catch (CommandLine.ParameterException e) {
+      err.println("config error: " + e.getMessage());
+      e.getCommandLine().usage(err);
+      return Future.succeededFuture(EXIT_CONFIG);
+    }
+    if (CommandLine.printHelpIfRequested(parsed)) {
+      finished = true;
+      return Future.succeededFuture(0);
+    }
+    if (parsed.hasSubcommand()) return ((Simulate) parsed.subcommand().commandSpec().userObject()).start(out, err);
+    return startGateway();
+  }
+
+  private Future<Integer> startGateway() {
+    Map<String, String> flags = new HashMap<>();
+    put(flags, "port", port);
+    put(flags, "upstream", upstream);
+    put(flags, "redis", redis);
+    put(flags, "admin-token", adminToken);
+    put(flags, "management-port", managementPort);
+    Vertx loader = Vertx.vertx();
+    return ConfigLoader.load(loader, config, env, flags)
+        .eventually(loader::close)
+        .compose(options -> demo ? startDemo(options) : Gateway.start(options))
+        .map(gateway -> {
+          running.complete(gateway);
+          onTermination(() -> {
+            LOG.info("signal received: draining for up to {}", gateway.options().getServer().getDrainTimeout());
+            gateway.close().onComplete(ar -> Runtime.getRuntime().halt(0));
+          });
+          return 0;
+        })
+        .recover(failure -> {
+          if (failure instanceof ConfigException e) {
+            for (ConfigProblem p : e.problems()) err.println("config error: " + p);
+            return Future.succeededFuture(EXIT_CONFIG);
+          }
+          err.println("start failed: " + failure.getMessage());
+          return Future.succeededFuture(1);
+        });
+  }
+
+  /** The simulator lives in the gateway's own Vert.x so that closing the gateway closes both. */
+  private Future<Gateway> startDemo(TollgateOptions options) {
+    Vertx simVertx = Vertx.vertx();
+    return GraphSimulator.start(simVertx, new SimulatorOptions().setLatency(Duration.ofMillis(30)))
+        .compose(simulator -> {
+          options.getUpstream().setUrl(simulator.origin());
+          return Gateway.start(options)
+              .onSuccess(gateway -> {
+                gateway.onClose(simVertx::close);
+                printDemo(gateway, simulator);
+              });
+        })
+        .onFailure(failure -> simVertx.close());
+  }
+
+  private void printDemo(Gateway gateway, GraphSimulator simulator) {
+    String proxy = "http://127.0.0.1:" + gateway.proxyPort();
+    String mgmt = "http://127.0.0.1:" + gateway.managementPort();
+    out.println();
+    out.println("Tollgate demo: gateway " + proxy + " -> Graph simulator " + simulator.origin());
+    out.println("Try (the second identical call is answered from the cache once caching is configured):");
+    out.println("  curl -si -H 'Authorization: Bearer alice' '" + proxy + "/v1.0/users?$top=3'");
+    out.println("  curl -si -H 'Authorization: Bearer alice' " + proxy + "/v1.0/groups/g1/transitiveMembers");
+    out.println("  curl -s " + mgmt + "/health/ready");
+    out.println("  curl -s " + mgmt + "/metrics | grep '^tollgate_'");
+    out.println("  curl -s " + simulator.origin() + "/_sim/stats    # what reached the upstream");
+    out.println("Ctrl-C stops both.");
+    out.flush();
+  }
+
+  private static void put(Map<String, String> flags, String name, String value) {
+    if (value != null) flags.put(name, value);
+  }
+
+  /** SIGTERM and SIGINT drain and exit 0, as orchestrators expect of a clean shutdown. */
+  static void onTermination(Runnable drain) {
+    sun.misc.SignalHandler handler = signal -> new Thread(drain, "tollgate-shutdown").start();
+    sun.misc.Signal.handle(new sun.misc.Signal("TERM"), handler);
+    sun.misc.Signal.handle(new sun.misc.Signal("INT"), handler);
+  }
+
+  /** {@code tollgate simulate --port N}: the Graph simulator alone. */
+  @Command(name = "simulate", mixinStandardHelpOptions = true,
+      description = "Run the built-in Graph simulator (for tests, benchmarks and your own load tests).")
+  static final class Simulate {
+    @Option(names = "--port", paramLabel = "N", description = "listen port on 127.0.0.1 (default: 9090)")
+    int port = 9090;
+    @Option(names = "--latency", paramLabel = "D", description = "added latency per call, e.g. 30ms (default: 0ms)")
+    String latency = "0ms";
+    @Option(names = "--throttle-rate", paramLabel = "R", description = "per-caller requests per second before 429 (default: 0 = never)")
+    double throttleRate;
+    @Option(names = "--throttle-burst", paramLabel = "B", description = "per-caller burst (default: 10)")
+    int throttleBurst = 10;
+    @Option(names = "--error-rate", paramLabel = "F", description = "fraction of calls answered 503 (default: 0)")
+    double errorRate;
+    @Option(names = "--sites", paramLabel = "N", description = "number of sites in the data set (default: 100)")
+    int sites = 100;
+
+    Future<Integer> start(PrintStream out, PrintStream err) {
+      Duration lat = io.tollgate.config.Units.parseDuration(latency);
+      if (lat == null) {
+        err.println("config error: --latency: got '" + latency + "', expected a duration such as 30ms");
+        return Future.succeededFuture(EXIT_CONFIG);
+      }
+      SimulatorOptions o = new SimulatorOptions().setPort(port).setLatency(lat).setThrottleRate(throttleRate)
+          .setThrottleBurst(throttleBurst).setErrorRate(errorRate).setSites(sites);
+      Vertx vertx = Vertx.vertx();
+      return GraphSimulator.start(vertx, o)
+          .map(sim -> {
+            out.println("Graph simulator on " + sim.origin() + " (stats: " + sim.origin() + "/_sim/stats)");
+            out.flush();
+            onTermination(() -> vertx.close().onComplete(ar -> Runtime.getRuntime().halt(0)));
+            return 0;
+          })
+          .recover(failure -> {
+            err.println("simulator failed to start: " + failure.getMessage());
+            return vertx.close().transform(ignored -> Future.succeededFuture(1));
+          });
+    }
+  }
+}

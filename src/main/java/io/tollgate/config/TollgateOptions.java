@@ -1,0 +1,66 @@
+package io.tollgate.config;
+
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The whole configuration, one options object per component. Built by {@link ConfigLoader} from
+ * built-in defaults &lt; file &lt; environment &lt; flags; components copy the part they need.
+ */
+public final class TollgateOptions {
+  private ServerOptions server = new ServerOptions();
+  private UpstreamOptions upstream = new UpstreamOptions();
+  private ManagementOptions management = new ManagementOptions();
+  private RedisConnectionOptions redis = new RedisConnectionOptions();
+
+  public TollgateOptions() {}
+
+  public TollgateOptions(TollgateOptions o) {
+    server = new ServerOptions(o.server);
+    upstream = new UpstreamOptions(o.upstream);
+    management = new ManagementOptions(o.management);
+    redis = new RedisConnectionOptions(o.redis);
+  }
+
+  /**
+   * Reads a merged configuration document.
+   *
+   * @throws ConfigException with every problem found
+   */
+  public static TollgateOptions fromJson(JsonObject json) {
+    List<ConfigProblem> problems = new ArrayList<>();
+    ConfigReader root = new ConfigReader(json, "", problems);
+    TollgateOptions o = new TollgateOptions();
+    o.server = ServerOptions.read(root.section("server"));
+    o.upstream = UpstreamOptions.read(root.section("upstream"));
+    o.management = ManagementOptions.read(root.section("management"));
+    o.redis = RedisConnectionOptions.read(root.section("redis"));
+    root.rejectUnknown();
+    if (o.server.getPort() != 0 && o.server.getPort() == o.management.getPort()) {
+      problems.add(new ConfigProblem("management.port", o.management.getPort(), "a port other than server.port"));
+    }
+    if (!problems.isEmpty()) throw new ConfigException(problems);
+    return o;
+  }
+
+  /** Secrets masked. */
+  public JsonObject toJson() {
+    return new JsonObject().put("server", server.toJson()).put("upstream", upstream.toJson())
+        .put("management", management.toJson()).put("redis", redis.toJson());
+  }
+
+  @Override
+  public String toString() {
+    return toJson().encode();
+  }
+
+  public ServerOptions getServer() { return server; }
+  public TollgateOptions setServer(ServerOptions server) { this.server = server; return this; }
+  public UpstreamOptions getUpstream() { return upstream; }
+  public TollgateOptions setUpstream(UpstreamOptions upstream) { this.upstream = upstream; return this; }
+  public ManagementOptions getManagement() { return management; }
+  public TollgateOptions setManagement(ManagementOptions management) { this.management = management; return this; }
+  public RedisConnectionOptions getRedis() { return redis; }
+  public TollgateOptions setRedis(RedisConnectionOptions redis) { this.redis = redis; return this; }
+}

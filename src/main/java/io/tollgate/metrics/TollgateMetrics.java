@@ -1,0 +1,75 @@
+package io.tollgate.metrics;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The Prometheus registry shared by Vert.x's own HTTP metrics and Tollgate's meters. Meters are created
+ * once per tag combination and kept, so the hot path does a map lookup, not a registry registration.
+ */
+public final class TollgateMetrics {
+  private static final String[] STATUS_CLASSES = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+
+  private final PrometheusMeterRegistry registry;
+  private final ConcurrentHashMap<String, Timer> requestTimers = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, Counter> errorCounters = new ConcurrentHashMap<>();
+  private final AtomicLong inFlight = new AtomicLong();
+  private JvmGcMetrics gc;
+
+  public TollgateMetrics() {
+    this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    new ClassLoaderMetrics().bindTo(registry);
+    new JvmMemoryMetrics().bindTo(registry);
+    gc = new JvmGcMetrics();
+    gc.bindTo(registry);
+    new JvmThreadMetrics().bindTo(registry);
+    new ProcessorMetrics().bindTo(registry);
+    new UptimeMetrics().bindTo(registry);
+    registry.gauge(MeterNames.IN_FLIGHT, inFlight);
+  }
+
+  public MeterRegistry registry() {
+    return registry;
+  }
+
+  /** Prometheus text exposition. */
+  public String scrape() {
+    return registry.scrape();
+  }
+
+  public void requestStarted() {
+    inFlight.incrementAndGet();
+  }
+
+  public void requestEnded(String route, int status, String cache, long nanos) {
+    inFlight.decrementAndGet();
+    String statusClass = status >= 100 && status < 600 ? STATUS_CLASSES[status / 100 - 1] : "other";
+    String key = route + '|' + statusClass + '|' + cache;
+    requestTimers.computeIfAbsent(key, k -> Timer.builder(MeterNames.REQUESTS)
+        .tag(MeterNames.TAG_ROUTE, route).tag(MeterNames.TAG_STATUS, statusClass).tag(MeterNames.TAG_CACHE, cache)
+        .publishPercentileHistogram()
+        .register(registry)).record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  public void gatewayError(int status, String code) {
+    errorCounters.computeIfAbsent(status + code, k -> Counter.builder(MeterNames.GATEWAY_ERRORS)
+        .tag(MeterNames.TAG_STATUS, Integer.toString(status)).tag(MeterNames.TAG_CODE, code).register(registry)).increment();
+  }
+
+  public void close() {
+    if (gc != null) gc.close();
+    registry.close();
+  }
+}

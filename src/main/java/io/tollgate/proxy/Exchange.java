@@ -1,0 +1,88 @@
+package io.tollgate.proxy;
+
+import io.vertx.core.MultiMap;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.streams.ReadStream;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One client request on its way through the pipeline. Created and touched only on the proxy verticle's
+ * event loop, so its mutable fields need no synchronisation. It never holds the bearer token beyond the
+ * request's own headers: later stages see the {@link #partition()} hash.
+ */
+public final class Exchange {
+  private final String requestId;
+  private final HttpServerRequest request;
+  private final String partition;
+  private final long startNanos;
+  private final boolean hasBody;
+  private final long maxBodySize;
+  private List<Runnable> cancelHooks;
+  private boolean cancelled;
+  private String route = "passthrough";
+  private LimitedBody body;
+
+  public Exchange(String requestId, HttpServerRequest request, String partition, long maxBodySize) {
+    this.requestId = requestId;
+    this.request = request;
+    this.partition = partition;
+    this.maxBodySize = maxBodySize;
+    this.startNanos = System.nanoTime();
+    String te = request.getHeader("transfer-encoding");
+    String cl = request.getHeader("content-length");
+    this.hasBody = (te != null && !te.isEmpty()) || (cl != null && !"0".equals(cl.trim()))
+        || request.version() == io.vertx.core.http.HttpVersion.HTTP_2 && !request.isEnded() && cl == null && methodMayCarryBody(request.method());
+  }
+
+  private static boolean methodMayCarryBody(HttpMethod m) {
+    return m == HttpMethod.POST || m == HttpMethod.PUT || m == HttpMethod.PATCH;
+  }
+
+  public String requestId() { return requestId; }
+  public HttpServerRequest request() { return request; }
+  public HttpMethod method() { return request.method(); }
+  /** Path and query exactly as the client sent them. */
+  public String uri() { return request.uri(); }
+  public String path() { return request.path(); }
+  public String query() { return request.query(); }
+  public MultiMap headers() { return request.headers(); }
+  public String partition() { return partition; }
+  public long startNanos() { return startNanos; }
+  public boolean hasBody() { return hasBody; }
+
+  /** Route rule name for metrics and logs: low cardinality, never a raw path. */
+  public String route() { return route; }
+  public Exchange route(String route) { this.route = route; return this; }
+
+  /** The request body as a stream that fails once it passes {@code server.maxBodySize}; read it once. */
+  public ReadStream<Buffer> body() {
+    if (body == null) body = new LimitedBody(request, maxBodySize);
+    return body;
+  }
+
+  /** True when the body stream was cut for passing the limit. */
+  public boolean bodyTooLarge() {
+    return body != null && body.exceeded();
+  }
+
+  /** Runs {@code hook} when the client goes away before its answer; at once if it already has. */
+  public void onCancel(Runnable hook) {
+    if (cancelled) {
+      hook.run();
+      return;
+    }
+    if (cancelHooks == null) cancelHooks = new ArrayList<>(2);
+    cancelHooks.add(hook);
+  }
+
+  public boolean cancelled() { return cancelled; }
+
+  void cancel() {
+    if (cancelled) return;
+    cancelled = true;
+    if (cancelHooks != null) cancelHooks.forEach(Runnable::run);
+  }
+}

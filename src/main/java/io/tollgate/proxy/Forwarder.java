@@ -1,0 +1,123 @@
+package io.tollgate.proxy;
+
+import io.tollgate.config.UpstreamOptions;
+import io.vertx.core.Future;
+import io.vertx.core.MultiMap;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpClientAgent;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpClientRequest;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpVersion;
+import io.vertx.core.http.PoolOptions;
+import io.vertx.core.http.RequestOptions;
+import io.vertx.core.net.SocketAddress;
+import java.net.URI;
+import java.util.List;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * The last stage: sends an exchange to the configured upstream over a pooled keep-alive client and returns
+ * the response still streaming. Only the configured origin is ever contacted: the target host comes from
+ * configuration, never from the request. One Forwarder per proxy verticle; its client is a field because
+ * Vert.x 5 may close an unreachable client mid-call.
+ */
+public final class Forwarder implements Stage.Chain {
+  private static final CharSequence X_FORWARDED_FOR = HttpHeaders.createOptimized("x-forwarded-for");
+  private static final CharSequence X_FORWARDED_PROTO = HttpHeaders.createOptimized("x-forwarded-proto");
+  private static final CharSequence X_FORWARDED_HOST = HttpHeaders.createOptimized("x-forwarded-host");
+
+  private final HttpClientAgent client;
+  private final String host;
+  private final int port;
+  private final boolean ssl;
+  private final String basePath;
+  private final String authority;
+  private final long connectTimeoutMs;
+  private final long readTimeoutMs;
+
+  public Forwarder(Vertx vertx, UpstreamOptions options) {
+    URI uri = URI.create(options.getUrl());
+    this.ssl = "https".equalsIgnoreCase(uri.getScheme());
+    this.host = uri.getHost();
+    this.port = uri.getPort() > 0 ? uri.getPort() : (ssl ? 443 : 80);
+    String path = uri.getRawPath() == null ? "" : uri.getRawPath();
+    this.basePath = path.endsWith("/") ? path.substring(0, path.length() - 1) : path;
+    this.authority = uri.getPort() > 0 ? host + ":" + port : host;
+    this.connectTimeoutMs = options.getConnectTimeout().toMillis();
+    this.readTimeoutMs = options.getRequestTimeout().toMillis();
+    HttpClientOptions http = new HttpClientOptions()
+        .setKeepAlive(true)
+        .setKeepAliveTimeout((int) Math.max(1, options.getKeepAliveTimeout().toSeconds()))
+        .setConnectTimeout((int) connectTimeoutMs)
+        .setDecompressionSupported(false)
+        .setSsl(ssl)
+        .setVerifyHost(true)
+        .setForceSni(true)
+        .setTcpNoDelay(true);
+    if (ssl && options.isHttp2()) {
+      // ALPN offers h2 and falls back to http/1.1; plain-text upstreams stay on 1.1 (no h2c upgrade dance).
+      http.setUseAlpn(true).setProtocolVersion(HttpVersion.HTTP_2).setAlpnVersions(List.of(HttpVersion.HTTP_2, HttpVersion.HTTP_1_1));
+    }
+    PoolOptions pool = new PoolOptions().setHttp1MaxSize(options.getMaxConnections())
+        .setHttp2MaxSize(Math.max(1, options.getMaxConnections() / 16))
+        .setMaxWaitQueueSize(-1);
+    this.client = vertx.httpClientBuilder().with(http).with(pool).build();
+  }
+
+  /** {@code scheme://host[:port]} of the upstream, as configured. */
+  public String origin() {
+    return (ssl ? "https://" : "http://") + authority;
+  }
+
+  @Override
+  public Future<Reply> proceed(Exchange ex) {
+    RequestOptions request = new RequestOptions()
+        .setMethod(ex.method())
+        .setServer(SocketAddress.inetSocketAddress(port, host))
+        .setHost(host)
+        .setPort(port)
+        .setSsl(ssl)
+        .setURI(basePath + ex.uri())
+        .setConnectTimeout(connectTimeoutMs)
+        .setIdleTimeout(readTimeoutMs);
+    return client.request(request)
+        .compose(upstream -> send(ex, upstream))
+        .map(Reply::streaming)
+        .recover(failure -> Future.failedFuture(classify(ex, failure)));
+  }
+
+  private Future<io.vertx.core.http.HttpClientResponse> send(Exchange ex, HttpClientRequest upstream) {
+    ex.onCancel(upstream::reset);
+    MultiMap headers = upstream.headers();
+    HopByHop.copy(ex.headers(), headers);
+    headers.remove(HttpHeaders.HOST);
+    headers.remove(HttpHeaders.CONTENT_LENGTH);
+    String clientHost = ex.headers().get(HttpHeaders.HOST);
+    String peer = ex.request().remoteAddress() == null ? null : ex.request().remoteAddress().hostAddress();
+    String prior = ex.headers().get(X_FORWARDED_FOR);
+    if (peer != null) headers.set(X_FORWARDED_FOR, prior == null ? peer : prior + ", " + peer);
+    if (!headers.contains(X_FORWARDED_PROTO)) headers.set(X_FORWARDED_PROTO, ex.request().isSSL() ? "https" : "http");
+    if (clientHost != null && !headers.contains(X_FORWARDED_HOST)) headers.set(X_FORWARDED_HOST, clientHost);
+    if (!ex.hasBody()) return upstream.send();
+    String length = ex.headers().get(HttpHeaders.CONTENT_LENGTH);
+    if (length != null) headers.set(HttpHeaders.CONTENT_LENGTH, length);
+    else upstream.setChunked(true);
+    return upstream.send(ex.body());
+  }
+
+  private static Throwable classify(Exchange ex, Throwable failure) {
+    if (failure instanceof GatewayException) return failure;
+    if (ex.bodyTooLarge()) return GatewayException.BODY_TOO_LARGE;
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      String name = t.getClass().getSimpleName();
+      if (t instanceof TimeoutException || name.contains("Timeout")) return GatewayException.UPSTREAM_TIMEOUT;
+      if (t.getCause() == t) break;
+    }
+    return GatewayException.BAD_GATEWAY;
+  }
+
+  public Future<Void> close() {
+    return client.close();
+  }
+}

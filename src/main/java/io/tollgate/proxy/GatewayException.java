@@ -1,0 +1,30 @@
+package io.tollgate.proxy;
+
+import java.time.Duration;
+
+/**
+ * An outcome Tollgate answers itself (timeout, shed load, open circuit...), carried as a failed future.
+ * Stackless: these are expected, frequent under load, and their stack says nothing.
+ */
+public final class GatewayException extends RuntimeException {
+  public static final GatewayException BAD_GATEWAY = new GatewayException(502, "BadGateway", "The upstream could not be reached.", null);
+  public static final GatewayException UPSTREAM_TIMEOUT = new GatewayException(504, "GatewayTimeout", "The upstream did not answer in time.", null);
+  public static final GatewayException BODY_TOO_LARGE = new GatewayException(413, "RequestEntityTooLarge", "The request body exceeds the configured limit.", null);
+  public static final GatewayException SHUTTING_DOWN = new GatewayException(503, "ServiceUnavailable", "The gateway is shutting down.", Duration.ofSeconds(1));
+
+  private final int status;
+  private final String code;
+  private final Duration retryAfter;
+
+  public GatewayException(int status, String code, String message, Duration retryAfter) {
+    super(message, null, false, false);
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter;
+  }
+
+  public int status() { return status; }
+  public String code() { return code; }
+  /** @return how long the client should wait, or null */
+  public Duration retryAfter() { return retryAfter; }
+}

@@ -1,0 +1,155 @@
+package io.tollgate.proxy;
+
+import io.tollgate.config.ServerOptions;
+import io.tollgate.config.TollgateOptions;
+import io.tollgate.metrics.TollgateMetrics;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The proxy port, one instance per event loop. Each request becomes an {@link Exchange}, runs through the
+ * {@link Pipeline} and its {@link Reply} is written back: buffered bodies at once, upstream bodies piped
+ * with back-pressure so a 200 MiB download never sits in the heap.
+ */
+public final class ProxyVerticle extends VerticleBase {
+  private static final Logger LOG = LoggerFactory.getLogger(ProxyVerticle.class);
+  private static final CharSequence X_CACHE = HttpHeaders.createOptimized("X-Cache");
+  private static final CharSequence AGE = HttpHeaders.createOptimized("Age");
+  private static final AtomicLong SEQUENCE = new AtomicLong();
+  private static final String NODE = Long.toHexString(Double.doubleToLongBits(Math.random()) & 0xffffffL);
+
+  private final TollgateOptions options;
+  private final TollgateMetrics metrics;
+  private final Function<Forwarder, Pipeline> pipelineFactory;
+  private final CallerIdentity identity;
+  private HttpServer server;
+  private Forwarder forwarder;
+  private Pipeline pipeline;
+
+  /**
+   * @param pipelineFactory builds this verticle's pipeline around its own forwarder (stages are shared or
+   *     per-verticle as each needs)
+   */
+  public ProxyVerticle(TollgateOptions options, TollgateMetrics metrics, Function<Forwarder, Pipeline> pipelineFactory) {
+    this.options = new TollgateOptions(options);
+    this.metrics = metrics;
+    this.pipelineFactory = pipelineFactory;
+    this.identity = new CallerIdentity(List.of("Authorization"));
+  }
+
+  @Override
+  public Future<?> start() {
+    forwarder = new Forwarder(vertx, options.getUpstream());
+    pipeline = pipelineFactory.apply(forwarder);
+    ServerOptions s = options.getServer();
+    HttpServerOptions http = new HttpServerOptions()
+        .setHost(s.getHost())
+        .setPort(s.getPort())
+        .setMaxHeaderSize(s.getMaxHeaderSize())
+        .setIdleTimeout((int) s.getIdleTimeout().toSeconds())
+        .setIdleTimeoutUnit(TimeUnit.SECONDS)
+        .setTcpNoDelay(true)
+        .setCompressionSupported(false)
+        .setHandle100ContinueAutomatically(true);
+    server = vertx.createHttpServer(http).requestHandler(this::handle);
+    return server.listen();
+  }
+
+  public int port() {
+    return server.actualPort();
+  }
+
+  private void handle(HttpServerRequest request) {
+    String requestId = NODE + "-" + Long.toHexString(SEQUENCE.incrementAndGet());
+    HttpServerResponse response = request.response();
+    metrics.requestStarted();
+    Exchange ex = new Exchange(requestId, request, identity.partition(request.headers()), options.getServer().getMaxBodySize());
+    response.closeHandler(v -> ex.cancel());
+    String length = request.getHeader(HttpHeaders.CONTENT_LENGTH);
+    if (length != null && tooLong(length)) {
+      response.putHeader(HttpHeaders.CONNECTION, "close");
+      fail(ex, GatewayException.BODY_TOO_LARGE);
+      return;
+    }
+    if (ex.hasBody()) request.pause();
+    pipeline.run(ex).onComplete(ar -> {
+      if (ex.cancelled()) {
+        if (ar.succeeded() && ar.result().isStreaming()) ar.result().stream().request().reset();
+        finish(ex, 499, "CANCELLED");
+      } else if (ar.succeeded()) {
+        write(ex, ar.result());
+      } else {
+        GatewayException e = ar.cause() instanceof GatewayException g ? g : GatewayException.BAD_GATEWAY;
+        if (!(ar.cause() instanceof GatewayException)) LOG.warn("request {} failed unexpectedly", requestId, ar.cause());
+        fail(ex, e);
+      }
+    });
+  }
+
+  private boolean tooLong(String contentLength) {
+    try {
+      return Long.parseLong(contentLength.trim()) > options.getServer().getMaxBodySize();
+    } catch (NumberFormatException e) {
+      return false;
+    }
+  }
+
+  private void fail(Exchange ex, GatewayException e) {
+    metrics.gatewayError(e.status(), e.code());
+    HttpServerResponse response = ex.request().response();
+    if (e == GatewayException.BODY_TOO_LARGE && !response.headWritten()) response.putHeader(HttpHeaders.CONNECTION, "close");
+    GraphError.write(response, e, ex.requestId());
+    finish(ex, e.status(), "MISS");
+  }
+
+  private void write(Exchange ex, Reply reply) {
+    HttpServerResponse response = ex.request().response();
+    if (response.headWritten() || response.closed()) return;
+    response.setStatusCode(reply.status());
+    response.headers().addAll(reply.headers());
+    response.headers().set(X_CACHE, reply.cacheStatus());
+    if (reply.ageSeconds() >= 0) response.headers().set(AGE, Long.toString(reply.ageSeconds()));
+    if (!reply.isStreaming()) {
+      response.headers().remove(HttpHeaders.CONTENT_LENGTH);
+      if (reply.body() == null) response.end();
+      else response.end(reply.body());
+      finish(ex, reply.status(), reply.cacheStatus());
+      return;
+    }
+    boolean bodyless = ex.method() == HttpMethod.HEAD || reply.status() == 204 || reply.status() == 304;
+    if (!bodyless && !response.headers().contains(HttpHeaders.CONTENT_LENGTH)) response.setChunked(true);
+    reply.stream().pipeTo(response).onComplete(ar -> {
+      if (ar.failed() && !ex.cancelled()) LOG.debug("request {}: response stream ended early: {}", ex.requestId(), ar.cause().toString());
+      finish(ex, reply.status(), reply.cacheStatus());
+    });
+  }
+
+  private void finish(Exchange ex, int status, String cache) {
+    long nanos = System.nanoTime() - ex.startNanos();
+    metrics.requestEnded(ex.route(), status, cache, nanos);
+    if (LOG.isDebugEnabled()) {
+      LOG.debug("{} {} route={} caller={} status={} cache={} {}ms", ex.requestId(), ex.method(), ex.route(),
+          CallerIdentity.shortForm(ex.partition()), status, cache, nanos / 1_000_000);
+    }
+  }
+
+  /** Stops accepting, lets in-flight requests finish up to the drain timeout, then closes. */
+  @Override
+  public Future<?> stop() {
+    if (server == null) return Future.succeededFuture();
+    long drainMs = options.getServer().getDrainTimeout().toMillis();
+    return server.shutdown(drainMs, TimeUnit.MILLISECONDS).eventually(forwarder::close);
+  }
+}
