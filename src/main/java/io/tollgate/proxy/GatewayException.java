@@ -15,13 +15,23 @@ public final class GatewayException extends RuntimeException {
   private final int status;
   private final String code;
   private final Duration retryAfter;
+  private final java.util.Map<String, String> headers;
 
   public GatewayException(int status, String code, String message, Duration retryAfter) {
+    this(status, code, message, retryAfter, java.util.Map.of());
+  }
+
+  /** @param headers extra response headers, e.g. {@code RateLimit-*} on a 429 */
+  public GatewayException(int status, String code, String message, Duration retryAfter, java.util.Map<String, String> headers) {
     super(message, null, false, false);
     this.status = status;
     this.code = code;
     this.retryAfter = retryAfter;
+    this.headers = java.util.Map.copyOf(headers);
   }
+
+  /** Extra headers for the error response. */
+  public java.util.Map<String, String> headers() { return headers; }
 
   public int status() { return status; }
   public String code() { return code; }
