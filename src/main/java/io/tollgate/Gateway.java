@@ -1,6 +1,10 @@
 package io.tollgate;
 
+import io.tollgate.admin.AdminRoutes;
 import io.tollgate.admin.ManagementVerticle;
+import io.tollgate.cache.CacheStage;
+import io.tollgate.cache.CacheVerticle;
+import io.tollgate.cache.Coalescer;
 import io.tollgate.admin.Readiness;
 import io.tollgate.config.TollgateOptions;
 import io.tollgate.metrics.TollgateMetrics;
@@ -15,6 +19,7 @@ import io.vertx.core.VertxOptions;
 import io.vertx.ext.web.Router;
 import io.vertx.micrometer.MicrometerMetricsFactory;
 import io.vertx.micrometer.MicrometerMetricsOptions;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
@@ -33,10 +38,14 @@ public final class Gateway {
   private final TollgateMetrics metrics;
   private final Readiness readiness = new Readiness();
   private final List<java.util.function.Supplier<Future<?>>> closeHooks = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private final Clock clock;
+  private CacheVerticle cacheVerticle;
+  private Coalescer<CacheStage.Captured> coalescer;
   private int proxyPort;
   private int managementPort;
 
-  private Gateway(Vertx vertx, TollgateOptions options, TollgateMetrics metrics) {
+  private Gateway(Vertx vertx, TollgateOptions options, TollgateMetrics metrics, Clock clock) {
+    this.clock = clock;
     this.vertx = vertx;
     this.options = options;
     this.metrics = metrics;
@@ -44,21 +53,37 @@ public final class Gateway {
 
   /** Starts a gateway; the returned future fails (and everything started is closed) if any part fails. */
   public static Future<Gateway> start(TollgateOptions options) {
+    return start(options, Clock.systemUTC());
+  }
+
+  /** @param clock cache time (tests advance a fake clock instead of sleeping) */
+  public static Future<Gateway> start(TollgateOptions options, Clock clock) {
     TollgateMetrics metrics = new TollgateMetrics();
     Vertx vertx = Vertx.builder()
         .with(new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)))
         .withMetrics(new MicrometerMetricsFactory(metrics.registry()))
         .build();
-    Gateway gateway = new Gateway(vertx, new TollgateOptions(options), metrics);
+    Gateway gateway = new Gateway(vertx, new TollgateOptions(options), metrics, clock);
     return gateway.deploy().map(v -> gateway)
         .recover(failure -> gateway.close().transform(ignored -> Future.failedFuture(failure)));
   }
 
   private Future<Void> deploy() {
     List<Consumer<Router>> adminRoutes = new ArrayList<>();
-    ManagementVerticle management = new ManagementVerticle(options.getManagement(), metrics, readiness, options.toJson(), adminRoutes);
-    return vertx.deployVerticle(management)
-        .compose(id -> {
+    Future<?> cacheReady = Future.succeededFuture();
+    if (options.getCache().isEnabled()) {
+      cacheVerticle = new CacheVerticle(options.getCache(), options.getRedis(), metrics.registry(), readiness, clock);
+      cacheReady = vertx.deployVerticle(cacheVerticle).onSuccess(id -> {
+        coalescer = new Coalescer<>(vertx, cacheVerticle.cache().stats());
+        adminRoutes.add(new AdminRoutes(cacheVerticle.cache()));
+      });
+    }
+    return cacheReady
+        .compose(ignored -> {
+          ManagementVerticle management = new ManagementVerticle(options.getManagement(), metrics, readiness, options.toJson(), adminRoutes);
+          return vertx.deployVerticle(management).map(id -> management);
+        })
+        .compose(management -> {
           managementPort = management.port();
           ProxyVerticle first = proxyVerticle();
           return vertx.deployVerticle(first).map(first.port());
@@ -88,6 +113,14 @@ public final class Gateway {
   /** The request path of SPEC §2; each capability adds its stage here, in order. */
   private Pipeline pipeline(Forwarder forwarder) {
     List<Stage> stages = new ArrayList<>();
+    if (cacheVerticle != null) {
+      var cacheOptions = options.getCache();
+      long deadline = options.getUpstream().getRequestTimeout().toMillis() + options.getUpstream().getConnectTimeout().toMillis();
+      var lookup = cacheOptions.getHotPath() == io.tollgate.config.CacheOptions.HotPath.EVENT_BUS
+          ? CacheVerticle.eventBusLookup(vertx, deadline)
+          : (java.util.function.Function<io.tollgate.cache.CacheKey, Future<io.tollgate.cache.ResponseCache.Hit>>) cacheVerticle.cache()::lookup;
+      stages.add(new CacheStage(cacheOptions, cacheVerticle.cache(), lookup, coalescer, deadline));
+    }
     return new Pipeline(stages, forwarder);
   }
 
@@ -96,6 +129,8 @@ public final class Gateway {
   public Vertx vertx() { return vertx; }
   public TollgateOptions options() { return options; }
   public Readiness readiness() { return readiness; }
+  /** The response cache, or null when caching is disabled. */
+  public io.tollgate.cache.ResponseCache cache() { return cacheVerticle == null ? null : cacheVerticle.cache(); }
 
   /** Runs {@code hook} after this gateway has closed (the demo closes its simulator this way). */
   public void onClose(java.util.function.Supplier<Future<?>> hook) {

@@ -54,6 +54,32 @@ public final class RedisConnectionOptions {
     return url == null ? null : url.replaceAll("//[^@/]*@", "//****@");
   }
 
+  /**
+   * The Vert.x Redis client options for this URL: standalone ({@code redis://}, {@code rediss://}), cluster
+   * (every listed node is a seed) or sentinel (the listed sentinels, the named master, role MASTER).
+   */
+  public io.vertx.redis.client.RedisOptions toVertxOptions() {
+    io.vertx.redis.client.RedisOptions o = new io.vertx.redis.client.RedisOptions().setMaxPoolSize(16).setMaxPoolWaiting(1024)
+        .setMaxWaitingHandlers(4096);
+    int sep = url.indexOf("://");
+    String scheme = url.substring(0, sep);
+    String rest = url.substring(sep + 3);
+    switch (scheme) {
+      case "redis-cluster" -> {
+        o.setType(io.vertx.redis.client.RedisClientType.CLUSTER);
+        for (String node : rest.split("/")[0].split(",")) o.addConnectionString("redis://" + node);
+      }
+      case "redis-sentinel" -> {
+        String[] parts = rest.split("/", 2);
+        o.setType(io.vertx.redis.client.RedisClientType.SENTINEL).setRole(io.vertx.redis.client.RedisRole.MASTER)
+            .setMasterName(parts.length > 1 && !parts[1].isEmpty() ? parts[1] : "mymaster");
+        for (String node : parts[0].split(",")) o.addConnectionString("redis://" + node);
+      }
+      default -> o.setConnectionString(url);
+    }
+    return o;
+  }
+
   public JsonObject toJson() {
     JsonObject j = new JsonObject();
     if (url != null) j.put("url", mask(url));

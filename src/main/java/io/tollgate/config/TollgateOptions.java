@@ -13,6 +13,7 @@ public final class TollgateOptions {
   private UpstreamOptions upstream = new UpstreamOptions();
   private ManagementOptions management = new ManagementOptions();
   private RedisConnectionOptions redis = new RedisConnectionOptions();
+  private CacheOptions cache = new CacheOptions();
 
   public TollgateOptions() {}
 
@@ -21,6 +22,7 @@ public final class TollgateOptions {
     upstream = new UpstreamOptions(o.upstream);
     management = new ManagementOptions(o.management);
     redis = new RedisConnectionOptions(o.redis);
+    cache = new CacheOptions(o.cache);
   }
 
   /**
@@ -36,6 +38,7 @@ public final class TollgateOptions {
     o.upstream = UpstreamOptions.read(root.section("upstream"));
     o.management = ManagementOptions.read(root.section("management"));
     o.redis = RedisConnectionOptions.read(root.section("redis"));
+    o.cache = CacheOptions.read(root.section("cache"));
     root.rejectUnknown();
     if (o.server.getPort() != 0 && o.server.getPort() == o.management.getPort()) {
       problems.add(new ConfigProblem("management.port", o.management.getPort(), "a port other than server.port"));
@@ -47,7 +50,8 @@ public final class TollgateOptions {
   /** Secrets masked. */
   public JsonObject toJson() {
     return new JsonObject().put("server", server.toJson()).put("upstream", upstream.toJson())
-        .put("management", management.toJson()).put("redis", redis.toJson());
+        .put("management", management.toJson()).put("redis", redis.toJson())
+        .put("cache", cache.toJson());
   }
 
   @Override
@@ -61,6 +65,8 @@ public final class TollgateOptions {
   public TollgateOptions setUpstream(UpstreamOptions upstream) { this.upstream = upstream; return this; }
   public ManagementOptions getManagement() { return management; }
   public TollgateOptions setManagement(ManagementOptions management) { this.management = management; return this; }
+  public CacheOptions getCache() { return cache; }
+  public TollgateOptions setCache(CacheOptions cache) { this.cache = cache; return this; }
   public RedisConnectionOptions getRedis() { return redis; }
   public TollgateOptions setRedis(RedisConnectionOptions redis) { this.redis = redis; return this; }
 }

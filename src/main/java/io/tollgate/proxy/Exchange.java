@@ -24,6 +24,7 @@ public final class Exchange {
   private boolean cancelled;
   private String route = "passthrough";
   private LimitedBody body;
+  private boolean upstreamIdentityEncoding;
 
   public Exchange(String requestId, HttpServerRequest request, String partition, long maxBodySize) {
     this.requestId = requestId;
@@ -56,6 +57,13 @@ public final class Exchange {
   /** Route rule name for metrics and logs: low cardinality, never a raw path. */
   public String route() { return route; }
   public Exchange route(String route) { this.route = route; return this; }
+
+  /**
+   * Asks the upstream for an uncompressed answer: a body that will be stored must serve every client,
+   * including those that never accepted gzip.
+   */
+  public Exchange upstreamIdentityEncoding(boolean on) { this.upstreamIdentityEncoding = on; return this; }
+  public boolean upstreamIdentityEncoding() { return upstreamIdentityEncoding; }
 
   /** The request body as a stream that fails once it passes {@code server.maxBodySize}; read it once. */
   public ReadStream<Buffer> body() {

@@ -93,6 +93,7 @@ public final class Forwarder implements Stage.Chain {
     HopByHop.copy(ex.headers(), headers);
     headers.remove(HttpHeaders.HOST);
     headers.remove(HttpHeaders.CONTENT_LENGTH);
+    if (ex.upstreamIdentityEncoding()) headers.set(HttpHeaders.ACCEPT_ENCODING, HttpHeaders.IDENTITY);
     String clientHost = ex.headers().get(HttpHeaders.HOST);
     String peer = ex.request().remoteAddress() == null ? null : ex.request().remoteAddress().hostAddress();
     String prior = ex.headers().get(X_FORWARDED_FOR);

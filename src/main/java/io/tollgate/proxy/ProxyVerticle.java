@@ -11,7 +11,6 @@ import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
@@ -46,7 +45,7 @@ public final class ProxyVerticle extends VerticleBase {
     this.options = new TollgateOptions(options);
     this.metrics = metrics;
     this.pipelineFactory = pipelineFactory;
-    this.identity = new CallerIdentity(List.of("Authorization"));
+    this.identity = new CallerIdentity(options.getCache().getIdentityHeaders());
   }
 
   @Override
@@ -130,6 +129,7 @@ public final class ProxyVerticle extends VerticleBase {
     }
     boolean bodyless = ex.method() == HttpMethod.HEAD || reply.status() == 204 || reply.status() == 304;
     if (!bodyless && !response.headers().contains(HttpHeaders.CONTENT_LENGTH)) response.setChunked(true);
+    if (reply.prefix() != null) response.write(reply.prefix());
     reply.stream().pipeTo(response).onComplete(ar -> {
       if (ar.failed() && !ex.cancelled()) LOG.debug("request {}: response stream ended early: {}", ex.requestId(), ar.cause().toString());
       finish(ex, reply.status(), reply.cacheStatus());

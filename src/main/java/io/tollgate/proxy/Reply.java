@@ -13,6 +13,7 @@ public final class Reply {
   private final MultiMap headers;
   private final Buffer body;
   private final HttpClientResponse stream;
+  private Buffer prefix;
   private String cacheStatus = "MISS";
   private long ageSeconds = -1;
 
@@ -33,6 +34,19 @@ public final class Reply {
     HopByHop.copy(response.headers(), headers);
     return new Reply(response.statusCode(), headers, null, response);
   }
+
+  /**
+   * A stream whose first bytes were already read (a body that outgrew the cache's buffer): the prefix is
+   * written first, then the rest is piped.
+   */
+  public static Reply prefixed(Reply streaming, Buffer alreadyRead) {
+    Reply r = new Reply(streaming.status, streaming.headers, null, streaming.stream);
+    r.prefix = alreadyRead;
+    return r;
+  }
+
+  /** @return bytes already read from {@link #stream()}, to send before it, or null */
+  public Buffer prefix() { return prefix; }
 
   public int status() { return status; }
   public MultiMap headers() { return headers; }

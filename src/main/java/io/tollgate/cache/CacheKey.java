@@ -1,0 +1,82 @@
+package io.tollgate.cache;
+
+import io.vertx.core.MultiMap;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * What makes two requests the same answer: method, normalised path, sorted query, the answer-changing
+ * headers and the caller's partition hash. {@link #value()} is the full identity (L1 key); {@link #digest()}
+ * is its SHA-256, used in Redis so no query text or header value is a Redis key name.
+ */
+public final class CacheKey {
+  private final String partition;
+  private final String path;
+  private final String value;
+  private String digest;
+
+  private CacheKey(String partition, String path, String value) {
+    this.partition = partition;
+    this.path = path;
+    this.value = value;
+  }
+
+  public static CacheKey of(String method, String rawPath, String rawQuery, MultiMap headers, List<String> varyHeaders, String partition) {
+    String path = normalisePath(rawPath);
+    StringBuilder sb = new StringBuilder(128).append(partition).append('|').append(method).append(' ').append(path);
+    if (rawQuery != null && !rawQuery.isEmpty()) {
+      String[] params = rawQuery.split("&");
+      Arrays.sort(params);
+      sb.append('?');
+      for (int i = 0; i < params.length; i++) {
+        if (params[i].isEmpty()) continue;
+        if (sb.charAt(sb.length() - 1) != '?') sb.append('&');
+        sb.append(params[i]);
+      }
+    }
+    for (String h : varyHeaders) {
+      String v = headers.get(h);
+      if (v != null) sb.append('|').append(h.toLowerCase(Locale.ROOT)).append('=').append(v.trim());
+    }
+    return new CacheKey(partition, path, sb.toString());
+  }
+
+  /** Collapses repeated slashes and drops a trailing slash: /v1.0//users/ and /v1.0/users are one resource. */
+  public static String normalisePath(String path) {
+    if (path == null || path.isEmpty()) return "/";
+    StringBuilder sb = new StringBuilder(path.length());
+    char prev = 0;
+    for (int i = 0; i < path.length(); i++) {
+      char c = path.charAt(i);
+      if (c == '/' && prev == '/') continue;
+      sb.append(c);
+      prev = c;
+    }
+    if (sb.length() > 1 && sb.charAt(sb.length() - 1) == '/') sb.setLength(sb.length() - 1);
+    return sb.toString();
+  }
+
+  public String partition() { return partition; }
+  /** Normalised path: what invalidation patterns match against. */
+  public String path() { return path; }
+  public String value() { return value; }
+
+  public String digest() {
+    if (digest == null) {
+      try {
+        digest = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(value.getBytes(StandardCharsets.UTF_8)));
+      } catch (java.security.NoSuchAlgorithmException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+    return digest;
+  }
+
+  @Override public boolean equals(Object o) { return o instanceof CacheKey k && k.value.equals(value); }
+  @Override public int hashCode() { return value.hashCode(); }
+  @Override public String toString() { return value; }
+}

@@ -1,0 +1,101 @@
+package io.tollgate.cache;
+
+import io.vertx.core.MultiMap;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.Base64;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * An immutable stored answer: status, the headers worth keeping, the (identity-encoded) body, when it was
+ * fetched and how long it is fresh and may be served stale. Never holds request headers, so no token can
+ * reach L1 or Redis through it.
+ */
+public final class CachedResponse {
+  /** Response headers that describe the representation; per-request ones (request-id, Date, cookies) are not kept. */
+  private static final Set<String> KEPT = Set.of("content-type", "content-language", "etag", "last-modified",
+      "odata-version", "preference-applied", "location", "content-location", "vary");
+
+  private final int status;
+  private final MultiMap headers;
+  private final Buffer body;
+  private final long storedAtMillis;
+  private final long ttlMillis;
+  private final long staleWhileRevalidateMillis;
+  private final long staleIfErrorMillis;
+
+  public CachedResponse(int status, MultiMap headers, Buffer body, long storedAtMillis, long ttlMillis,
+      long staleWhileRevalidateMillis, long staleIfErrorMillis) {
+    this.status = status;
+    this.headers = headers;
+    this.body = body;
+    this.storedAtMillis = storedAtMillis;
+    this.ttlMillis = ttlMillis;
+    this.staleWhileRevalidateMillis = staleWhileRevalidateMillis;
+    this.staleIfErrorMillis = staleIfErrorMillis;
+  }
+
+  /** Keeps only representation headers from an upstream response. */
+  public static MultiMap keptHeaders(MultiMap upstream) {
+    MultiMap kept = MultiMap.caseInsensitiveMultiMap();
+    for (var e : upstream) if (KEPT.contains(e.getKey().toLowerCase(Locale.ROOT))) kept.add(e.getKey(), e.getValue());
+    return kept;
+  }
+
+  public int status() { return status; }
+  public MultiMap headers() { return headers; }
+  public Buffer body() { return body; }
+  public long storedAtMillis() { return storedAtMillis; }
+  public long ttlMillis() { return ttlMillis; }
+  public long staleWhileRevalidateMillis() { return staleWhileRevalidateMillis; }
+  public long staleIfErrorMillis() { return staleIfErrorMillis; }
+
+  public boolean fresh(long now) { return now < storedAtMillis + ttlMillis; }
+  public boolean withinStaleWhileRevalidate(long now) { return now < storedAtMillis + ttlMillis + staleWhileRevalidateMillis; }
+  public boolean withinStaleIfError(long now) { return now < storedAtMillis + ttlMillis + staleIfErrorMillis; }
+  /** How long the entry is worth keeping at all: fresh time plus the longer stale window. */
+  public long retainMillis() { return ttlMillis + Math.max(staleWhileRevalidateMillis, staleIfErrorMillis); }
+  public long ageSeconds(long now) { return Math.max(0, (now - storedAtMillis) / 1000); }
+
+  /** Approximate heap cost, for the L1 byte bound. */
+  public int weightBytes() {
+    int w = 96 + body.length();
+    for (var e : headers) w += 48 + 2 * (e.getKey().length() + e.getValue().length());
+    return w;
+  }
+
+  /** Metadata for L2 (the body travels separately, possibly compressed). */
+  public JsonObject meta() {
+    JsonArray hs = new JsonArray();
+    for (var e : headers) hs.add(new JsonArray().add(e.getKey()).add(e.getValue()));
+    return new JsonObject().put("status", status).put("headers", hs).put("storedAt", storedAtMillis).put("ttl", ttlMillis)
+        .put("swr", staleWhileRevalidateMillis).put("sie", staleIfErrorMillis);
+  }
+
+  public static CachedResponse fromMeta(JsonObject meta, Buffer body) {
+    MultiMap hs = MultiMap.caseInsensitiveMultiMap();
+    for (Object o : meta.getJsonArray("headers", new JsonArray())) {
+      JsonArray pair = (JsonArray) o;
+      hs.add(pair.getString(0), pair.getString(1));
+    }
+    return new CachedResponse(meta.getInteger("status"), hs, body, meta.getLong("storedAt"), meta.getLong("ttl"),
+        meta.getLong("swr", 0L), meta.getLong("sie", 0L));
+  }
+
+  /** The event-bus API's JSON form: body as text when it is UTF-8 JSON/text, else base64. */
+  public JsonObject toJson() {
+    JsonObject j = meta();
+    String type = headers.get("content-type");
+    if (type != null && (type.contains("json") || type.startsWith("text/"))) j.put("body", body.toString());
+    else j.put("bodyBase64", Base64.getEncoder().encodeToString(body.getBytes()));
+    return j;
+  }
+
+  public static CachedResponse fromJson(JsonObject j) {
+    Buffer body = j.containsKey("bodyBase64") ? Buffer.buffer(Base64.getDecoder().decode(j.getString("bodyBase64")))
+        : Buffer.buffer(j.getString("body", ""));
+    return fromMeta(j, body);
+  }
+}

@@ -1,0 +1,230 @@
+package io.tollgate.config;
+
+import io.tollgate.cache.InvalidationGlob;
+import io.tollgate.cache.PathPattern;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The response cache: which reads are cached and for how long, which writes evict which reads, L1/L2
+ * sizing. YAML section {@code cache}. Route rules, not upstream headers, decide what is cached: Graph sends
+ * {@code Cache-Control: no-cache} on nearly everything.
+ */
+public final class CacheOptions {
+  public static final long DEFAULT_L1_MAX_WEIGHT = 256L << 20;
+  public static final long DEFAULT_MAX_ENTRY_SIZE = 8L << 20;
+  public static final Duration DEFAULT_STALE_WHILE_REVALIDATE = Duration.ofSeconds(30);
+  public static final Duration DEFAULT_STALE_IF_ERROR = Duration.ofMinutes(10);
+  public static final Duration DEFAULT_STATS_INTERVAL = Duration.ofSeconds(5);
+  public static final String DEFAULT_KEY_PREFIX = "tollgate:";
+  public static final Duration DEFAULT_L2_TIMEOUT = Duration.ofMillis(250);
+  public static final long DEFAULT_COMPRESS_ABOVE = 4L << 10;
+  public static final List<String> DEFAULT_IDENTITY_HEADERS = List.of("Authorization");
+  public static final List<String> DEFAULT_VARY_HEADERS = List.of("Accept", "ConsistencyLevel", "Prefer", "Accept-Language");
+
+  /** How the proxy reaches L1: directly (thread-safe Caffeine) or through the cache verticle's event-bus API. */
+  public enum HotPath { IN_PROCESS, EVENT_BUS }
+
+  /** One cacheable read: GET on a path pattern, kept {@code ttl}. */
+  public record Route(String name, PathPattern path, Duration ttl, Duration staleWhileRevalidate,
+      Duration staleIfError, Duration negativeTtl) {
+    JsonObject toJson() {
+      return new JsonObject().put("name", name).put("path", path.toString()).put("ttl", Units.formatDuration(ttl))
+          .put("staleWhileRevalidate", Units.formatDuration(staleWhileRevalidate))
+          .put("staleIfError", Units.formatDuration(staleIfError)).put("negativeTtl", Units.formatDuration(negativeTtl));
+    }
+  }
+
+  /** A write (method + path pattern with {captures}) and the read patterns it evicts. */
+  public record Invalidation(String name, List<String> methods, PathPattern path, List<String> evict) {
+    JsonObject toJson() {
+      return new JsonObject().put("name", name).put("methods", new JsonArray(methods)).put("path", path.toString())
+          .put("evict", new JsonArray(evict));
+    }
+  }
+
+  private boolean enabled = true;
+  private long l1MaxWeight = DEFAULT_L1_MAX_WEIGHT;
+  private long maxEntrySize = DEFAULT_MAX_ENTRY_SIZE;
+  private HotPath hotPath = HotPath.IN_PROCESS;
+  private List<String> identityHeaders = DEFAULT_IDENTITY_HEADERS;
+  private List<String> varyHeaders = DEFAULT_VARY_HEADERS;
+  private boolean honourUpstreamCacheControl;
+  private Duration statsInterval = DEFAULT_STATS_INTERVAL;
+  private String keyPrefix = DEFAULT_KEY_PREFIX;
+  private Duration l2Timeout = DEFAULT_L2_TIMEOUT;
+  private long compressAbove = DEFAULT_COMPRESS_ABOVE;
+  private List<Route> routes = List.of();
+  private List<Invalidation> invalidations = List.of();
+
+  public CacheOptions() {}
+
+  public CacheOptions(CacheOptions o) {
+    enabled = o.enabled; l1MaxWeight = o.l1MaxWeight; maxEntrySize = o.maxEntrySize; hotPath = o.hotPath;
+    identityHeaders = o.identityHeaders; varyHeaders = o.varyHeaders; honourUpstreamCacheControl = o.honourUpstreamCacheControl;
+    statsInterval = o.statsInterval; keyPrefix = o.keyPrefix; l2Timeout = o.l2Timeout; compressAbove = o.compressAbove;
+    routes = o.routes; invalidations = o.invalidations;
+  }
+
+  static CacheOptions read(ConfigReader r) {
+    CacheOptions o = new CacheOptions();
+    o.enabled = r.bool("enabled", true);
+    o.l1MaxWeight = r.size("l1MaxWeight", DEFAULT_L1_MAX_WEIGHT);
+    o.maxEntrySize = r.size("maxEntrySize", DEFAULT_MAX_ENTRY_SIZE);
+    String hot = r.string("hotPath", "in-process");
+    switch (hot) {
+      case "in-process" -> o.hotPath = HotPath.IN_PROCESS;
+      case "event-bus" -> o.hotPath = HotPath.EVENT_BUS;
+      default -> r.problem("hotPath", hot, "in-process or event-bus");
+    }
+    o.identityHeaders = strings(r, "identityHeaders", DEFAULT_IDENTITY_HEADERS);
+    if (o.identityHeaders.isEmpty()) r.problem("identityHeaders", "[]", "at least one header (callers must never share entries)");
+    o.varyHeaders = strings(r, "varyHeaders", DEFAULT_VARY_HEADERS);
+    o.honourUpstreamCacheControl = r.bool("honourUpstreamCacheControl", false);
+    o.statsInterval = r.duration("statsInterval", DEFAULT_STATS_INTERVAL);
+    if (o.statsInterval.toMillis() < 100) r.problem("statsInterval", Units.formatDuration(o.statsInterval), "at least 100ms");
+    Duration swr = r.duration("staleWhileRevalidate", DEFAULT_STALE_WHILE_REVALIDATE);
+    Duration sie = r.duration("staleIfError", DEFAULT_STALE_IF_ERROR);
+    Duration negative = r.duration("negativeTtl", Duration.ZERO);
+    ConfigReader l2 = r.section("l2");
+    o.keyPrefix = l2.string("keyPrefix", DEFAULT_KEY_PREFIX);
+    if (o.keyPrefix.isEmpty() || o.keyPrefix.contains("{") || o.keyPrefix.contains("}") || o.keyPrefix.contains(" ")) {
+      l2.problem("keyPrefix", o.keyPrefix, "a non-empty prefix without braces or spaces");
+    }
+    o.l2Timeout = l2.duration("operationTimeout", DEFAULT_L2_TIMEOUT);
+    o.compressAbove = l2.size("compressAbove", DEFAULT_COMPRESS_ABOVE);
+    l2.rejectUnknown();
+    o.routes = routes(r, swr, sie, negative);
+    o.invalidations = invalidations(r);
+    o.defaults = new Duration[] {swr, sie, negative};
+    r.rejectUnknown();
+    return o;
+  }
+
+  private Duration[] defaults = {DEFAULT_STALE_WHILE_REVALIDATE, DEFAULT_STALE_IF_ERROR, Duration.ZERO};
+
+  private static List<String> strings(ConfigReader r, String name, List<String> def) {
+    JsonArray a = r.array(name);
+    if (a == null) return def;
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < a.size(); i++) {
+      if (a.getValue(i) instanceof String s && !s.isBlank()) out.add(s.trim());
+      else r.problem(name + "[" + i + "]", a.getValue(i), "a header name");
+    }
+    return List.copyOf(out);
+  }
+
+  private static List<Route> routes(ConfigReader r, Duration swr, Duration sie, Duration negative) {
+    JsonArray a = r.array("routes");
+    if (a == null) return List.of();
+    List<Route> out = new ArrayList<>();
+    for (int i = 0; i < a.size(); i++) {
+      String at = "routes[" + i + "]";
+      if (!(a.getValue(i) instanceof JsonObject json)) {
+        r.problem(at, a.getValue(i), "a mapping with name, path and ttl");
+        continue;
+      }
+      ConfigReader rr = new ConfigReader(json, r.key(at), r.problems());
+      String name = rr.string("name", null);
+      if (name == null || !name.matches("[a-zA-Z0-9_.-]+")) rr.problem("name", name, "a name of letters, digits, - _ .");
+      PathPattern path = pattern(rr, "path");
+      Duration ttl = rr.duration("ttl", null);
+      if (ttl == null || ttl.isZero()) rr.problem("ttl", rr.raw("ttl"), "a duration above 0");
+      Route route = new Route(name, path, ttl, rr.duration("staleWhileRevalidate", swr), rr.duration("staleIfError", sie),
+          rr.duration("negativeTtl", negative));
+      rr.rejectUnknown();
+      if (name != null && path != null && ttl != null) out.add(route);
+    }
+    return List.copyOf(out);
+  }
+
+  private static List<Invalidation> invalidations(ConfigReader r) {
+    JsonArray a = r.array("invalidate");
+    if (a == null) return List.of();
+    List<Invalidation> out = new ArrayList<>();
+    for (int i = 0; i < a.size(); i++) {
+      String at = "invalidate[" + i + "]";
+      if (!(a.getValue(i) instanceof JsonObject json)) {
+        r.problem(at, a.getValue(i), "a mapping with name, methods, path and evict");
+        continue;
+      }
+      ConfigReader rr = new ConfigReader(json, r.key(at), r.problems());
+      String name = rr.string("name", "rule" + i);
+      List<String> methods = strings(rr, "methods", List.of("POST", "PUT", "PATCH", "DELETE"));
+      for (String m : methods) {
+        if (!List.of("POST", "PUT", "PATCH", "DELETE").contains(m)) rr.problem("methods", m, "POST, PUT, PATCH or DELETE");
+      }
+      PathPattern path = pattern(rr, "path");
+      List<String> evict = strings(rr, "evict", List.of());
+      if (evict.isEmpty()) rr.problem("evict", null, "at least one read pattern to evict");
+      for (String e : evict) {
+        if (!InvalidationGlob.valid(e.replaceAll("\\{[^}/]+}", "x"))) rr.problem("evict", e, "a glob starting with / (such as /v1.0/groups/{id}/*)");
+      }
+      rr.rejectUnknown();
+      if (path != null) out.add(new Invalidation(name, methods, path, evict));
+    }
+    return List.copyOf(out);
+  }
+
+  private static PathPattern pattern(ConfigReader r, String name) {
+    String p = r.string("path", null);
+    try {
+      return PathPattern.compile(p);
+    } catch (IllegalArgumentException e) {
+      r.problem(name, p, e.getMessage());
+      return null;
+    }
+  }
+
+  public JsonObject toJson() {
+    JsonArray rs = new JsonArray();
+    routes.forEach(x -> rs.add(x.toJson()));
+    JsonArray inv = new JsonArray();
+    invalidations.forEach(x -> inv.add(x.toJson()));
+    return new JsonObject().put("enabled", enabled).put("l1MaxWeight", Units.formatSize(l1MaxWeight))
+        .put("maxEntrySize", Units.formatSize(maxEntrySize))
+        .put("hotPath", hotPath == HotPath.IN_PROCESS ? "in-process" : "event-bus")
+        .put("identityHeaders", new JsonArray(identityHeaders)).put("varyHeaders", new JsonArray(varyHeaders))
+        .put("honourUpstreamCacheControl", honourUpstreamCacheControl)
+        .put("statsInterval", Units.formatDuration(statsInterval))
+        .put("staleWhileRevalidate", Units.formatDuration(defaults[0]))
+        .put("staleIfError", Units.formatDuration(defaults[1]))
+        .put("negativeTtl", Units.formatDuration(defaults[2]))
+        .put("l2", new JsonObject().put("keyPrefix", keyPrefix).put("operationTimeout", Units.formatDuration(l2Timeout))
+            .put("compressAbove", Units.formatSize(compressAbove)))
+        .put("routes", rs).put("invalidate", inv);
+  }
+
+  public boolean isEnabled() { return enabled; }
+  public CacheOptions setEnabled(boolean enabled) { this.enabled = enabled; return this; }
+  public long getL1MaxWeight() { return l1MaxWeight; }
+  public CacheOptions setL1MaxWeight(long bytes) { this.l1MaxWeight = bytes; return this; }
+  /** Responses larger than this pass through uncached (and are streamed, never buffered). */
+  public long getMaxEntrySize() { return maxEntrySize; }
+  public CacheOptions setMaxEntrySize(long bytes) { this.maxEntrySize = bytes; return this; }
+  public HotPath getHotPath() { return hotPath; }
+  public CacheOptions setHotPath(HotPath hotPath) { this.hotPath = hotPath; return this; }
+  public List<String> getIdentityHeaders() { return identityHeaders; }
+  public CacheOptions setIdentityHeaders(List<String> headers) { this.identityHeaders = List.copyOf(headers); return this; }
+  public List<String> getVaryHeaders() { return varyHeaders; }
+  public CacheOptions setVaryHeaders(List<String> headers) { this.varyHeaders = List.copyOf(headers); return this; }
+  public boolean isHonourUpstreamCacheControl() { return honourUpstreamCacheControl; }
+  public CacheOptions setHonourUpstreamCacheControl(boolean b) { this.honourUpstreamCacheControl = b; return this; }
+  public Duration getStatsInterval() { return statsInterval; }
+  public CacheOptions setStatsInterval(Duration d) { this.statsInterval = d; return this; }
+  public String getKeyPrefix() { return keyPrefix; }
+  public CacheOptions setKeyPrefix(String prefix) { this.keyPrefix = prefix; return this; }
+  /** Per-operation Redis timeout; past it the request goes on without L2. */
+  public Duration getL2Timeout() { return l2Timeout; }
+  public CacheOptions setL2Timeout(Duration d) { this.l2Timeout = d; return this; }
+  /** L2 bodies above this size are gzip-compressed (on a worker thread). */
+  public long getCompressAbove() { return compressAbove; }
+  public CacheOptions setCompressAbove(long bytes) { this.compressAbove = bytes; return this; }
+  public List<Route> getRoutes() { return routes; }
+  public CacheOptions setRoutes(List<Route> routes) { this.routes = List.copyOf(routes); return this; }
+  public List<Invalidation> getInvalidations() { return invalidations; }
+  public CacheOptions setInvalidations(List<Invalidation> rules) { this.invalidations = List.copyOf(rules); return this; }
+}
