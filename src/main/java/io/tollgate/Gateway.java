@@ -85,29 +85,28 @@ public final class Gateway {
         })
         .compose(management -> {
           managementPort = management.port();
-          ProxyVerticle first = proxyVerticle();
-          return vertx.deployVerticle(first).map(first.port());
-        })
-        .compose(port -> {
-          proxyPort = port;
           int instances = options.getServer().getInstances() > 0 ? options.getServer().getInstances()
               : VertxOptions.DEFAULT_EVENT_LOOP_POOL_SIZE;
-          if (instances <= 1) return Future.succeededFuture();
-          // The first instance resolved port 0 to a real port; the others share that listener.
-          TollgateOptions samePort = new TollgateOptions(options);
-          samePort.getServer().setPort(port);
-          return vertx.deployVerticle(() -> new ProxyVerticle(samePort, metrics, this::pipeline),
-              new DeploymentOptions().setInstances(instances - 1));
+          // Port 0 would give each instance its own random port; Vert.x shares one random port among
+          // servers that ask for the same negative port.
+          TollgateOptions proxyOptions = new TollgateOptions(options);
+          if (proxyOptions.getServer().getPort() == 0) proxyOptions.getServer().setPort(-1);
+          List<ProxyVerticle> deployed = new java.util.concurrent.CopyOnWriteArrayList<>();
+          return vertx.deployVerticle(() -> {
+            ProxyVerticle v = new ProxyVerticle(proxyOptions, metrics, this::pipeline);
+            deployed.add(v);
+            return v;
+          }, new DeploymentOptions().setInstances(instances)).map(id -> deployed.get(0).port());
+        })
+        .map(port -> {
+          proxyPort = port;
+          return port;
         })
         .map(ignored -> {
           readiness.report("proxy", Readiness.State.UP, null);
           LOG.info("proxy on http://{}:{} -> {}", options.getServer().getHost(), proxyPort, options.getUpstream().getUrl());
           return null;
         });
-  }
-
-  private ProxyVerticle proxyVerticle() {
-    return new ProxyVerticle(options, metrics, this::pipeline);
   }
 
   /** The request path of SPEC §2; each capability adds its stage here, in order. */

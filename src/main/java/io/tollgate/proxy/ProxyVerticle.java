@@ -148,7 +148,7 @@ public final class ProxyVerticle extends VerticleBase {
   /** Stops accepting, lets in-flight requests finish up to the drain timeout, then closes. */
   @Override
   public Future<?> stop() {
-    if (server == null) return Future.succeededFuture();
+    if (server == null || server.actualPort() <= 0) return forwarder == null ? Future.succeededFuture() : forwarder.close();
     long drainMs = options.getServer().getDrainTimeout().toMillis();
     return server.shutdown(drainMs, TimeUnit.MILLISECONDS).eventually(forwarder::close);
   }

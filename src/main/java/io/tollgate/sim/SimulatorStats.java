@@ -1,0 +1,103 @@
+package io.tollgate.sim;
+
+import io.vertx.core.json.JsonObject;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * What the simulator saw, live. Written on the simulator's event loop, read from any thread (tests, the
+ * benchmark driver), hence adders and a concurrent map rather than plain fields.
+ *
+ * <p>Keys of {@link #count(String)} are {@code "<METHOD> <path>"} without the query string, for example
+ * {@code "GET /v1.0/groups/g1/transitiveMembers"}; a {@code $batch} sub-request is counted under its own
+ * method and versioned path, and the outer batch under {@code "POST /v1.0/$batch"}.
+ */
+public final class SimulatorStats {
+  private final LongAdder total = new LongAdder();
+  private final LongAdder throttled = new LongAdder();
+  private final LongAdder errors = new LongAdder();
+  private final LongAdder cancelled = new LongAdder();
+  private final AtomicInteger inFlight = new AtomicInteger();
+  private final AtomicInteger maxInFlight = new AtomicInteger();
+  private final ConcurrentHashMap<String, LongAdder> byPath = new ConcurrentHashMap<>();
+
+  SimulatorStats() {}
+
+  /** Graph requests received: {@code /v1.0}, {@code /beta}, and each {@code $batch} sub-request plus the batch. */
+  public long total() { return total.sum(); }
+
+  /** Requests counted under this exact {@code "METHOD /path"}; 0 when never seen. */
+  public long count(String methodAndPath) {
+    LongAdder n = byPath.get(methodAndPath);
+    return n == null ? 0 : n.sum();
+  }
+
+  /** Sum of {@link #count(String)} over every key starting with the prefix, e.g. {@code "GET /v1.0/users"}. */
+  public long countPrefix(String methodAndPathPrefix) {
+    long sum = 0;
+    for (Map.Entry<String, LongAdder> e : byPath.entrySet()) {
+      if (e.getKey().startsWith(methodAndPathPrefix)) sum += e.getValue().sum();
+    }
+    return sum;
+  }
+
+  /** Throttle answers sent (429, or 503 when configured like SharePoint), sub-requests included. */
+  public long throttled() { return throttled.sum(); }
+
+  /** 503 answers injected by {@code errorRate}. */
+  public long errors() { return errors.sum(); }
+
+  /** Requests whose client closed the connection before an answer was written. */
+  public long cancelled() { return cancelled.sum(); }
+
+  /** Requests open right now, test-support endpoints included, from arrival until the answer is written. */
+  public int inFlight() { return inFlight.get(); }
+
+  /** Highest {@link #inFlight()} seen since start or the last reset. */
+  public int maxInFlight() { return maxInFlight.get(); }
+
+  /** {"total":n,"throttled":n,"errors":n,"cancelled":n,"maxInFlight":n,"inFlight":n,"byPath":{"GET /v1.0/users":n}} */
+  public JsonObject toJson() {
+    JsonObject paths = new JsonObject();
+    new TreeMap<>(byPath).forEach((k, v) -> paths.put(k, v.sum()));
+    return new JsonObject().put("total", total()).put("throttled", throttled()).put("errors", errors())
+        .put("cancelled", cancelled()).put("maxInFlight", maxInFlight()).put("inFlight", inFlight())
+        .put("byPath", paths);
+  }
+
+  @Override
+  public String toString() {
+    return toJson().encode();
+  }
+
+  void received(String methodAndPath) {
+    total.increment();
+    byPath.computeIfAbsent(methodAndPath, k -> new LongAdder()).increment();
+  }
+
+  void throttledOne() { throttled.increment(); }
+
+  void errorOne() { errors.increment(); }
+
+  void cancelledOne() { cancelled.increment(); }
+
+  void opened() {
+    int now = inFlight.incrementAndGet();
+    maxInFlight.accumulateAndGet(now, Math::max);
+  }
+
+  void closed() { inFlight.decrementAndGet(); }
+
+  /** Zeroes the counters; requests still open stay counted in flight so the gauge cannot go negative. */
+  void reset() {
+    total.reset();
+    throttled.reset();
+    errors.reset();
+    cancelled.reset();
+    byPath.clear();
+    maxInFlight.set(inFlight.get());
+  }
+}

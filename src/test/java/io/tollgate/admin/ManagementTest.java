@@ -1,0 +1,103 @@
+package io.tollgate.admin;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tollgate.sim.SimulatorOptions;
+import io.tollgate.testing.Stack;
+import io.vertx.core.json.JsonObject;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class ManagementTest {
+  static final String ADMIN = "admin-token-0123456789";
+  HttpClient http = HttpClient.newHttpClient();
+  Stack stack;
+
+  @AfterEach
+  void stop() {
+    if (stack != null) stack.close();
+  }
+
+  HttpResponse<String> call(String method, String path, String token) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(stack.management() + path)).method(method, HttpRequest.BodyPublishers.noBody());
+    if (token != null) b.header("Authorization", "Bearer " + token);
+    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void liveness_and_readiness_report_up_with_components() throws Exception {
+    stack = Stack.start(new SimulatorOptions(), o -> { });
+    assertEquals(200, call("GET", "/health/live", null).statusCode());
+    HttpResponse<String> ready = call("GET", "/health/ready", null);
+    assertEquals(200, ready.statusCode());
+    JsonObject body = new JsonObject(ready.body());
+    assertEquals("UP", body.getString("status"));
+    assertEquals("UP", body.getJsonObject("components").getJsonObject("proxy").getString("status"));
+  }
+
+  @Test
+  void readiness_goes_down_while_shutting_down() throws Exception {
+    stack = Stack.start(new SimulatorOptions(), o -> { });
+    stack.gateway.readiness().report("proxy", Readiness.State.DOWN, "shutting down");
+    assertEquals(503, call("GET", "/health/ready", null).statusCode());
+  }
+
+  @Test
+  void metrics_expose_vertx_http_jvm_and_tollgate_meters_in_prometheus_text() throws Exception {
+    stack = Stack.start(new SimulatorOptions(), o -> { });
+    http.send(HttpRequest.newBuilder(URI.create(stack.proxy() + "/v1.0/users/u1")).build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> m = call("GET", "/metrics", null);
+    assertEquals(200, m.statusCode());
+    assertTrue(m.headers().firstValue("Content-Type").orElse("").startsWith("text/plain"));
+    String text = m.body();
+    assertTrue(text.contains("tollgate_requests_seconds_count{cache=\"MISS\",route=\"user\",status=\"2xx\"}"), text);
+    assertTrue(text.contains("vertx_http_server_requests_total"), "Vert.x HTTP server metrics");
+    assertTrue(text.contains("vertx_http_client_requests_total"), "Vert.x HTTP client metrics");
+    assertTrue(text.contains("jvm_memory_used_bytes"), "JVM metrics");
+    assertTrue(text.contains("tollgate_cache_hits_total"), "cache metrics");
+  }
+
+  @Test
+  void admin_is_closed_without_a_configured_token() throws Exception {
+    stack = Stack.start(new SimulatorOptions(), o -> { });
+    HttpResponse<String> r = call("GET", "/admin/cache/stats", "anything-at-all-123");
+    assertEquals(403, r.statusCode());
+    assertEquals("Forbidden", new JsonObject(r.body()).getJsonObject("error").getString("code"));
+  }
+
+  @Test
+  void admin_needs_the_right_bearer_token() throws Exception {
+    stack = Stack.start(new SimulatorOptions(), o -> o.getManagement().setAdminToken(ADMIN));
+    assertEquals(401, call("GET", "/admin/cache/stats", null).statusCode());
+    assertEquals(401, call("GET", "/admin/cache/stats", ADMIN + "x").statusCode());
+    assertEquals(401, call("GET", "/admin/cache/stats", ADMIN.substring(1)).statusCode());
+    HttpResponse<String> ok = call("GET", "/admin/cache/stats", ADMIN);
+    assertEquals(200, ok.statusCode());
+    assertTrue(new JsonObject(ok.body()).containsKey("l1"));
+    HttpResponse<String> config = call("GET", "/admin/config", ADMIN);
+    assertEquals(200, config.statusCode());
+    assertFalse(config.body().contains(ADMIN), "the admin token is masked in the effective configuration");
+  }
+
+  @Test
+  void bad_invalidation_patterns_get_400() throws Exception {
+    stack = Stack.start(new SimulatorOptions(), o -> o.getManagement().setAdminToken(ADMIN));
+    for (String bad : new String[] {"", "v1.0/users/*", "/v1.0/users/[a-z]", "/v1.0//users", "/has%20space%0A\n"}) {
+      String q = bad.isEmpty() ? "" : "?pattern=" + java.net.URLEncoder.encode(bad, java.nio.charset.StandardCharsets.UTF_8);
+      HttpResponse<String> r = call("POST", "/admin/cache/invalidate" + q, ADMIN);
+      assertEquals(400, r.statusCode(), "pattern '" + bad + "'");
+      assertEquals("BadRequest", new JsonObject(r.body()).getJsonObject("error").getString("code"));
+    }
+    assertEquals(200, call("POST", "/admin/cache/invalidate?pattern=/v1.0/groups/abc/*", ADMIN).statusCode());
+  }
+
+}

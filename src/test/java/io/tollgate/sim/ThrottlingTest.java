@@ -1,0 +1,207 @@
+package io.tollgate.sim;
+
+import static io.tollgate.sim.SimTesting.get;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.client.HttpResponse;
+import io.vertx.ext.web.client.WebClient;
+import io.vertx.junit5.VertxExtension;
+import io.vertx.junit5.VertxTestContext;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+@ExtendWith(VertxExtension.class)
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class ThrottlingTest {
+  /** Slow enough that no token comes back during a test. */
+  private static final double TRICKLE = 0.001;
+  private GraphSimulator sim;
+  private WebClient client;
+
+  @AfterEach
+  void stop() throws Exception {
+    if (client != null) client.close();
+    if (sim != null) sim.close().await(10, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void the_fourth_immediate_request_with_a_burst_of_three_is_429_with_retry_after(Vertx vertx, VertxTestContext test)
+      throws Exception {
+    start(vertx, new SimulatorOptions().setThrottleRate(TRICKLE).setThrottleBurst(3));
+    sequential(4, "/v1.0/users/u1", "alice").onComplete(test.succeeding(answers -> test.verify(() -> {
+      for (int i = 0; i < 3; i++) assertEquals(200, answers.get(i).statusCode(), "request " + (i + 1));
+      HttpResponse<Buffer> fourth = answers.get(3);
+      assertEquals(429, fourth.statusCode());
+      assertEquals("1", fourth.getHeader("Retry-After"));
+      assertTrue(fourth.getHeader("x-ms-throttle-scope").startsWith("Tenant_Application/ReadWrite/"),
+          fourth.getHeader("x-ms-throttle-scope"));
+      assertEquals("ResourceUnitLimitExceeded", fourth.getHeader("x-ms-throttle-information"));
+      JsonObject error = fourth.bodyAsJsonObject().getJsonObject("error");
+      assertEquals("TooManyRequests", error.getString("code"));
+      assertEquals(fourth.getHeader("request-id"), error.getJsonObject("innerError").getString("request-id"));
+      assertEquals(1, sim.stats().throttled());
+      assertEquals(4, sim.stats().count("GET /v1.0/users/u1"), "throttled requests are still counted");
+      test.completeNow();
+    })));
+  }
+
+  @Test
+  void callers_have_separate_buckets(Vertx vertx, VertxTestContext test) throws Exception {
+    start(vertx, new SimulatorOptions().setThrottleRate(TRICKLE).setThrottleBurst(1));
+    sequential(2, "/v1.0/users/u1", "alice")
+        .compose(alice -> sequential(1, "/v1.0/users/u1", "bob").map(bob -> List.of(alice.get(1), bob.get(0))))
+        .onComplete(test.succeeding(answers -> test.verify(() -> {
+          assertEquals(429, answers.get(0).statusCode(), "alice spent her only token");
+          assertEquals(200, answers.get(1).statusCode(), "bob still has his");
+          test.completeNow();
+        })));
+  }
+
+  @Test
+  void resource_units_make_transitive_members_cost_five(Vertx vertx, VertxTestContext test) throws Exception {
+    start(vertx, new SimulatorOptions().setThrottleRate(TRICKLE).setThrottleBurst(10).setResourceUnits(true));
+    sequential(3, "/v1.0/groups/g1/transitiveMembers", "alice").onComplete(test.succeeding(answers -> test.verify(() -> {
+      assertEquals(200, answers.get(0).statusCode());
+      assertEquals("5", answers.get(0).getHeader("x-ms-resource-unit"));
+      assertNull(answers.get(0).getHeader("x-ms-throttle-limit-percentage"), "only past 80 % of the budget");
+      assertEquals(200, answers.get(1).statusCode(), "10 units buy exactly two");
+      assertEquals("1.0", answers.get(1).getHeader("x-ms-throttle-limit-percentage"));
+      assertEquals(429, answers.get(2).statusCode());
+      test.completeNow();
+    })));
+  }
+
+  @Test
+  void a_too_early_retry_is_charged_too(Vertx vertx, VertxTestContext test) throws Exception {
+    // Two tokens a second, one at most. After 700 ms one token is back (1.4), enough if refusals were free,
+    // but the refused retries left a debt of one token, so the fourth request is still refused.
+    start(vertx, new SimulatorOptions().setThrottleRate(2).setThrottleBurst(1));
+    sequential(3, "/v1.0/users/u1", "alice")
+        .compose(first -> vertx.timer(700).compose(v -> sequential(1, "/v1.0/users/u1", "alice"))
+            .map(second -> List.of(first.get(0), first.get(1), first.get(2), second.get(0))))
+        .onComplete(test.succeeding(answers -> test.verify(() -> {
+          assertEquals(200, answers.get(0).statusCode());
+          assertEquals(429, answers.get(1).statusCode());
+          assertEquals(429, answers.get(2).statusCode());
+          assertEquals(429, answers.get(3).statusCode(), "one refill does not cover the refused retries' debt");
+          test.completeNow();
+        })));
+  }
+
+  @Test
+  void throttle_status_503_imitates_sharepoint(Vertx vertx, VertxTestContext test) throws Exception {
+    start(vertx, new SimulatorOptions().setThrottleRate(TRICKLE).setThrottleBurst(1).setThrottleStatus(503));
+    sequential(2, "/v1.0/sites/s1/permissions", "alice").onComplete(test.succeeding(answers -> test.verify(() -> {
+      assertEquals(200, answers.get(0).statusCode());
+      assertEquals(503, answers.get(1).statusCode());
+      assertEquals("1", answers.get(1).getHeader("Retry-After"));
+      assertEquals(1, sim.stats().throttled());
+      assertEquals(0, sim.stats().errors(), "a throttle is not an injected error");
+      test.completeNow();
+    })));
+  }
+
+  @Test
+  void error_rate_one_answers_every_request_503_with_retry_after(Vertx vertx, VertxTestContext test) throws Exception {
+    start(vertx, new SimulatorOptions().setErrorRate(1.0).setRetryAfter(Duration.ofSeconds(5)));
+    sequential(3, "/v1.0/groups/g1", "alice").onComplete(test.succeeding(answers -> test.verify(() -> {
+      for (HttpResponse<Buffer> answer : answers) {
+        assertEquals(503, answer.statusCode());
+        assertEquals("5", answer.getHeader("Retry-After"));
+        assertEquals("ServiceUnavailable", answer.bodyAsJsonObject().getJsonObject("error").getString("code"));
+      }
+      assertEquals(3, sim.stats().errors());
+      test.completeNow();
+    })));
+  }
+
+  @Test
+  void reconfigure_switches_throttling_on_and_reset_refills_the_buckets(Vertx vertx, VertxTestContext test)
+      throws Exception {
+    start(vertx, new SimulatorOptions());
+    List<Integer> statuses = new ArrayList<>();
+    sequential(3, "/v1.0/users/u1", "alice")
+        .compose(free -> {
+          free.forEach(r -> statuses.add(r.statusCode()));
+          sim.reconfigure(new SimulatorOptions().setThrottleRate(TRICKLE).setThrottleBurst(1));
+          return sequential(2, "/v1.0/users/u1", "alice");
+        })
+        .compose(limited -> {
+          limited.forEach(r -> statuses.add(r.statusCode()));
+          sim.reset();
+          return sequential(1, "/v1.0/users/u1", "alice");
+        })
+        .onComplete(test.succeeding(afterReset -> test.verify(() -> {
+          statuses.add(afterReset.get(0).statusCode());
+          assertEquals(List.of(200, 200, 200, 200, 429, 200), statuses);
+          assertEquals(0, sim.stats().throttled(), "reset zeroed the throttle count");
+          test.completeNow();
+        })));
+  }
+
+  @Test
+  void latency_delays_answers_by_at_least_the_configured_time(Vertx vertx, VertxTestContext test) throws Exception {
+    start(vertx, new SimulatorOptions().setLatency(Duration.ofMillis(300)));
+    long started = System.nanoTime();
+    sequential(1, "/v1.0/users/u1", "alice").onComplete(test.succeeding(answers -> test.verify(() -> {
+      long elapsedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+      assertEquals(200, answers.get(0).statusCode());
+      assertTrue(elapsedMs >= 300, "answered after " + elapsedMs + " ms");
+      test.completeNow();
+    })));
+  }
+
+  @Test
+  void invalid_options_fail_the_start_listing_every_problem(Vertx vertx, VertxTestContext test) {
+    GraphSimulator.start(vertx, new SimulatorOptions().setThrottleStatus(500).setErrorRate(2).setPageSize(0))
+        .onComplete(test.failing(failure -> test.verify(() -> {
+          String message = failure.getMessage();
+          assertTrue(message.contains("throttleStatus"), message);
+          assertTrue(message.contains("errorRate"), message);
+          assertTrue(message.contains("pageSize"), message);
+          test.completeNow();
+        })));
+  }
+
+  @Test
+  void options_survive_a_json_round_trip() {
+    SimulatorOptions options = new SimulatorOptions().setLatency(Duration.ofMillis(250)).setThrottleRate(2.5)
+        .setRetryAfter(Duration.ofSeconds(3)).setResourceUnits(true).setUsers(7).setPublicOrigin("https://graph.test");
+    JsonObject json = options.toJson();
+    assertEquals("250ms", json.getString("latency"));
+    assertEquals(json, new SimulatorOptions(json).toJson());
+    assertEquals(Duration.ofSeconds(2), new SimulatorOptions(new JsonObject().put("latency", "2s")).getLatency());
+    assertEquals(Duration.ofMillis(40), new SimulatorOptions(new JsonObject().put("latency", 40)).getLatency());
+  }
+
+  private void start(Vertx vertx, SimulatorOptions options) throws Exception {
+    sim = SimTesting.start(vertx, options.setUsers(20).setGroups(5).setSites(3));
+    client = SimTesting.client(vertx);
+  }
+
+  /** Sends {@code n} requests one after another, so bucket arithmetic is exact. */
+  private Future<List<HttpResponse<Buffer>>> sequential(int n, String path, String token) {
+    List<HttpResponse<Buffer>> answers = new ArrayList<>();
+    Future<Void> chain = Future.succeededFuture();
+    for (int i = 0; i < n; i++) {
+      chain = chain.compose(v -> get(client, sim.origin() + path, token).send().map(r -> {
+        answers.add(r);
+        return null;
+      }));
+    }
+    return chain.map(v -> answers);
+  }
+}

@@ -1,0 +1,41 @@
+package io.tollgate.testing;
+
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.AppenderBase;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.slf4j.LoggerFactory;
+
+/** Collects every log line (formatted, with throwables) written while open, at every level down to DEBUG. */
+public final class LogCapture extends AppenderBase<ILoggingEvent> implements AutoCloseable {
+  private final List<String> lines = new CopyOnWriteArrayList<>();
+  private final Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+  private final ch.qos.logback.classic.Level previous;
+
+  public LogCapture() {
+    previous = root.getLevel();
+    root.setLevel(ch.qos.logback.classic.Level.DEBUG);
+    setContext(root.getLoggerContext());
+    start();
+    root.addAppender(this);
+  }
+
+  @Override
+  protected void append(ILoggingEvent e) {
+    StringBuilder sb = new StringBuilder(e.getFormattedMessage());
+    for (var t = e.getThrowableProxy(); t != null; t = t.getCause()) sb.append(" | ").append(t.getMessage());
+    lines.add(sb.toString());
+  }
+
+  public String all() {
+    return String.join("\n", lines);
+  }
+
+  @Override
+  public void close() {
+    root.detachAppender(this);
+    root.setLevel(previous);
+    stop();
+  }
+}
