@@ -7,6 +7,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClientAgent;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpClientRequest;
+import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpVersion;
 import io.vertx.core.http.PoolOptions;
@@ -79,15 +80,14 @@ public final class Forwarder implements Stage.Chain {
         .setPort(port)
         .setSsl(ssl)
         .setURI(basePath + ex.uri())
-        .setConnectTimeout(connectTimeoutMs)
-        .setIdleTimeout(readTimeoutMs);
+        .setConnectTimeout(connectTimeoutMs);
     return client.request(request)
         .compose(upstream -> send(ex, upstream))
         .map(Reply::streaming)
         .recover(failure -> Future.failedFuture(classify(ex, failure)));
   }
 
-  private Future<io.vertx.core.http.HttpClientResponse> send(Exchange ex, HttpClientRequest upstream) {
+  private Future<HttpClientResponse> send(Exchange ex, HttpClientRequest upstream) {
     ex.onCancel(upstream::reset);
     MultiMap headers = upstream.headers();
     HopByHop.copy(ex.headers(), headers);
@@ -100,11 +100,20 @@ public final class Forwarder implements Stage.Chain {
     if (peer != null) headers.set(X_FORWARDED_FOR, prior == null ? peer : prior + ", " + peer);
     if (!headers.contains(X_FORWARDED_PROTO)) headers.set(X_FORWARDED_PROTO, ex.request().isSSL() ? "https" : "http");
     if (clientHost != null && !headers.contains(X_FORWARDED_HOST)) headers.set(X_FORWARDED_HOST, clientHost);
-    if (!ex.hasBody()) return upstream.send();
+    if (!ex.hasBody()) {
+      upstream.idleTimeout(readTimeoutMs);
+      return upstream.send();
+    }
     String length = ex.headers().get(HttpHeaders.CONTENT_LENGTH);
     if (length != null) headers.set(HttpHeaders.CONTENT_LENGTH, length);
     else upstream.setChunked(true);
-    return upstream.send(ex.body());
+    Future<HttpClientResponse> response = upstream.response();
+    // The read timeout starts once the body is sent: a slow 200 MiB upload is not an idle upstream.
+    // A body cut for size must not end the upstream request as if it were complete: reset it instead.
+    ex.body().pipe().endOnFailure(false).to(upstream)
+        .onSuccess(v -> upstream.idleTimeout(readTimeoutMs))
+        .onFailure(t -> upstream.reset(0, t));
+    return response;
   }
 
   private static Throwable classify(Exchange ex, Throwable failure) {
