@@ -110,9 +110,7 @@ public final class Tollgate {
     put(flags, "redis", redis);
     put(flags, "admin-token", adminToken);
     put(flags, "management-port", managementPort);
-    Vertx loader = Vertx.vertx();
-    return ConfigLoader.load(loader, config, env, flags)
-        .eventually(loader::close)
+    return loadConfig(flags)
         .compose(options -> demo ? startDemo(options) : Gateway.start(options))
         .map(gateway -> {
           running.complete(gateway);
@@ -130,6 +128,21 @@ public final class Tollgate {
           err.println("start failed: " + failure.getMessage());
           return Future.succeededFuture(1);
         });
+  }
+
+  /**
+   * Loads the configuration with a short-lived Vert.x of its own (the gateway's Vert.x needs the metrics
+   * registry set at build time). The result is handed over through a context-free promise so the rest of
+   * start-up does not run on the loader's closing event loop.
+   */
+  private Future<TollgateOptions> loadConfig(Map<String, String> flags) {
+    Vertx loader = Vertx.vertx();
+    io.vertx.core.Promise<TollgateOptions> loaded = io.vertx.core.Promise.promise();
+    ConfigLoader.load(loader, config, env, flags).onComplete(ar -> {
+      loader.close();
+      loaded.handle(ar);
+    });
+    return loaded.future();
   }
 
   /** The simulator lives in the gateway's own Vert.x so that closing the gateway closes both. */
