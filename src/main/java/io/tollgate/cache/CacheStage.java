@@ -154,6 +154,7 @@ public final class CacheStage implements Stage {
       headers.remove("content-length");
       done.tryComplete(new Captured(reply.status(), headers, acc, null));
     });
+    stream.resume();
     return done.future();
   }
 

@@ -88,7 +88,7 @@ public final class CachedResponse {
   public JsonObject toJson() {
     JsonObject j = meta();
     String type = headers.get("content-type");
-    if (type != null && (type.contains("json") || type.startsWith("text/"))) j.put("body", body.toString());
+    if (type == null || type.contains("json") || type.startsWith("text/")) j.put("body", body.toString());
     else j.put("bodyBase64", Base64.getEncoder().encodeToString(body.getBytes()));
     return j;
   }

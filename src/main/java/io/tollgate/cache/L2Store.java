@@ -97,6 +97,11 @@ public final class L2Store {
   }
 
   private String tag(String path) {
+    return tag(prefix, path);
+  }
+
+  /** {@code prefix{hash of path}}: the hash tag shared by a path's entries and its index. */
+  static String tag(String prefix, String path) {
     return prefix + "{" + sha1(path) + "}";
   }
 
