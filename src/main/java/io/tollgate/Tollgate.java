@@ -142,13 +142,14 @@ public final class Tollgate {
       loader.close();
       loaded.handle(ar);
     });
-    return loaded.future();
+    // Start-up continues on a plain thread: creating the gateway's Vert.x from an event loop is discouraged.
+    return offEventLoop(loaded.future());
   }
 
-  /** The simulator lives in the gateway's own Vert.x so that closing the gateway closes both. */
+  /** The simulator gets a Vert.x of its own, closed when the gateway closes. */
   private Future<Gateway> startDemo(TollgateOptions options) {
     Vertx simVertx = Vertx.vertx();
-    return GraphSimulator.start(simVertx, new SimulatorOptions().setLatency(Duration.ofMillis(30)))
+    return offEventLoop(GraphSimulator.start(simVertx, new SimulatorOptions().setLatency(Duration.ofMillis(30))))
         .compose(simulator -> {
           options.getUpstream().setUrl(simulator.origin());
           return Gateway.start(options)
@@ -160,14 +161,22 @@ public final class Tollgate {
         .onFailure(failure -> simVertx.close());
   }
 
+  /** Completes on a plain thread, so what follows may create a Vert.x instance without being on another's loop. */
+  private static <T> Future<T> offEventLoop(Future<T> future) {
+    io.vertx.core.Promise<T> plain = io.vertx.core.Promise.promise();
+    future.onComplete(ar -> java.util.concurrent.ForkJoinPool.commonPool().execute(() -> plain.handle(ar)));
+    return plain.future();
+  }
+
   private void printDemo(Gateway gateway, GraphSimulator simulator) {
     String proxy = "http://127.0.0.1:" + gateway.proxyPort();
     String mgmt = "http://127.0.0.1:" + gateway.managementPort();
     out.println();
     out.println("Tollgate demo: gateway " + proxy + " -> Graph simulator " + simulator.origin());
-    out.println("Try (the second identical call is answered from the cache once caching is configured):");
-    out.println("  curl -si -H 'Authorization: Bearer alice' '" + proxy + "/v1.0/users?$top=3'");
+    out.println("Try it: run the first line twice; the second answer comes from the cache (X-Cache: HIT-L1, Age).");
     out.println("  curl -si -H 'Authorization: Bearer alice' " + proxy + "/v1.0/groups/g1/transitiveMembers");
+    out.println("  curl -si -H 'Authorization: Bearer bob' " + proxy + "/v1.0/groups/g1/transitiveMembers   # other caller: own entry");
+    out.println("  curl -si -H 'Authorization: Bearer alice' '" + proxy + "/v1.0/users?$top=3'   # no cache rule: passes through");
     out.println("  curl -s " + mgmt + "/health/ready");
     out.println("  curl -s " + mgmt + "/metrics | grep '^tollgate_'");
     out.println("  curl -s " + simulator.origin() + "/_sim/stats    # what reached the upstream");
