@@ -1,0 +1,74 @@
+package io.tollgate.bench;
+
+import io.tollgate.Gateway;
+import io.tollgate.config.ConfigLoader;
+import io.tollgate.config.TollgateOptions;
+import io.tollgate.sim.GraphSimulator;
+import io.tollgate.sim.SimulatorOptions;
+import io.tollgate.sim.Workload;
+import io.vertx.core.Vertx;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The audit-workload benchmark (issue 5): one permission audit straight at a throttling, slow Graph
+ * simulator with the naive client (wait Retry-After, retry), then the same audit twice through Tollgate.
+ * Run with {@code src/bench/audit.sh [sites] [workers]}; it prints one row per pass and the ratios.
+ *
+ * <p>Simulator: 30 ms latency, each caller throttled at {@code RATE} requests/s with a burst of
+ * {@code 2 x RATE}, Retry-After 1 s; groups shared across sites (3 grants per site over sites/4 groups).
+ */
+public final class AuditBenchmark {
+  public static void main(String[] args) throws Exception {
+    int sites = args.length > 0 ? Integer.parseInt(args[0]) : 200;
+    int workers = args.length > 1 ? Integer.parseInt(args[1]) : 16;
+    String config = args.length > 2 ? args[2] : "conf/graph-audit.yaml";
+    double rate = Double.parseDouble(System.getenv().getOrDefault("RATE", "100"));
+    SimulatorOptions simOptions = new SimulatorOptions().setSites(sites).setGroups(Math.max(20, sites / 4))
+        .setUsers(Math.max(500, sites * 2)).setGroupsPerSite(3).setLatency(Duration.ofMillis(30))
+        .setThrottleRate(rate).setThrottleBurst((int) (2 * rate)).setRetryAfter(Duration.ofSeconds(1));
+    Vertx vertx = Vertx.vertx();
+    GraphSimulator sim = GraphSimulator.start(vertx, simOptions).await(30, TimeUnit.SECONDS);
+
+    Workload direct = new Workload(vertx, sim.origin(), "Bearer audit-app", workers);
+    Workload.Result d = direct.run().await(30, TimeUnit.MINUTES);
+    long directCalls = sim.stats().total();
+    direct.close();
+
+    sim.reset();
+    Vertx loader = Vertx.vertx();
+    TollgateOptions options = ConfigLoader.load(loader, config, Map.of(), Map.of("port", "0", "management-port", "0",
+        "upstream", sim.origin())).await(30, TimeUnit.SECONDS);
+    loader.close();
+    options.getServer().setPort(0);
+    Gateway gateway = Gateway.start(options).await(30, TimeUnit.SECONDS);
+    String via = "http://127.0.0.1:" + gateway.proxyPort();
+    Workload through = new Workload(vertx, via, "Bearer audit-app", workers);
+    Workload.Result first = through.run().await(30, TimeUnit.MINUTES);
+    long firstCalls = sim.stats().total();
+    Workload.Result second = through.run().await(30, TimeUnit.MINUTES);
+    long secondCalls = sim.stats().total() - firstCalls;
+    through.close();
+
+    System.out.printf("audit: %d sites, %d workers, simulator %.0f req/s per caller, 30 ms latency, config %s%n",
+        sites, workers, rate, config);
+    System.out.printf("%-22s | %10s | %12s | %10s | %14s | %9s | %8s%n", "pass", "client req", "upstream", "429s@client",
+        "group hit rate", "wall ms", "errors");
+    row("direct", d, directCalls);
+    row("tollgate 1st pass", first, firstCalls);
+    row("tollgate 2nd pass", second, secondCalls);
+    System.out.printf("principals found: direct %d, tollgate %d / %d%n", d.principals.size(), first.principals.size(), second.principals.size());
+    System.out.printf("upstream calls, 2nd pass vs direct: %.1f %% fewer%n", 100.0 * (1 - (double) secondCalls / directCalls));
+    System.out.printf("wall time: 1st pass %.2fx direct, 2nd pass %.2fx direct%n",
+        (double) first.wallMillis / d.wallMillis, (double) second.wallMillis / d.wallMillis);
+    gateway.close().await(30, TimeUnit.SECONDS);
+    vertx.close().await(30, TimeUnit.SECONDS);
+    System.exit(0);
+  }
+
+  private static void row(String name, Workload.Result r, long upstream) {
+    System.out.printf("%-22s | %10d | %12d | %10d | %13.1f%% | %9d | %8d%n", name, r.requests.sum(), upstream,
+        r.throttled.sum(), 100 * r.groupHitRate(), r.wallMillis, r.errors.sum());
+  }
+}
