@@ -89,6 +89,8 @@ public final class Forwarder implements Stage.Chain {
 
   private Future<HttpClientResponse> send(Exchange ex, HttpClientRequest upstream) {
     ex.onCancel(upstream::reset);
+    // Failures reach the caller through the response future; a reset we caused needs no log line.
+    upstream.exceptionHandler(t -> { });
     MultiMap headers = upstream.headers();
     HopByHop.copy(ex.headers(), headers);
     headers.remove(HttpHeaders.HOST);
