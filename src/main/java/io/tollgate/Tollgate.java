@@ -65,14 +65,19 @@ public final class Tollgate {
     this.err = err;
   }
 
-  public static void main(String[] args) {
+  public static void main(String[] args) throws InterruptedException {
     Tollgate tollgate = new Tollgate(System.getenv(), System.out, System.err);
-    // Nothing waits here: a non-zero outcome exits; a running gateway keeps the JVM alive on its own threads.
+    // The main thread (never an event loop) waits for the start-up outcome: until the gateway's own Vert.x
+    // threads exist, it is what keeps the JVM from exiting between the config loader closing and start-up.
+    java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
+    int[] code = {1};
     tollgate.run(args).onComplete(ar -> {
-      int code = ar.succeeded() ? ar.result() : 1;
       if (ar.failed()) System.err.println("start failed: " + ar.cause().getMessage());
-      if (code != 0 || tollgate.finished) System.exit(code);
+      code[0] = ar.succeeded() ? ar.result() : 1;
+      started.countDown();
     });
+    started.await();
+    if (code[0] != 0 || tollgate.finished) System.exit(code[0]);
   }
 
   /** True when the command has nothing left running (help, version): main then exits. */
@@ -161,10 +166,12 @@ public final class Tollgate {
         .onFailure(failure -> simVertx.close());
   }
 
-  /** Completes on a plain thread, so what follows may create a Vert.x instance without being on another's loop. */
+  /** Completes on a plain (non-daemon) thread, so what follows may create a Vert.x instance without being on another's loop. */
   private static <T> Future<T> offEventLoop(Future<T> future) {
     io.vertx.core.Promise<T> plain = io.vertx.core.Promise.promise();
-    future.onComplete(ar -> java.util.concurrent.ForkJoinPool.commonPool().execute(() -> plain.handle(ar)));
+    // A non-daemon thread: between the loader's Vert.x closing and the gateway's starting, it is what keeps
+    // the JVM alive.
+    future.onComplete(ar -> new Thread(() -> plain.handle(ar), "tollgate-start").start());
     return plain.future();
   }
 

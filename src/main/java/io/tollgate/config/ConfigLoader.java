@@ -53,19 +53,33 @@ public final class ConfigLoader {
     if (explicit && !Files.isReadable(path)) {
       return Future.failedFuture(new ConfigException(List.of(new ConfigProblem("config", file, "a readable YAML file"))));
     }
-    ConfigRetrieverOptions layers = new ConfigRetrieverOptions().setScanPeriod(0)
-        .setIncludeDefaultStores(false)
-        .addStore(yaml(DEFAULTS_RESOURCE, false));
-    if (Files.isReadable(path)) layers.addStore(yaml(path.toAbsolutePath().toString(), false));
-    layers.addStore(json(overrides(env, true)));
-    layers.addStore(json(overrides(flags, false)));
-    ConfigRetriever retriever = ConfigRetriever.create(vertx, layers);
     String shown = file;
-    return retriever.getConfig()
-        .eventually(retriever::close)
-        .recover(failure -> Future.failedFuture(new ConfigException(List.of(
-            new ConfigProblem("config", shown, "valid YAML (" + firstLines(failure) + ")")))))
-        .map(TollgateOptions::fromJson);
+    return builtInDefaults(vertx).compose(defaults -> {
+      ConfigRetrieverOptions layers = new ConfigRetrieverOptions().setScanPeriod(0)
+          .setIncludeDefaultStores(false)
+          .addStore(json(defaults));
+      if (Files.isReadable(path)) layers.addStore(yaml(path.toAbsolutePath().toString(), false));
+      layers.addStore(json(overrides(env, true)));
+      layers.addStore(json(overrides(flags, false)));
+      ConfigRetriever retriever = ConfigRetriever.create(vertx, layers);
+      return retriever.getConfig()
+          .eventually(retriever::close)
+          .recover(failure -> Future.failedFuture(new ConfigException(List.of(
+              new ConfigProblem("config", shown, "valid YAML (" + firstLines(failure) + ")")))));
+    }).map(TollgateOptions::fromJson);
+  }
+
+  /**
+   * The bundled defaults, read straight from the class path and parsed by Vert.x Config's YAML processor.
+   * (Letting Vert.x's file resolver find a resource inside the fat jar costs seconds at start-up.)
+   */
+  private static Future<JsonObject> builtInDefaults(Vertx vertx) {
+    return vertx.executeBlocking(() -> {
+      try (java.io.InputStream in = ConfigLoader.class.getClassLoader().getResourceAsStream(DEFAULTS_RESOURCE)) {
+        if (in == null) throw new IllegalStateException("built-in defaults " + DEFAULTS_RESOURCE + " missing from the build");
+        return io.vertx.core.buffer.Buffer.buffer(in.readAllBytes());
+      }
+    }).compose(yaml -> new io.vertx.config.yaml.YamlProcessor().process(vertx, new JsonObject(), yaml));
   }
 
   private static ConfigStoreOptions yaml(String path, boolean optional) {
