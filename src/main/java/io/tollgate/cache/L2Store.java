@@ -63,6 +63,8 @@ public final class L2Store {
   private volatile boolean connected = true;
   private volatile boolean closed;
   private long backoffMs = MIN_BACKOFF_MS;
+  /** A client of its own for the subscription: a field, because an unreachable client may be closed mid-call. */
+  private final Redis subscriberClient;
   private RedisConnection subscriber;
 
   /**
@@ -75,6 +77,7 @@ public final class L2Store {
     this.vertx = vertx;
     this.redisOptions = redisOptions;
     this.redis = Redis.createClient(vertx, redisOptions);
+    this.subscriberClient = Redis.createClient(vertx, new RedisOptions(redisOptions).setMaxPoolSize(2));
     this.cluster = redisOptions.getType() == RedisClientType.CLUSTER;
     this.prefix = prefix;
     this.timeoutMs = timeoutMs;
@@ -89,7 +92,10 @@ public final class L2Store {
 
   /** Checks the connection and subscribes to invalidations; never fails (a dead Redis means degraded). */
   public Future<Void> start() {
-    return send(Request.cmd(Command.PING)).<Void>mapEmpty().eventually(this::subscribe).otherwiseEmpty();
+    // The first command also opens the first connection (and, with Sentinel, asks where the primary is):
+    // it gets the probe's longer timeout so a slow start-up is not mistaken for a dead Redis.
+    return redis.send(Request.cmd(Command.PING)).timeout(timeoutMs * 4, TimeUnit.MILLISECONDS).onFailure(this::markDown)
+        .<Void>mapEmpty().eventually(this::subscribe).otherwiseEmpty();
   }
 
   public boolean connected() {
@@ -226,13 +232,14 @@ public final class L2Store {
   /** A dedicated connection for SUBSCRIBE; re-established after Redis comes back. */
   private Future<Void> subscribe() {
     if (closed) return Future.succeededFuture();
-    return Redis.createClient(vertx, redisOptions).connect()
+    return subscriberClient.connect()
         .compose(conn -> {
           subscriber = conn;
           conn.handler(this::onPush);
           conn.exceptionHandler(t -> { });
+          // Only the current subscription counts: the one replaced after a reconnect ends on purpose.
           conn.endHandler(v -> {
-            if (!closed) markDown(new IllegalStateException("subscription connection closed"));
+            if (!closed && subscriber == conn) markDown(new IllegalStateException("subscription connection closed"));
           });
           return conn.send(Request.cmd(Command.SUBSCRIBE).arg(channel())).mapEmpty();
         })
@@ -283,8 +290,12 @@ public final class L2Store {
           stats.l2Connected = true;
           LOG.warn("L2 (Redis) reconnected");
           event(true);
-          if (subscriber != null) subscriber.close();
-          subscribe();
+          RedisConnection previous = subscriber;
+          subscriber = null;
+          if (previous != null) previous.close();
+          // Invalidations published while the subscription was away were missed: this L1 may hold entries
+          // other instances evicted, so it starts again from L2 rather than serve them until their TTL.
+          subscribe().onSuccess(v -> onRemoteInvalidation.accept(new JsonObject().put("action", "clear")));
         })
         .onFailure(t -> scheduleProbe()));
   }
@@ -297,7 +308,7 @@ public final class L2Store {
   public Future<Void> close() {
     closed = true;
     Future<Void> sub = subscriber == null ? Future.succeededFuture() : subscriber.close().otherwiseEmpty();
-    return sub.eventually(redis::close);
+    return sub.eventually(subscriberClient::close).eventually(redis::close);
   }
 
   private static Buffer gzip(Buffer plain) {
