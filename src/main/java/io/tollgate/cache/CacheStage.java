@@ -101,7 +101,8 @@ public final class CacheStage implements Stage {
   }
 
   private static Reply served(CachedResponse c, String status, long now) {
-    return Reply.buffered(c.status(), c.headers(), c.body()).cacheStatus(status).ageSeconds(c.ageSeconds(now));
+    Reply r = Reply.buffered(c.status(), c.headers(), c.body()).cacheStatus(status).ageSeconds(c.ageSeconds(now));
+    return c.hasLinks() ? r : r.noLinks();
   }
 
   private Future<Reply> fetch(Exchange ex, Chain next, CacheKey key, Route route, CachedResponse stale) {

@@ -25,6 +25,8 @@ public final class CachedResponse {
   private final long ttlMillis;
   private final long staleWhileRevalidateMillis;
   private final long staleIfErrorMillis;
+  /** Memoised {@link io.tollgate.graph.LinkRewriter#mayContainLinks}: hits skip the scan. Benign race. */
+  private byte links;
 
   public CachedResponse(int status, MultiMap headers, Buffer body, long storedAtMillis, long ttlMillis,
       long staleWhileRevalidateMillis, long staleIfErrorMillis) {
@@ -42,6 +44,12 @@ public final class CachedResponse {
     MultiMap kept = MultiMap.caseInsensitiveMultiMap();
     for (var e : upstream) if (KEPT.contains(e.getKey().toLowerCase(Locale.ROOT))) kept.add(e.getKey(), e.getValue());
     return kept;
+  }
+
+  /** True when the body may hold paging links that need rewriting for the client. */
+  public boolean hasLinks() {
+    if (links == 0) links = io.tollgate.graph.LinkRewriter.mayContainLinks(body) ? (byte) 1 : (byte) 2;
+    return links == 1;
   }
 
   public int status() { return status; }

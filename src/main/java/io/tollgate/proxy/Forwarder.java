@@ -93,7 +93,11 @@ public final class Forwarder implements Stage.Chain {
     HopByHop.copy(ex.headers(), headers);
     headers.remove(HttpHeaders.HOST);
     headers.remove(HttpHeaders.CONTENT_LENGTH);
-    if (ex.upstreamIdentityEncoding()) headers.set(HttpHeaders.ACCEPT_ENCODING, HttpHeaders.IDENTITY);
+    // Reads come back uncompressed so their paging links can be rewritten and their bodies cached for
+    // every client; the loopback hop to the client is where bytes are cheap.
+    if (ex.upstreamIdentityEncoding() || ex.method() == io.vertx.core.http.HttpMethod.GET) {
+      headers.set(HttpHeaders.ACCEPT_ENCODING, HttpHeaders.IDENTITY);
+    }
     String clientHost = ex.headers().get(HttpHeaders.HOST);
     String peer = ex.request().remoteAddress() == null ? null : ex.request().remoteAddress().hostAddress();
     String prior = ex.headers().get(X_FORWARDED_FOR);

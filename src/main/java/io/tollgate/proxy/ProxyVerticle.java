@@ -1,10 +1,12 @@
 package io.tollgate.proxy;
 
 import io.tollgate.config.ServerOptions;
+import io.tollgate.graph.LinkRewriter;
 import io.tollgate.config.TollgateOptions;
 import io.tollgate.metrics.TollgateMetrics;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
@@ -33,9 +35,12 @@ public final class ProxyVerticle extends VerticleBase {
   private final TollgateMetrics metrics;
   private final Function<Forwarder, Pipeline> pipelineFactory;
   private final CallerIdentity identity;
+  private static final int REWRITE_ON_WORKER_ABOVE = 256 << 10;
   private HttpServer server;
   private Forwarder forwarder;
   private Pipeline pipeline;
+  private LinkRewriter links;
+  private io.vertx.core.WorkerExecutor rewriteWorkers;
 
   /**
    * @param pipelineFactory builds this verticle's pipeline around its own forwarder (stages are shared or
@@ -52,6 +57,8 @@ public final class ProxyVerticle extends VerticleBase {
   public Future<?> start() {
     forwarder = new Forwarder(vertx, options.getUpstream());
     pipeline = pipelineFactory.apply(forwarder);
+    links = new LinkRewriter(forwarder.origin());
+    rewriteWorkers = vertx.createSharedWorkerExecutor("tollgate-rewrite", 2);
     ServerOptions s = options.getServer();
     HttpServerOptions http = new HttpServerOptions()
         .setHost(s.getHost())
@@ -116,24 +123,95 @@ public final class ProxyVerticle extends VerticleBase {
   private void write(Exchange ex, Reply reply) {
     HttpServerResponse response = ex.request().response();
     if (response.headWritten() || response.closed()) return;
+    String gateway = gatewayOrigin(ex);
     response.setStatusCode(reply.status());
     response.headers().addAll(reply.headers());
+    rewriteHeader(response, HttpHeaders.LOCATION, gateway);
+    rewriteHeader(response, HttpHeaders.CONTENT_LOCATION, gateway);
     response.headers().set(X_CACHE, reply.cacheStatus());
     if (reply.ageSeconds() >= 0) response.headers().set(AGE, Long.toString(reply.ageSeconds()));
+    boolean rewrite = isPlainJson(reply.headers());
     if (!reply.isStreaming()) {
       response.headers().remove(HttpHeaders.CONTENT_LENGTH);
-      if (reply.body() == null) response.end();
-      else response.end(reply.body());
-      finish(ex, reply.status(), reply.cacheStatus());
+      Buffer body = reply.body();
+      if (body == null) {
+        response.end();
+        finish(ex, reply.status(), reply.cacheStatus());
+      } else if (!rewrite || reply.knownToHaveNoLinks() || !LinkRewriter.mayContainLinks(body)) {
+        response.end(body);
+        finish(ex, reply.status(), reply.cacheStatus());
+      } else if (body.length() <= REWRITE_ON_WORKER_ABOVE) {
+        response.end(links.rewrite(body, gateway));
+        finish(ex, reply.status(), reply.cacheStatus());
+      } else {
+        rewriteWorkers.executeBlocking(() -> links.rewrite(body, gateway), false).onComplete(ar -> {
+          if (ar.succeeded()) response.end(ar.result());
+          else response.reset();
+          finish(ex, reply.status(), reply.cacheStatus());
+        });
+      }
       return;
     }
     boolean bodyless = ex.method() == HttpMethod.HEAD || reply.status() == 204 || reply.status() == 304;
+    if (rewrite && !bodyless) {
+      response.headers().remove(HttpHeaders.CONTENT_LENGTH);
+      response.setChunked(true);
+      streamRewritten(ex, reply, response, links.stream(gateway));
+      return;
+    }
     if (!bodyless && !response.headers().contains(HttpHeaders.CONTENT_LENGTH)) response.setChunked(true);
     if (reply.prefix() != null) response.write(reply.prefix());
     reply.stream().pipeTo(response).onComplete(ar -> {
       if (ar.failed() && !ex.cancelled()) LOG.debug("request {}: response stream ended early: {}", ex.requestId(), ar.cause().toString());
       finish(ex, reply.status(), reply.cacheStatus());
     });
+  }
+
+  /** Pumps the upstream body through the link rewriter with back-pressure, chunk by chunk. */
+  private void streamRewritten(Exchange ex, Reply reply, HttpServerResponse response, LinkRewriter.Stream rewriter) {
+    io.vertx.core.http.HttpClientResponse upstream = reply.stream();
+    if (reply.prefix() != null) response.write(rewriter.feed(reply.prefix()));
+    upstream.handler(chunk -> {
+      Buffer out = rewriter.feed(chunk);
+      if (out.length() > 0) response.write(out);
+      if (response.writeQueueFull()) {
+        upstream.pause();
+        response.drainHandler(v -> upstream.resume());
+      }
+    });
+    upstream.exceptionHandler(t -> {
+      response.reset();
+      finish(ex, reply.status(), reply.cacheStatus());
+    });
+    upstream.endHandler(v -> {
+      response.end(rewriter.finish());
+      finish(ex, reply.status(), reply.cacheStatus());
+    });
+    upstream.resume();
+  }
+
+  private void rewriteHeader(HttpServerResponse response, CharSequence name, String gateway) {
+    String value = response.headers().get(name);
+    if (value != null) response.headers().set(name, links.rewriteHeader(value, gateway));
+  }
+
+  /** JSON we can read: a JSON content type and no content encoding (compressed bodies pass untouched). */
+  private static boolean isPlainJson(io.vertx.core.MultiMap headers) {
+    String type = headers.get(HttpHeaders.CONTENT_TYPE);
+    String encoding = headers.get(HttpHeaders.CONTENT_ENCODING);
+    return type != null && type.contains("json") && (encoding == null || "identity".equalsIgnoreCase(encoding));
+  }
+
+  /** The origin clients use to reach this gateway: server.publicUrl, else X-Forwarded-*, else Host. */
+  private String gatewayOrigin(Exchange ex) {
+    String configured = options.getServer().getPublicUrl();
+    if (configured != null) return configured;
+    String proto = ex.headers().get("X-Forwarded-Proto");
+    String host = ex.headers().get("X-Forwarded-Host");
+    if (host == null) host = ex.request().authority() == null ? null : ex.request().authority().toString();
+    if (host == null) host = "127.0.0.1:" + server.actualPort();
+    if (proto == null) proto = ex.request().isSSL() ? "https" : "http";
+    return proto + "://" + host;
   }
 
   private void finish(Exchange ex, int status, String cache) {
@@ -150,6 +228,6 @@ public final class ProxyVerticle extends VerticleBase {
   public Future<?> stop() {
     if (server == null || server.actualPort() <= 0) return forwarder == null ? Future.succeededFuture() : forwarder.close();
     long drainMs = options.getServer().getDrainTimeout().toMillis();
-    return server.shutdown(drainMs, TimeUnit.MILLISECONDS).eventually(forwarder::close);
+    return server.shutdown(drainMs, TimeUnit.MILLISECONDS).eventually(forwarder::close).eventually(rewriteWorkers::close);
   }
 }

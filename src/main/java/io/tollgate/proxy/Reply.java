@@ -16,6 +16,7 @@ public final class Reply {
   private Buffer prefix;
   private String cacheStatus = "MISS";
   private long ageSeconds = -1;
+  private boolean linksChecked;
 
   private Reply(int status, MultiMap headers, Buffer body, HttpClientResponse stream) {
     this.status = status;
@@ -50,6 +51,10 @@ public final class Reply {
 
   /** @return bytes already read from {@link #stream()}, to send before it, or null */
   public Buffer prefix() { return prefix; }
+
+  /** Marks a buffered body as already known to hold no paging links (no need to scan it again). */
+  public Reply noLinks() { this.linksChecked = true; return this; }
+  public boolean knownToHaveNoLinks() { return linksChecked; }
 
   public int status() { return status; }
   public MultiMap headers() { return headers; }

@@ -1,0 +1,69 @@
+package io.tollgate.graph;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.vertx.core.buffer.Buffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Random;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class LinkRewriterTest {
+  final LinkRewriter rewriter = new LinkRewriter("https://graph.microsoft.com");
+  static final String GW = "http://127.0.0.1:8080";
+
+  String rewrite(String json) {
+    return rewriter.rewrite(Buffer.buffer(json), GW).toString(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void next_and_delta_links_to_the_upstream_point_at_the_gateway() {
+    assertEquals("{\"@odata.nextLink\":\"http://127.0.0.1:8080/v1.0/users?$skiptoken=x\",\"value\":[]}",
+        rewrite("{\"@odata.nextLink\":\"https://graph.microsoft.com/v1.0/users?$skiptoken=x\",\"value\":[]}"));
+    assertEquals("{\"a\":{\"b\":[{\"@odata.deltaLink\" : \"http://127.0.0.1:8080/v1.0/users/delta?$deltatoken=1\"}]}}",
+        rewrite("{\"a\":{\"b\":[{\"@odata.deltaLink\" : \"https://graph.microsoft.com/v1.0/users/delta?$deltatoken=1\"}]}}"));
+  }
+
+  @Test
+  void other_origins_other_keys_and_lookalikes_are_left_alone() {
+    String[] untouched = {
+        "{\"@odata.nextLink\":\"https://contoso.sharepoint.com/_api/v2.0/x\"}",
+        "{\"@odata.id\":\"https://graph.microsoft.com/v1.0/directoryObjects/u1\"}",
+        "{\"note\":\"@odata.nextLink\",\"x\":\"https://graph.microsoft.com/\"}",
+        "{\"@odata.nextLinkX\":\"https://graph.microsoft.com/v1.0\"}",
+        "{\"@odata.count\":5,\"@odata.context\":\"https://graph.microsoft.com/v1.0/$metadata\"}",
+        "{\"@odata.nextLink\":\"https://graph.microsoft.co\"}",
+        "not json at all \"\"\" \"@odata.",
+    };
+    for (String s : untouched) assertEquals(s, rewrite(s));
+  }
+
+  @Test
+  void a_link_split_across_any_chunk_boundary_is_rewritten() {
+    String in = "{\"value\":[{\"id\":\"u1\"}],\"@odata.count\":2,\"@odata.nextLink\":\"https://graph.microsoft.com/v1.0/groups/g1/members?$skiptoken=abc\"}";
+    String expected = in.replace("https://graph.microsoft.com", GW);
+    byte[] bytes = in.getBytes(StandardCharsets.UTF_8);
+    Random random = new Random(1);
+    for (int trial = 0; trial < 300; trial++) {
+      LinkRewriter.Stream s = rewriter.stream(GW);
+      Buffer out = Buffer.buffer();
+      int pos = 0;
+      while (pos < bytes.length) {
+        int n = 1 + random.nextInt(Math.min(12, bytes.length - pos));
+        out.appendBuffer(s.feed(Buffer.buffer().appendBytes(bytes, pos, n)));
+        pos += n;
+      }
+      out.appendBuffer(s.finish());
+      assertEquals(expected, out.toString(StandardCharsets.UTF_8), "trial " + trial);
+    }
+  }
+
+  @Test
+  void location_headers_are_rewritten_only_for_the_upstream_origin() {
+    assertEquals(GW + "/v1.0/users/u1", rewriter.rewriteHeader("https://graph.microsoft.com/v1.0/users/u1", GW));
+    assertEquals("https://graph.microsoft.com.evil/x", rewriter.rewriteHeader("https://graph.microsoft.com.evil/x", GW));
+    assertEquals("https://other.example/x", rewriter.rewriteHeader("https://other.example/x", GW));
+  }
+}
