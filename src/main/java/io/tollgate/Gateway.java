@@ -7,6 +7,7 @@ import io.tollgate.cache.CacheVerticle;
 import io.tollgate.cache.Coalescer;
 import io.tollgate.admin.Readiness;
 import io.tollgate.config.TollgateOptions;
+import io.tollgate.graph.BatchStage;
 import io.tollgate.metrics.TollgateMetrics;
 import io.tollgate.proxy.Forwarder;
 import io.tollgate.proxy.Pipeline;
@@ -112,14 +113,17 @@ public final class Gateway {
   /** The request path of SPEC §2; each capability adds its stage here, in order. */
   private Pipeline pipeline(Forwarder forwarder) {
     List<Stage> stages = new ArrayList<>();
+    long deadline = options.getUpstream().getRequestTimeout().toMillis() + options.getUpstream().getConnectTimeout().toMillis();
+    CacheStage cacheStage = null;
     if (cacheVerticle != null) {
       var cacheOptions = options.getCache();
-      long deadline = options.getUpstream().getRequestTimeout().toMillis() + options.getUpstream().getConnectTimeout().toMillis();
       var lookup = cacheOptions.getHotPath() == io.tollgate.config.CacheOptions.HotPath.EVENT_BUS
           ? CacheVerticle.eventBusLookup(vertx, deadline)
           : (java.util.function.Function<io.tollgate.cache.CacheKey, Future<io.tollgate.cache.ResponseCache.Hit>>) cacheVerticle.cache()::lookup;
-      stages.add(new CacheStage(cacheOptions, cacheVerticle.cache(), lookup, coalescer, deadline));
+      cacheStage = new CacheStage(cacheOptions, cacheVerticle.cache(), lookup, coalescer, deadline);
     }
+    stages.add(new BatchStage(vertx, cacheStage, vertx.createSharedWorkerExecutor("tollgate-batch", 2), deadline));
+    if (cacheStage != null) stages.add(cacheStage);
     return new Pipeline(stages, forwarder);
   }
 

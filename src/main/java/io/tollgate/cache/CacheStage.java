@@ -84,12 +84,13 @@ public final class CacheStage implements Stage {
       });
     }
     if (method == HttpMethod.POST || method == HttpMethod.PUT || method == HttpMethod.PATCH || method == HttpMethod.DELETE) {
-      return next.proceed(ex).compose(reply -> reply.status() < 400 ? invalidateFor(ex, method.name()).map(reply) : Future.succeededFuture(reply));
+      return next.proceed(ex).compose(reply -> reply.status() < 400 ? invalidateFor(ex.path(), method.name()).map(reply) : Future.succeededFuture(reply));
     }
     return next.proceed(ex);
   }
 
-  private Route routeFor(String path) {
+  /** @return the cache rule for a GET on this path, or null when such reads are not cached */
+  public Route routeFor(String path) {
     for (Route r : options.getRoutes()) if (r.path().matches(path)) return r;
     return null;
   }
@@ -167,6 +168,30 @@ public final class CacheStage implements Stage {
     }
   }
 
+  /** The cache key of a read, as the rest of this stage builds it. */
+  public CacheKey keyFor(String path, String query, MultiMap headers, String partition) {
+    return CacheKey.of("GET", path, query, headers, options.getVaryHeaders(), partition);
+  }
+
+  /** Looks a key up the same way as single requests (in-process or through the event bus). */
+  public Future<ResponseCache.Hit> lookup(CacheKey key) {
+    return lookup.apply(key);
+  }
+
+  public Clock clock() {
+    return clock;
+  }
+
+  /** Stores an answer obtained another way (a $batch sub-response) under the same rules as single reads. */
+  public void store(CacheKey key, Route route, int status, MultiMap headers, Buffer body) {
+    storeIfCacheable(key, route, new Captured(status, headers, body, null));
+  }
+
+  /** Runs the invalidation rules for a successful write on {@code path}. */
+  public Future<Void> invalidateAfterWrite(String path, String method) {
+    return invalidateFor(path, method);
+  }
+
   private void storeIfCacheable(CacheKey key, Route route, Captured c) {
     if (c.leaderOnly() != null) return;
     long ttl;
@@ -181,11 +206,11 @@ public final class CacheStage implements Stage {
         route.staleWhileRevalidate().toMillis(), route.staleIfError().toMillis()));
   }
 
-  private Future<Void> invalidateFor(Exchange ex, String method) {
+  private Future<Void> invalidateFor(String path, String method) {
     List<Future<Long>> evictions = new ArrayList<>();
     for (CacheOptions.Invalidation rule : options.getInvalidations()) {
       if (!rule.methods().contains(method)) continue;
-      Map<String, String> captures = rule.path().capture(CacheKey.normalisePath(ex.path()));
+      Map<String, String> captures = rule.path().capture(CacheKey.normalisePath(path));
       if (captures == null) continue;
       for (String target : rule.evict()) {
         String glob = io.tollgate.cache.PathPattern.expand(target, captures);

@@ -25,6 +25,9 @@ public final class Exchange {
   private String route = "passthrough";
   private LimitedBody body;
   private boolean upstreamIdentityEncoding;
+  private final Exchange parent;
+  private final io.vertx.core.buffer.Buffer bodyOverride;
+  private int cost = 1;
 
   public Exchange(String requestId, HttpServerRequest request, String partition, long maxBodySize) {
     this.requestId = requestId;
@@ -32,11 +35,42 @@ public final class Exchange {
     this.partition = partition;
     this.maxBodySize = maxBodySize;
     this.startNanos = System.nanoTime();
+    this.parent = null;
+    this.bodyOverride = null;
     String te = request.getHeader("transfer-encoding");
     String cl = request.getHeader("content-length");
     this.hasBody = (te != null && !te.isEmpty()) || (cl != null && !"0".equals(cl.trim()))
         || request.version() == io.vertx.core.http.HttpVersion.HTTP_2 && !request.isEnded() && cl == null && methodMayCarryBody(request.method());
   }
+
+  /** A derived exchange for one upstream call made on behalf of this one (a $batch chunk) with its own body. */
+  private Exchange(Exchange parent, io.vertx.core.buffer.Buffer body, int cost) {
+    this.requestId = parent.requestId;
+    this.request = parent.request;
+    this.partition = parent.partition;
+    this.maxBodySize = parent.maxBodySize;
+    this.startNanos = parent.startNanos;
+    this.hasBody = true;
+    this.parent = parent;
+    this.bodyOverride = body;
+    this.cost = cost;
+    this.route = parent.route;
+  }
+
+  /**
+   * @param body the body to send instead of the client's
+   * @param cost what this call spends from the rate limiter (a $batch chunk costs one token per sub-request)
+   */
+  public Exchange derive(io.vertx.core.buffer.Buffer body, int cost) {
+    return new Exchange(this, body, cost);
+  }
+
+  /** @return a body that replaces the client's, or null to stream the client's */
+  public io.vertx.core.buffer.Buffer bodyOverride() { return bodyOverride; }
+
+  /** Tokens this exchange takes from a rate-limit bucket (default 1). */
+  public int cost() { return cost; }
+  public Exchange cost(int cost) { this.cost = cost; return this; }
 
   private static boolean methodMayCarryBody(HttpMethod m) {
     return m == HttpMethod.POST || m == HttpMethod.PUT || m == HttpMethod.PATCH;
@@ -78,6 +112,10 @@ public final class Exchange {
 
   /** Runs {@code hook} when the client goes away before its answer; at once if it already has. */
   public void onCancel(Runnable hook) {
+    if (parent != null) {
+      parent.onCancel(hook);
+      return;
+    }
     if (cancelled) {
       hook.run();
       return;
@@ -86,7 +124,7 @@ public final class Exchange {
     cancelHooks.add(hook);
   }
 
-  public boolean cancelled() { return cancelled; }
+  public boolean cancelled() { return parent != null ? parent.cancelled() : cancelled; }
 
   void cancel() {
     if (cancelled) return;

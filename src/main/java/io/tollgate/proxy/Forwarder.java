@@ -108,6 +108,12 @@ public final class Forwarder implements Stage.Chain {
       upstream.idleTimeout(readTimeoutMs);
       return upstream.send();
     }
+    if (ex.bodyOverride() != null) {
+      upstream.idleTimeout(readTimeoutMs);
+      headers.set(HttpHeaders.CONTENT_TYPE, "application/json");
+      headers.remove(HttpHeaders.TRANSFER_ENCODING);
+      return upstream.send(ex.bodyOverride());
+    }
     String length = ex.headers().get(HttpHeaders.CONTENT_LENGTH);
     if (length != null) headers.set(HttpHeaders.CONTENT_LENGTH, length);
     else upstream.setChunked(true);
