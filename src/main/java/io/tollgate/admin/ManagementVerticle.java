@@ -47,6 +47,7 @@ public final class ManagementVerticle extends VerticleBase {
     router.route("/admin/*").handler(new AdminAuth(options.getAdminToken()));
     router.get("/admin/config").handler(ctx -> json(ctx, 200, effectiveConfig));
     adminRoutes.forEach(contribution -> contribution.accept(router));
+    if (options.isEventBusBridge()) router.route(EventBusBridge.PATH + "/*").subRouter(EventBusBridge.router(vertx, options.getAdminToken()));
     server = vertx.createHttpServer(new HttpServerOptions().setHost(options.getHost()).setPort(options.getPort()));
     return server.requestHandler(router).listen().onSuccess(s -> LOG.info("management on http://{}:{} (admin {})",
         options.getHost(), s.actualPort(), options.getAdminToken() == null ? "closed: no token" : "token required"));

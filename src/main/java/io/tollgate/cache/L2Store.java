@@ -63,7 +63,11 @@ public final class L2Store {
   private volatile boolean connected = true;
   private volatile boolean closed;
   private long backoffMs = MIN_BACKOFF_MS;
+  /** A client of its own for the subscription: a field, because an unreachable client may be closed mid-call. */
+  private final Redis subscriberClient;
   private RedisConnection subscriber;
+  /** Cluster mode: one client per master endpoint, for the per-node SCAN of {@link #clear()}. */
+  private final java.util.Map<String, Redis> nodeClients = new java.util.HashMap<>();
 
   /**
    * @param indexTtlMs lifetime of path indexes: the longest retain time of any route, so an index never
@@ -75,6 +79,7 @@ public final class L2Store {
     this.vertx = vertx;
     this.redisOptions = redisOptions;
     this.redis = Redis.createClient(vertx, redisOptions);
+    this.subscriberClient = Redis.createClient(vertx, new RedisOptions(redisOptions).setMaxPoolSize(2));
     this.cluster = redisOptions.getType() == RedisClientType.CLUSTER;
     this.prefix = prefix;
     this.timeoutMs = timeoutMs;
@@ -89,7 +94,10 @@ public final class L2Store {
 
   /** Checks the connection and subscribes to invalidations; never fails (a dead Redis means degraded). */
   public Future<Void> start() {
-    return send(Request.cmd(Command.PING)).<Void>mapEmpty().eventually(this::subscribe).otherwiseEmpty();
+    // The first command also opens the first connection (and, with Sentinel, asks where the primary is):
+    // it gets the probe's longer timeout so a slow start-up is not mistaken for a dead Redis.
+    return redis.send(Request.cmd(Command.PING)).timeout(timeoutMs * 4, TimeUnit.MILLISECONDS).onFailure(this::markDown)
+        .<Void>mapEmpty().eventually(this::subscribe).otherwiseEmpty();
   }
 
   public boolean connected() {
@@ -185,26 +193,37 @@ public final class L2Store {
   private Future<Long> deletePath(String path) {
     String index = tag(path) + ":keys";
     return send(Request.cmd(Command.SMEMBERS).arg(index)).compose(members -> {
-      List<Request> dels = new ArrayList<>();
+      // The entries and their index share a slot and go in one DEL; the path list lives on another slot
+      // ({paths}), so in a cluster it cannot join them in one batch.
       Request del = Request.cmd(Command.DEL).arg(index);
       for (Response m : members) del.arg(tag(path) + ":e:" + m.toString());
-      dels.add(del);
-      dels.add(Request.cmd(Command.ZREM).arg(pathsKey()).arg(path));
       long n = members.size();
-      return batch(dels).map(n);
+      return send(del).compose(d -> send(Request.cmd(Command.ZREM).arg(pathsKey()).arg(path))).map(n);
     });
   }
 
   /** Deletes every key under this instance's prefix (SCAN, never KEYS) and tells the other instances. */
   public Future<Long> clear() {
     if (!connected) return Future.succeededFuture(0L);
-    return clearFrom("0", 0L)
+    Future<Long> cleared = cluster
+        ? masters().compose(nodes -> {
+            Future<Long> chain = Future.succeededFuture(0L);
+            for (Redis node : nodes) chain = chain.compose(d -> clearFrom(node, "0", d));
+            return chain;
+          })
+        : clearFrom(redis, "0", 0L);
+    return cleared
         .compose(n -> publish(new JsonObject().put("action", "clear")).map(n))
         .otherwise(0L);
   }
 
-  private Future<Long> clearFrom(String cursor, long deleted) {
-    return send(Request.cmd(Command.SCAN).arg(cursor).arg("MATCH").arg(prefix + "*").arg("COUNT").arg(1000))
+  /**
+   * SCAN on one server. A cluster client would send SCAN to one arbitrary node, so in cluster mode each
+   * master is scanned through a client of its own; the keys found live on that master and are deleted there.
+   */
+  private Future<Long> clearFrom(Redis node, String cursor, long deleted) {
+    return node.send(Request.cmd(Command.SCAN).arg(cursor).arg("MATCH").arg(prefix + "*").arg("COUNT").arg(1000))
+        .timeout(timeoutMs, TimeUnit.MILLISECONDS).onFailure(this::markDown)
         .compose(r -> {
           String next = r.get(0).toString();
           Response keys = r.get(1);
@@ -212,10 +231,26 @@ public final class L2Store {
           if (keys.size() > 0) {
             List<Request> dels = new ArrayList<>();
             for (Response k : keys) dels.add(Request.cmd(Command.DEL).arg(k.toString()));
-            step = batch(dels).map(deleted + keys.size());
+            step = node.batch(dels).timeout(timeoutMs, TimeUnit.MILLISECONDS).onFailure(this::markDown).map(deleted + keys.size());
           }
-          return step.compose(d -> "0".equals(next) ? Future.succeededFuture(d) : clearFrom(next, d));
+          return step.compose(d -> "0".equals(next) ? Future.succeededFuture(d) : clearFrom(node, next, d));
         });
+  }
+
+  /** The cluster's masters (from CLUSTER SLOTS), each with a standalone client kept for later clears. */
+  private Future<List<Redis>> masters() {
+    return send(Request.cmd(Command.CLUSTER).arg("SLOTS")).map(slots -> {
+      List<Redis> out = new ArrayList<>();
+      java.util.Set<String> seen = new java.util.HashSet<>();
+      for (Response range : slots) {
+        Response master = range.get(2);
+        String endpoint = master.get(0).toString() + ":" + master.get(1).toInteger();
+        if (!seen.add(endpoint)) continue;
+        out.add(nodeClients.computeIfAbsent(endpoint, e -> Redis.createClient(vertx,
+            new RedisOptions().setConnectionString("redis://" + e).setPassword(redisOptions.getPassword()).setMaxPoolSize(2))));
+      }
+      return out;
+    });
   }
 
   private Future<Void> publish(JsonObject message) {
@@ -226,13 +261,14 @@ public final class L2Store {
   /** A dedicated connection for SUBSCRIBE; re-established after Redis comes back. */
   private Future<Void> subscribe() {
     if (closed) return Future.succeededFuture();
-    return Redis.createClient(vertx, redisOptions).connect()
+    return subscriberClient.connect()
         .compose(conn -> {
           subscriber = conn;
           conn.handler(this::onPush);
           conn.exceptionHandler(t -> { });
+          // Only the current subscription counts: the one replaced after a reconnect ends on purpose.
           conn.endHandler(v -> {
-            if (!closed) markDown(new IllegalStateException("subscription connection closed"));
+            if (!closed && subscriber == conn) markDown(new IllegalStateException("subscription connection closed"));
           });
           return conn.send(Request.cmd(Command.SUBSCRIBE).arg(channel())).mapEmpty();
         })
@@ -283,8 +319,12 @@ public final class L2Store {
           stats.l2Connected = true;
           LOG.warn("L2 (Redis) reconnected");
           event(true);
-          if (subscriber != null) subscriber.close();
-          subscribe();
+          RedisConnection previous = subscriber;
+          subscriber = null;
+          if (previous != null) previous.close();
+          // Invalidations published while the subscription was away were missed: this L1 may hold entries
+          // other instances evicted, so it starts again from L2 rather than serve them until their TTL.
+          subscribe().onSuccess(v -> onRemoteInvalidation.accept(new JsonObject().put("action", "clear")));
         })
         .onFailure(t -> scheduleProbe()));
   }
@@ -297,7 +337,8 @@ public final class L2Store {
   public Future<Void> close() {
     closed = true;
     Future<Void> sub = subscriber == null ? Future.succeededFuture() : subscriber.close().otherwiseEmpty();
-    return sub.eventually(redis::close);
+    for (Redis node : nodeClients.values()) node.close();
+    return sub.eventually(subscriberClient::close).eventually(redis::close);
   }
 
   private static Buffer gzip(Buffer plain) {

@@ -11,11 +11,13 @@ public final class ManagementOptions {
   private String host = DEFAULT_HOST;
   private int port = DEFAULT_PORT;
   private String adminToken;
+  /** The SockJS event-bus bridge at /eventbus: stats and events out; the cache API in, with the admin token. */
+  private boolean eventBusBridge = true;
 
   public ManagementOptions() {}
 
   public ManagementOptions(ManagementOptions o) {
-    host = o.host; port = o.port; adminToken = o.adminToken;
+    host = o.host; port = o.port; adminToken = o.adminToken; eventBusBridge = o.eventBusBridge;
   }
 
   static ManagementOptions read(ConfigReader r) {
@@ -23,6 +25,7 @@ public final class ManagementOptions {
     o.host = r.string("host", DEFAULT_HOST);
     o.port = r.integer("port", DEFAULT_PORT, 0, 65535);
     o.adminToken = r.string("adminToken", null);
+    o.eventBusBridge = r.bool("eventBusBridge", true);
     if (o.adminToken != null && o.adminToken.isBlank()) o.adminToken = null;
     if (o.adminToken != null && o.adminToken.length() < 16) {
       r.problem("adminToken", "(" + o.adminToken.length() + " characters)", "at least 16 characters");
@@ -33,7 +36,7 @@ public final class ManagementOptions {
 
   /** The admin token is masked: configuration dumps end up in logs. */
   public JsonObject toJson() {
-    JsonObject j = new JsonObject().put("host", host).put("port", port);
+    JsonObject j = new JsonObject().put("host", host).put("port", port).put("eventBusBridge", eventBusBridge);
     if (adminToken != null) j.put("adminToken", "****");
     return j;
   }
@@ -45,4 +48,6 @@ public final class ManagementOptions {
   /** Bearer token for /admin routes; null closes them (403). */
   public String getAdminToken() { return adminToken; }
   public ManagementOptions setAdminToken(String adminToken) { this.adminToken = adminToken; return this; }
+  public boolean isEventBusBridge() { return eventBusBridge; }
+  public ManagementOptions setEventBusBridge(boolean on) { this.eventBusBridge = on; return this; }
 }

@@ -26,12 +26,32 @@ public final class RedisProcess implements AutoCloseable {
   private final List<String> extraArgs;
   private final Path dir;
   private final String keyPrefix = "t" + UUID.randomUUID().toString().substring(0, 8) + ":";
+  /** A Sentinel's configuration file (Sentinel rewrites it, so it lives in {@link #dir}); null for a server. */
+  private Path sentinelConfig;
   private Process process;
 
   private RedisProcess(int port, List<String> extraArgs) throws IOException {
     this.port = port;
     this.extraArgs = List.copyOf(extraArgs);
     this.dir = Files.createTempDirectory("tollgate-redis-" + port);
+  }
+
+  /**
+   * Starts a Sentinel ({@code redis-server sentinel.conf --sentinel}) watching the primary on
+   * {@code primaryPort} as {@code masterName}, with quorum 1 and the given down-after time.
+   */
+  public static RedisProcess startSentinel(int primaryPort, String masterName, long downAfterMs) {
+    try {
+      RedisProcess sentinel = new RedisProcess(freePort(), List.of());
+      sentinel.sentinelConfig = sentinel.dir.resolve("sentinel.conf");
+      Files.writeString(sentinel.sentinelConfig, "sentinel monitor " + masterName + " 127.0.0.1 " + primaryPort + " 1\n"
+          + "sentinel down-after-milliseconds " + masterName + " " + downAfterMs + "\n"
+          + "sentinel failover-timeout " + masterName + " " + Math.max(3000, downAfterMs * 3) + "\n");
+      sentinel.launch();
+      return sentinel;
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot start redis-server --sentinel", e);
+    }
   }
 
   /** Starts a standalone server on a free port. */
@@ -72,7 +92,9 @@ public final class RedisProcess implements AutoCloseable {
   }
 
   private void launch() throws IOException {
-    List<String> cmd = new ArrayList<>(List.of(binary().toString(), "--port", Integer.toString(port),
+    List<String> cmd = new ArrayList<>(List.of(binary().toString()));
+    if (sentinelConfig != null) cmd.addAll(List.of(sentinelConfig.toString(), "--sentinel"));
+    cmd.addAll(List.of("--port", Integer.toString(port),
         "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no", "--dir", dir.toString()));
     cmd.addAll(extraArgs);
     process = new ProcessBuilder(cmd).redirectErrorStream(true)

@@ -1,0 +1,69 @@
+package io.tollgate.admin;
+
+import io.tollgate.Addresses;
+import io.vertx.core.Handler;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.bridge.BridgeEventType;
+import io.vertx.ext.bridge.PermittedOptions;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.handler.sockjs.BridgeEvent;
+import io.vertx.ext.web.handler.sockjs.SockJSBridgeOptions;
+import io.vertx.ext.web.handler.sockjs.SockJSHandler;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The event bus for other processes: a SockJS bridge under {@value #PATH} on the management port (raw WebSocket
+ * at {@code /eventbus/websocket}). Outbound, anyone who reaches the port may listen to {@code tollgate.cache.stats}
+ * and {@code tollgate.events} (no secrets travel there). Inbound, only the cache API ({@code tollgate.cache}) is
+ * addressable, and only by messages whose {@code headers.authorization} is {@code Bearer <admin token>}; with no
+ * admin token configured every inbound message is refused. The token is stripped before the message reaches
+ * the bus, so it never travels further.
+ */
+public final class EventBusBridge implements Handler<BridgeEvent> {
+  private static final Logger LOG = LoggerFactory.getLogger(EventBusBridge.class);
+  public static final String PATH = "/eventbus";
+  static final String AUTH_HEADER = "authorization";
+
+  private final byte[] expected;
+
+  private EventBusBridge(String adminToken) {
+    this.expected = adminToken == null ? null : ("Bearer " + adminToken).getBytes(StandardCharsets.UTF_8);
+  }
+
+  /** The router to mount at {@code /eventbus/*}. */
+  public static Router router(Vertx vertx, String adminToken) {
+    SockJSBridgeOptions options = new SockJSBridgeOptions()
+        .addOutboundPermitted(new PermittedOptions().setAddress(Addresses.CACHE_STATS))
+        .addOutboundPermitted(new PermittedOptions().setAddress(Addresses.EVENTS))
+        .addInboundPermitted(new PermittedOptions().setAddress(Addresses.CACHE))
+        // Replies to an admin's request are the only other traffic; bound how long the bridge keeps them.
+        .setReplyTimeout(10_000);
+    return SockJSHandler.create(vertx).bridge(options, new EventBusBridge(adminToken));
+  }
+
+  @Override
+  public void handle(BridgeEvent event) {
+    BridgeEventType type = event.type();
+    if (type != BridgeEventType.SEND && type != BridgeEventType.PUBLISH) {
+      event.complete(true);
+      return;
+    }
+    JsonObject raw = event.getRawMessage();
+    JsonObject headers = raw == null ? null : raw.getJsonObject("headers");
+    String given = headers == null ? null : headers.getString(AUTH_HEADER);
+    boolean allowed = expected != null && given != null
+        && MessageDigest.isEqual(expected, given.getBytes(StandardCharsets.UTF_8));
+    if (allowed) {
+      headers.remove(AUTH_HEADER);
+      event.setRawMessage(raw);
+    } else {
+      LOG.debug("event-bus bridge: inbound {} to {} refused ({})", type, raw == null ? null : raw.getString("address"),
+          expected == null ? "no admin token configured" : "missing or wrong token");
+    }
+    event.complete(allowed);
+  }
+}

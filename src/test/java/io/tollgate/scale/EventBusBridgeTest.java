@@ -1,0 +1,154 @@
+package io.tollgate.scale;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tollgate.Addresses;
+import io.tollgate.sim.SimulatorOptions;
+import io.tollgate.testing.Stack;
+import io.vertx.core.json.JsonObject;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.WebSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+/** The event-bus bridge on the management port, spoken to by real clients outside the gateway's Vert.x. */
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class EventBusBridgeTest {
+  Stack stack;
+
+  @AfterEach
+  void stop() {
+    if (stack != null) stack.close();
+  }
+
+  void start(String adminToken) {
+    stack = Stack.start(new SimulatorOptions(), o -> {
+      o.getCache().setStatsInterval(Duration.ofMillis(200));
+      o.getManagement().setAdminToken(adminToken);
+    });
+  }
+
+  /** A raw WebSocket to /eventbus/websocket; every text frame lands in {@link #frames}. */
+  final class BridgeClient implements AutoCloseable {
+    final BlockingQueue<JsonObject> frames = new LinkedBlockingQueue<>();
+    final WebSocket ws;
+
+    BridgeClient() throws Exception {
+      ws = HttpClient.newHttpClient().newWebSocketBuilder()
+          .buildAsync(URI.create("ws://127.0.0.1:" + stack.gateway.managementPort() + "/eventbus/websocket"), new WebSocket.Listener() {
+            final StringBuilder frame = new StringBuilder();
+
+            @Override
+            public CompletionStage<?> onText(WebSocket socket, CharSequence data, boolean last) {
+              frame.append(data);
+              if (last) {
+                frames.add(new JsonObject(frame.toString()));
+                frame.setLength(0);
+              }
+              socket.request(1);
+              return CompletableFuture.completedFuture(null);
+            }
+
+            /** The bridge writes its frames as binary WebSocket messages holding JSON text. */
+            @Override
+            public CompletionStage<?> onBinary(WebSocket socket, java.nio.ByteBuffer data, boolean last) {
+              return onText(socket, java.nio.charset.StandardCharsets.UTF_8.decode(data), last);
+            }
+          }).get(5, TimeUnit.SECONDS);
+    }
+
+    void send(JsonObject frame) throws Exception {
+      ws.sendText(frame.encode(), true).get(5, TimeUnit.SECONDS);
+    }
+
+    /** The next frame matching {@code type} (and address, when given), skipping stats messages in between. */
+    JsonObject next(String type, String address) throws Exception {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+      while (System.nanoTime() < deadline) {
+        JsonObject f = frames.poll(100, TimeUnit.MILLISECONDS);
+        if (f != null && type.equals(f.getString("type")) && (address == null || address.equals(f.getString("address")))) return f;
+      }
+      throw new AssertionError("no " + type + " frame" + (address == null ? "" : " for " + address));
+    }
+
+    @Override
+    public void close() {
+      ws.abort();
+    }
+  }
+
+  @Test
+  void a_client_in_another_process_receives_cache_statistics() throws Exception {
+    start(Fleet.ADMIN);
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Path out = Files.createTempFile("stats-consumer", ".log");
+    Process consumer = new ProcessBuilder(java, "src/bench/StatsConsumer.java",
+        "ws://127.0.0.1:" + stack.gateway.managementPort() + "/eventbus/websocket", "1")
+        .redirectErrorStream(true).redirectOutput(out.toFile()).start();
+    assertTrue(consumer.waitFor(30, TimeUnit.SECONDS), "the example consumer exits after one message");
+    String printed = Files.readString(out);
+    assertEquals(0, consumer.exitValue(), printed);
+    JsonObject message = new JsonObject(printed.lines().filter(l -> l.startsWith("{")).findFirst().orElseThrow());
+    assertEquals(Addresses.CACHE_STATS, message.getString("address"));
+    assertTrue(message.getJsonObject("body").containsKey("l1"), printed);
+  }
+
+  @Test
+  void inbound_messages_need_the_admin_token_and_never_carry_it_onto_the_bus() throws Exception {
+    start(Fleet.ADMIN);
+    List<JsonObject> seenOnBus = new java.util.concurrent.CopyOnWriteArrayList<>();
+    stack.gateway.vertx().eventBus().addInboundInterceptor(ctx -> {
+      if (Addresses.CACHE.equals(ctx.message().address())) {
+        seenOnBus.add(new JsonObject().put("headers", ctx.message().headers().toString()));
+      }
+      ctx.next();
+    });
+    try (BridgeClient client = new BridgeClient()) {
+      JsonObject clear = new JsonObject().put("action", "clear");
+      client.send(new JsonObject().put("type", "send").put("address", Addresses.CACHE).put("body", clear).put("replyAddress", "r0"));
+      assertEquals("rejected", client.next("err", null).getString("body"), "no token");
+      client.send(new JsonObject().put("type", "send").put("address", Addresses.CACHE).put("body", clear).put("replyAddress", "r1")
+          .put("headers", new JsonObject().put("authorization", "Bearer wrong-token-0123456789")));
+      assertEquals("rejected", client.next("err", null).getString("body"), "wrong token");
+      client.send(new JsonObject().put("type", "register").put("address", Addresses.CACHE));
+      assertEquals("access_denied", client.next("err", null).getString("body"), "the cache API is not readable");
+      assertTrue(seenOnBus.isEmpty(), "nothing refused reached the bus");
+
+      client.send(new JsonObject().put("type", "send").put("address", Addresses.CACHE).put("replyAddress", "r2")
+          .put("body", new JsonObject().put("action", "invalidate").put("pattern", "/v1.0/users/*"))
+          .put("headers", new JsonObject().put("authorization", "Bearer " + Fleet.ADMIN)));
+      JsonObject reply = client.next("rec", "r2");
+      assertTrue(reply.getJsonObject("body").containsKey("removed"), reply.encode());
+      assertEquals(1, seenOnBus.size());
+      assertTrue(!seenOnBus.get(0).encode().contains(Fleet.ADMIN), "the token stays at the bridge: " + seenOnBus);
+    }
+  }
+
+  @Test
+  void without_an_admin_token_every_inbound_message_is_refused_but_events_flow() throws Exception {
+    start(null);
+    try (BridgeClient client = new BridgeClient()) {
+      client.send(new JsonObject().put("type", "register").put("address", Addresses.EVENTS));
+      client.send(new JsonObject().put("type", "register").put("address", Addresses.CACHE_STATS));
+      assertTrue(client.next("rec", Addresses.CACHE_STATS).getJsonObject("body").containsKey("l2"));
+      client.send(new JsonObject().put("type", "publish").put("address", Addresses.CACHE).put("body", new JsonObject().put("action", "clear"))
+          .put("headers", new JsonObject().put("authorization", "Bearer anything-at-all-0123456789")));
+      assertEquals("rejected", client.next("err", null).getString("body"));
+      stack.gateway.vertx().eventBus().publish(Addresses.EVENTS, new JsonObject().put("type", "l2").put("connected", true));
+      assertEquals("l2", client.next("rec", Addresses.EVENTS).getJsonObject("body").getString("type"));
+    }
+  }
+}
