@@ -65,11 +65,19 @@ public final class Gateway {
         .withMetrics(new MicrometerMetricsFactory(metrics.registry()))
         .build();
     Gateway gateway = new Gateway(vertx, new TollgateOptions(options), metrics, clock);
-    return gateway.deploy().map(v -> gateway)
-        .recover(failure -> gateway.close().transform(ignored -> Future.failedFuture(failure)));
+    // Context-free: futures from this Vert.x belong to its event loops, and after a failed start closes them
+    // nobody would deliver the failure.
+    io.vertx.core.Promise<Gateway> started = io.vertx.core.Promise.promise();
+    gateway.deploy().onComplete(ar -> {
+      if (ar.succeeded()) started.complete(gateway);
+      else gateway.close().onComplete(closed -> started.fail(ar.cause()));
+    });
+    return started.future();
   }
 
   private Future<Void> deploy() {
+    // Not ready until the proxy listens, whatever other components report first (Redis may answer sooner).
+    readiness.report("proxy", Readiness.State.DOWN, "starting");
     List<Consumer<Router>> adminRoutes = new ArrayList<>();
     Future<?> cacheReady = Future.succeededFuture();
     if (options.getCache().isEnabled()) {
@@ -143,8 +151,14 @@ public final class Gateway {
   /** Drains the proxy (up to server.drainTimeout), then stops everything. */
   public Future<Void> close() {
     readiness.report("proxy", Readiness.State.DOWN, "shutting down");
-    Future<Void> closed = vertx.close().onComplete(ar -> metrics.close());
-    for (var hook : closeHooks) closed = closed.eventually(hook::get);
-    return closed;
+    // Closed from a plain thread with a context-free promise: a close started on one of this Vert.x's own
+    // event loops (a failed start) would report its completion to a loop that no longer runs.
+    io.vertx.core.Promise<Void> done = io.vertx.core.Promise.promise();
+    new Thread(() -> {
+      Future<Void> closed = vertx.close().onComplete(ar -> metrics.close());
+      for (var hook : closeHooks) closed = closed.eventually(hook::get);
+      closed.onComplete(done);
+    }, "tollgate-close").start();
+    return done.future();
   }
 }

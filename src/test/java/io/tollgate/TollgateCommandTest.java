@@ -69,6 +69,15 @@ class TollgateCommandTest {
   }
 
   @Test
+  void a_port_in_use_fails_start_up_with_exit_1_naming_the_port() throws Exception {
+    try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      Run r = run(Map.of(), "--port", "0", "--management-port", Integer.toString(taken.getLocalPort()), "--upstream", "http://127.0.0.1:1");
+      assertEquals(1, r.code());
+      assertTrue(r.err().contains("start failed: management port 127.0.0.1:" + taken.getLocalPort()), r.err());
+    }
+  }
+
+  @Test
   void an_unknown_flag_exits_2() throws Exception {
     Run r = run(Map.of(), "--prot", "8080");
     assertEquals(2, r.code());

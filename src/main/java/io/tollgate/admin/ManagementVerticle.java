@@ -49,7 +49,9 @@ public final class ManagementVerticle extends VerticleBase {
     adminRoutes.forEach(contribution -> contribution.accept(router));
     if (options.isEventBusBridge()) router.route(EventBusBridge.PATH + "/*").subRouter(EventBusBridge.router(vertx, options.getAdminToken()));
     server = vertx.createHttpServer(new HttpServerOptions().setHost(options.getHost()).setPort(options.getPort()));
-    return server.requestHandler(router).listen().onSuccess(s -> LOG.info("management on http://{}:{} (admin {})",
+    return server.requestHandler(router).listen()
+        .recover(failure -> Future.failedFuture(new IllegalStateException("management port " + options.getHost() + ":"
+            + options.getPort() + ": " + failure.getMessage(), failure))).onSuccess(s -> LOG.info("management on http://{}:{} (admin {})",
         options.getHost(), s.actualPort(), options.getAdminToken() == null ? "closed: no token" : "token required"));
   }
 

@@ -67,10 +67,10 @@ public final class LinkRewriter {
     private enum State { SCAN, KEY, AFTER_KEY, AFTER_COLON, VALUE }
 
     private final byte[] replacement;
-    /** Bytes that may still turn out to be a link key, held back; bounded by {@link #MAX_HELD}. */
-    private final java.io.ByteArrayOutputStream held = new java.io.ByteArrayOutputStream(64);
+    /** In KEY state the held bytes are KEYS[key][0..matched); only after a whole key do we hold extra bytes. */
+    private final java.io.ByteArrayOutputStream tail = new java.io.ByteArrayOutputStream(16);
     private State state = State.SCAN;
-    private int key = -1;
+    private int key;
     private int matched;
 
     private Stream(byte[] replacement) {
@@ -79,116 +79,130 @@ public final class LinkRewriter {
 
     /** @return the bytes that can be sent now (possibly empty); the rest is held until the next chunk */
     public Buffer feed(Buffer chunk) {
-      Buffer out = Buffer.buffer(chunk.length() + 32);
-      int n = chunk.length();
-      for (int i = 0; i < n; i++) step(chunk.getByte(i), out);
+      byte[] in = chunk.getBytes();
+      Buffer out = Buffer.buffer(in.length + 32);
+      int i = 0;
+      while (i < in.length) {
+        if (state == State.SCAN) {
+          // Fast path: copy everything up to the next quote in one go.
+          int q = i;
+          while (q < in.length && in[q] != '"') q++;
+          out.appendBytes(in, i, q - i);
+          if (q == in.length) break;
+          state = State.KEY;
+          key = 0;
+          matched = 1;
+          i = q + 1;
+        } else {
+          step(in[i++], out);
+        }
+      }
       return out;
     }
 
     /** @return whatever was held back at the end of the body */
     public Buffer finish() {
-      Buffer out = Buffer.buffer(held.toByteArray());
-      held.reset();
-      reset();
+      Buffer out = Buffer.buffer();
+      release(out);
       return out;
     }
 
     private void step(byte b, Buffer out) {
       switch (state) {
-        case SCAN -> {
-          if (b == '"') {
-            state = State.KEY;
-            key = -1;
-            matched = 1;
-            held.write(b);
-          } else {
-            out.appendByte(b);
-          }
-        }
         case KEY -> {
-          held.write(b);
-          if (key < 0) {
-            for (int k = 0; k < KEYS.length; k++) {
-              if (matched < KEYS[k].length && KEYS[k][matched] == b && prefixMatches(k)) {
-                key = k;
-                break;
-              }
-            }
-            if (key < 0) {
-              flush(out);
-              return;
-            }
-          } else if (matched >= KEYS[key].length || KEYS[key][matched] != b) {
-            key = otherKey(b);
-            if (key < 0) {
-              flush(out);
-              return;
-            }
+          int k = candidate(b);
+          if (k < 0) {
+            release(out);
+            reprocess(b, out);
+            return;
           }
+          key = k;
           matched++;
           if (matched == KEYS[key].length) state = State.AFTER_KEY;
         }
         case AFTER_KEY -> {
-          held.write(b);
-          if (b == ':') state = State.AFTER_COLON;
-          else if (!isSpace(b) || held.size() > MAX_HELD) flush(out);
+          if (b == ':') {
+            tail.write(b);
+            state = State.AFTER_COLON;
+          } else if (isSpace(b) && tail.size() < MAX_HELD) {
+            tail.write(b);
+          } else {
+            release(out);
+            reprocess(b, out);
+          }
         }
         case AFTER_COLON -> {
-          held.write(b);
           if (b == '"') {
+            tail.write(b);
             state = State.VALUE;
             matched = 0;
-          } else if (!isSpace(b) || held.size() > MAX_HELD) {
-            flush(out);
+          } else if (isSpace(b) && tail.size() < MAX_HELD) {
+            tail.write(b);
+          } else {
+            release(out);
+            reprocess(b, out);
           }
         }
         case VALUE -> {
           if (b == origin[matched]) {
             matched++;
             if (matched == origin.length) {
-              out.appendBytes(held.toByteArray());
+              out.appendBytes(KEYS[key]);
+              out.appendBytes(tail.toByteArray());
               out.appendBytes(replacement);
-              held.reset();
-              reset();
+              tail.reset();
+              state = State.SCAN;
             }
           } else {
-            out.appendBytes(held.toByteArray());
-            out.appendBytes(origin, 0, matched);
-            held.reset();
-            reset();
-            step(b, out);
+            release(out);
+            reprocess(b, out);
           }
         }
         default -> out.appendByte(b);
       }
     }
 
-    private boolean prefixMatches(int k) {
-      byte[] h = held.toByteArray();
-      for (int i = 0; i < matched; i++) if (h[i] != KEYS[k][i]) return false;
-      return true;
-    }
-
-    private int otherKey(byte b) {
+    /** A key whose first {@code matched} bytes are held and whose next byte is b, or -1. */
+    private int candidate(byte b) {
       for (int k = 0; k < KEYS.length; k++) {
-        if (matched < KEYS[k].length && KEYS[k][matched] == b && prefixMatches(k)) return k;
+        if (matched < KEYS[k].length && KEYS[k][matched] == b && samePrefix(k)) return k;
       }
       return -1;
     }
 
-    /** The held bytes are not a link after all: send them, but re-scan the last one (it may open a string). */
-    private void flush(Buffer out) {
-      byte[] h = held.toByteArray();
-      out.appendBytes(h, 0, h.length - 1);
-      held.reset();
-      reset();
-      step(h[h.length - 1], out);
+    private boolean samePrefix(int k) {
+      for (int i = 0; i < matched; i++) if (KEYS[k][i] != KEYS[key][i]) return false;
+      return true;
     }
 
-    private void reset() {
+    /** Sends what was held: it was not a link to rewrite after all. */
+    private void release(Buffer out) {
+      switch (state) {
+        case KEY -> out.appendBytes(KEYS[key], 0, matched);
+        case AFTER_KEY, AFTER_COLON -> {
+          out.appendBytes(KEYS[key]);
+          out.appendBytes(tail.toByteArray());
+        }
+        case VALUE -> {
+          out.appendBytes(KEYS[key]);
+          out.appendBytes(tail.toByteArray());
+          out.appendBytes(origin, 0, matched);
+        }
+        default -> { }
+      }
+      tail.reset();
       state = State.SCAN;
-      key = -1;
-      matched = 0;
+    }
+
+    /** The byte that broke a match may itself open a string (a key candidate). */
+    private void reprocess(byte b, Buffer out) {
+      if (b == '"') {
+        state = State.KEY;
+        key = 0;
+        matched = 1;
+      } else {
+        out.appendByte(b);
+      }
     }
 
     private boolean isSpace(byte b) {

@@ -70,7 +70,8 @@ public final class ProxyVerticle extends VerticleBase {
         .setCompressionSupported(false)
         .setHandle100ContinueAutomatically(true);
     server = vertx.createHttpServer(http).requestHandler(this::handle);
-    return server.listen();
+    return server.listen().recover(failure -> Future.failedFuture(new IllegalStateException(
+        "proxy port " + s.getHost() + ":" + Math.max(0, s.getPort()) + ": " + failure.getMessage(), failure)));
   }
 
   public int port() {
@@ -172,6 +173,12 @@ public final class ProxyVerticle extends VerticleBase {
     io.vertx.core.http.HttpClientResponse upstream = reply.stream();
     if (reply.prefix() != null) response.write(rewriter.feed(reply.prefix()));
     upstream.handler(chunk -> {
+      if (response.closed()) {
+        // The client is gone: stop reading rather than write into a closed response.
+        upstream.handler(null);
+        upstream.request().reset();
+        return;
+      }
       Buffer out = rewriter.feed(chunk);
       if (out.length() > 0) response.write(out);
       if (response.writeQueueFull()) {
@@ -184,6 +191,10 @@ public final class ProxyVerticle extends VerticleBase {
       finish(ex, reply.status(), reply.cacheStatus());
     });
     upstream.endHandler(v -> {
+      if (response.closed()) {
+        finish(ex, reply.status(), reply.cacheStatus());
+        return;
+      }
       response.end(rewriter.finish());
       finish(ex, reply.status(), reply.cacheStatus());
     });
