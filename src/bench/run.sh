@@ -8,26 +8,28 @@
 #      plus the X-Cache mix seen (metrics over the run and a 100-request curl sample)
 #   e. hit rate: 10,000 GETs over 500 distinct keys in random order; upstream calls and L1 hit rate
 # Prints one table row per target and writes everything to bench-results/latest.txt (logs in
-# bench-results/logs/). Takes about 3 minutes with the defaults.
+# bench-results/logs/). Takes about 5 minutes with the defaults.
 #
 # Run from anywhere (as root when wrk/nginx must be installed; they come from Debian via apt-get):
 #   src/bench/run.sh
 #   DURATION=30s CONNECTIONS=64 src/bench/run.sh
-# Environment: DURATION (10s) and WARMUP (3s) per target, CONNECTIONS (32), THREADS (2),
+# Environment: DURATION (10s) and WARMUP (10s) per target, CONNECTIONS (32), THREADS (2),
 #   PASS_PATH ('/v1.0/users?$top=5'), HIT_PATH (/v1.0/users/u1), JAVA_OPTS (extra JVM flags),
 #   QUIET_WAIT (60): seconds to wait before each target for the machine's CPU use to drop to 15 %
-#   (wrk and the servers share the cores; a row measured on a busy machine is flagged in "notes").
+#   (wrk and the servers share the cores; a row measured on a busy machine is flagged in "notes"),
+#   L2_OPERATION_TIMEOUT (2s): cache.l2.operationTimeout for row d (shipped default 250ms; see README).
 # Builds target/tollgate.jar when it is missing. Every process it starts is stopped on exit.
 set -euo pipefail
 
 DURATION=${DURATION:-10s}
-WARMUP=${WARMUP:-3s}
+WARMUP=${WARMUP:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
 PASS_PATH=${PASS_PATH:-'/v1.0/users?$top=5'}
 HIT_PATH=${HIT_PATH:-/v1.0/users/u1}
 JAVA_OPTS=${JAVA_OPTS:-}
 QUIET_WAIT=${QUIET_WAIT:-60}
+L2_OPERATION_TIMEOUT=${L2_OPERATION_TIMEOUT:-2s}
 TOKEN=bench
 KEYS=500
 HITRATE_REQUESTS=10000
@@ -134,6 +136,8 @@ ms() {
     if (f < 0) print "?"; else printf "%.2f", n * f }'
 }
 
+sim_total() { curl -s "$SIM/_sim/stats" | sed -n 's/.*"total":\([0-9]*\).*/\1/p'; }
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 
 # cpu_busy: machine-wide CPU use, in %, over the next second (/proc/stat).
@@ -152,6 +156,27 @@ wait_quiet() {
   while ((BUSY > 15 && SECONDS < deadline)); do BUSY=$(cpu_busy); done
 }
 
+# our_ticks: CPU ticks (user + system) used so far by the processes this run started and their children.
+our_ticks() {
+  local p pids=() t=0 f
+  for p in "${PIDS[@]}"; do pids+=("$p"); mapfile -t -O "${#pids[@]}" pids < <(pgrep -P "$p" || true); done
+  for p in "${pids[@]}"; do
+    f=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+    f=${f##*) }   # fields after "(comm) "; utime and stime are the 12th and 13th of them
+    read -r -a f <<<"$f"
+    t=$((t + f[11] + f[12]))
+  done
+  echo "$t"
+}
+
+# machine_ticks: "busy total" CPU ticks of the whole machine so far.
+machine_ticks() {
+  local a i t=0
+  read -r -a a < <(head -1 /proc/stat)
+  for i in 1 2 3 4 5 6 7 8; do t=$((t + a[i])); done
+  echo "$((t - a[4] - a[5])) $t"
+}
+
 # URL goes before the extra args: a wrk script's own arguments follow "--" at the end.
 wrk_warm() { local url=$1; shift; wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$url" "$@" >/dev/null; }
 
@@ -161,7 +186,15 @@ wrk_measure() {
   local out="$WORK/wrk-${#ROWS[@]}.txt"
   wait_quiet
   log "measuring: $label ($DURATION, $CONNECTIONS connections, CPU ${BUSY}% busy before) $url"
-  { echo "== $label: $url"; wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$url" "$@"; } >"$out"
+  local m0 m1 o0 o1 wrk_cpu
+  read -r -a m0 < <(machine_ticks); o0=$(our_ticks)
+  { echo "== $label: $url"; TIMEFORMAT='%U %S'
+    { time wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$url" "$@" 2>&1; } 2>"$out.time"; } >"$out"
+  read -r -a m1 < <(machine_ticks); o1=$(our_ticks)
+  # CPU used during the run by anything that is not wrk or a server of this run, in % of the machine.
+  wrk_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($1 + $2) * hz }' "$out.time")
+  OTHER=$(( (m1[0] - m0[0] - (o1 - o0) - wrk_cpu) * 100 / (m1[1] - m0[1]) ))
+  ((OTHER >= 0)) || OTHER=0
   local rps p50 p99 non2xx sock
   rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
   p50=$(ms "$(awk '$1 == "50%" { print $2 }' "$out")")
@@ -170,9 +203,9 @@ wrk_measure() {
   sock=$(awk '/Socket errors:/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }' "$out")
   local errs="${non2xx:-0} non-2xx, ${sock:-0} socket errors"
   [[ ${non2xx:-0} == 0 && ${sock:-0} == 0 ]] || problem "$label: $errs (see bench-results/logs/$(basename "$out"))"
-  if ((BUSY > 15)); then
-    errs="$errs; CPU ${BUSY}% busy before start"
-    problem "$label: the machine was ${BUSY}% busy with other work before the run; its numbers are skewed"
+  if ((BUSY > 15 || OTHER > 10)); then
+    errs="$errs; other work on the machine: ${BUSY}% CPU before, ${OTHER}% during"
+    problem "$label: other processes used ${BUSY}% CPU before and ${OTHER}% during the run; its numbers are skewed"
   fi
   ROWS+=("$label"); RPS[$label]=${rps:-0}; P50[$label]=$p50; P99[$label]=$p99; ERRS[$label]=$errs
 }
@@ -336,7 +369,7 @@ main() {
   start redis redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no
   local redis_pid=$LAST_PID i
   for i in $(seq 100); do redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
-  printf 'cache:\n  l1MaxWeight: 1KiB\n' >"$WORK/l2.yaml"
+  printf 'cache:\n  l1MaxWeight: 1KiB\n  l2:\n    operationTimeout: %s\n' "$L2_OPERATION_TIMEOUT" >"$WORK/l2.yaml"
   # A gateway whose L2 is down at start-up never reconnects for good (see README, problems): retry.
   local try
   for try in 1 2 3 4 5; do
@@ -355,13 +388,20 @@ main() {
   h1=$(metric "$TG_METRICS" 'tollgate_cache_hits_total{level="l1"}')
   h2=$(metric "$TG_METRICS" 'tollgate_cache_hits_total{level="l2"}')
   m2=$(metric "$TG_METRICS" 'tollgate_cache_misses_total{level="l2"}')
-  wrk_measure "d. Tollgate L2 hit (L1 1KiB, $KEYS keys)" "$TG" -s "$BENCH/keys.lua" -- "$KEYS" /v1.0/users/u "$TOKEN"
+  local up0 up1; up0=$(sim_total)
+  wrk_measure "d. Tollgate L2 hit (L1 1KiB, $KEYS keys, L2 timeout $L2_OPERATION_TIMEOUT)" "$TG" -s "$BENCH/keys.lua" -- "$KEYS" /v1.0/users/u "$TOKEN"
   h1b=$(metric "$TG_METRICS" 'tollgate_cache_hits_total{level="l1"}')
   h2b=$(metric "$TG_METRICS" 'tollgate_cache_hits_total{level="l2"}')
   m2b=$(metric "$TG_METRICS" 'tollgate_cache_misses_total{level="l2"}')
+  up1=$(sim_total)
   local dl1=$((h1b - h1)) dl2=$((h2b - h2)) dm=$((m2b - m2))
   local dall=$((dl1 + dl2 + dm))
-  NOTES+=("d. X-Cache mix during the L2 run (metrics): L1 hits $dl1, L2 hits $dl2, misses $dm; L2 share $(ratio "$((dl2 * 100))" "$dall") %")
+  local share; share=$(ratio "$((dl2 * 100))" "$dall")
+  NOTES+=("d. X-Cache mix during the L2 run (metrics): L1 hits $dl1, L2 hits $dl2, L2 misses $dm; upstream calls $((up1 - up0)); L2 share $share %")
+  awk -v s="$share" 'BEGIN { exit !(s + 0 >= 90) }' \
+    || problem "L2: only $share % of the requests in the L2 run were L2 hits; the row does not measure L2 hits"
+  [[ $(metric "$TG_METRICS" tollgate_cache_l2_connected) == 1 ]] \
+    || problem "L2: tollgate_cache_l2_connected is 0 after the run ($(grep -c 'subscription connection closed' "$WORK/tollgate-l2-$try.log" || true) 'subscription connection closed' in the log)"
   local sample=()
   for k in $(shuf -i 1-"$KEYS" -n 100 -r); do sample+=("$TG/v1.0/users/u$k"); done
   curl_many "$WORK/l2-sample.txt" "${sample[@]}"
@@ -390,7 +430,7 @@ main() {
   cat "$WORK"/hitrate-part.0?.out >"$WORK/hitrate.txt"
   t1=$(date +%s.%N)
   local upstream l1h l1m coalesced answered
-  upstream=$(curl -s "$SIM/_sim/stats" | sed -n 's/.*"total":\([0-9]*\).*/\1/p')
+  upstream=$(sim_total)
   l1h=$(metric "$TG_METRICS" 'tollgate_cache_hits_total{level="l1"}')
   l1m=$(metric "$TG_METRICS" 'tollgate_cache_misses_total{level="l1"}')
   coalesced=$(metric "$TG_METRICS" tollgate_cache_coalesced_total)
