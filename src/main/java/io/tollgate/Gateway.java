@@ -2,7 +2,16 @@ package io.tollgate;
 
 import io.tollgate.admin.ManagementVerticle;
 import io.tollgate.admin.Readiness;
+import io.tollgate.concurrency.Bulkhead;
+import io.tollgate.concurrency.BulkheadStage;
+import io.tollgate.concurrency.WorkerPool;
 import io.tollgate.config.TollgateOptions;
+import io.tollgate.ratelimit.RateLimitStage;
+import io.tollgate.ratelimit.RateLimiter;
+import io.tollgate.resilience.Breakers;
+import io.tollgate.resilience.ResilienceStage;
+import io.tollgate.resilience.RetryBudget;
+import io.tollgate.resilience.RetryPolicy;
 import io.tollgate.metrics.TollgateMetrics;
 import io.tollgate.proxy.Forwarder;
 import io.tollgate.proxy.Pipeline;
@@ -33,6 +42,14 @@ public final class Gateway {
   private final TollgateMetrics metrics;
   private final Readiness readiness = new Readiness();
   private final List<java.util.function.Supplier<Future<?>>> closeHooks = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private RateLimiter rateLimiter;
+  private io.vertx.redis.client.Redis rateLimitRedis;
+  private RateLimitStage rateLimitStage;
+  private Bulkhead bulkhead;
+  private WorkerPool workerPool;
+  private Breakers breakers;
+  private RetryPolicy retryPolicy;
+  private RetryBudget retryBudget;
   private int proxyPort;
   private int managementPort;
 
@@ -55,6 +72,7 @@ public final class Gateway {
   }
 
   private Future<Void> deploy() {
+    trafficControl();
     List<Consumer<Router>> adminRoutes = new ArrayList<>();
     ManagementVerticle management = new ManagementVerticle(options.getManagement(), metrics, readiness, options.toJson(), adminRoutes);
     return vertx.deployVerticle(management)
@@ -88,8 +106,44 @@ public final class Gateway {
   /** The request path of SPEC §2; each capability adds its stage here, in order. */
   private Pipeline pipeline(Forwarder forwarder) {
     List<Stage> stages = new ArrayList<>();
+    // Order of SPEC section 2: rate limit (3), bulkhead (4), breaker + retry (5); the learner sits right in
+    // front of the upstream so it sees every attempt's 429/503 Retry-After, retries included.
+    if (rateLimitStage != null) stages.add(rateLimitStage);
+    if (bulkhead != null) stages.add(new BulkheadStage(bulkhead));
+    stages.add(new ResilienceStage(vertx, forwarder.origin(), breakers, retryPolicy, retryBudget, metrics.registry()));
+    if (rateLimitStage != null) stages.add(rateLimitStage.learner());
     return new Pipeline(stages, forwarder);
   }
+
+  /**
+   * Traffic-control parts shared by every proxy verticle of this gateway (thread-safe), built once before
+   * the verticles deploy and closed with the gateway.
+   */
+  private void trafficControl() {
+    var rl = options.getRateLimit();
+    if (rl.isEnabled()) {
+      if (rl.isDistributed() && options.getRedis().getUrl() != null) {
+        rateLimitRedis = io.vertx.redis.client.Redis.createClient(vertx,
+            new io.vertx.redis.client.RedisOptions().setConnectionString(options.getRedis().getUrl()));
+        rateLimiter = RateLimiter.redis(vertx, rateLimitRedis, rl, readiness);
+      } else {
+        rateLimiter = RateLimiter.local(vertx, rl, System::nanoTime, 1);
+        readiness.report("rateLimit", Readiness.State.UP, "local");
+      }
+      rateLimitStage = new RateLimitStage(vertx, rl, rateLimiter, metrics.registry());
+    }
+    if (options.getBulkhead().isEnabled()) {
+      bulkhead = new Bulkhead(vertx, options.getBulkhead(), metrics.registry());
+      readiness.report("bulkhead", Readiness.State.UP, null);
+    }
+    workerPool = new WorkerPool(vertx, "tollgate-worker", options.getBulkhead().getWorkerPoolSize());
+    breakers = new Breakers(vertx, options.getBreaker(), metrics.registry(), readiness);
+    retryPolicy = new RetryPolicy(options.getRetry(), java.time.Clock.systemUTC());
+    retryBudget = new RetryBudget(options.getRetry(), System::nanoTime);
+  }
+
+  /** The bounded pool for CPU-heavy work (compression, large rewrites). */
+  public WorkerPool workerPool() { return workerPool; }
 
   public int proxyPort() { return proxyPort; }
   public int managementPort() { return managementPort; }
@@ -102,10 +156,18 @@ public final class Gateway {
     closeHooks.add(hook);
   }
 
+  private Future<Void> closeTrafficControl() {
+    Future<Void> f = Future.succeededFuture();
+    if (rateLimiter != null) f = f.eventually(rateLimiter::close);
+    if (rateLimitRedis != null) f = f.eventually(rateLimitRedis::close);
+    if (breakers != null) f = f.eventually(breakers::close);
+    return f.recover(ignored -> Future.succeededFuture());
+  }
+
   /** Drains the proxy (up to server.drainTimeout), then stops everything. */
   public Future<Void> close() {
     readiness.report("proxy", Readiness.State.DOWN, "shutting down");
-    Future<Void> closed = vertx.close().onComplete(ar -> metrics.close());
+    Future<Void> closed = vertx.close().eventually(this::closeTrafficControl).onComplete(ar -> metrics.close());
     for (var hook : closeHooks) closed = closed.eventually(hook::get);
     return closed;
   }
