@@ -79,7 +79,7 @@ public final class Gateway {
         .compose(id -> {
           managementPort = management.port();
           ProxyVerticle first = proxyVerticle();
-          return vertx.deployVerticle(first).map(first.port());
+          return vertx.deployVerticle(first).map(deployed -> first.port());
         })
         .compose(port -> {
           proxyPort = port;

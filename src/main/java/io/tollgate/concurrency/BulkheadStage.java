@@ -32,8 +32,16 @@ public final class BulkheadStage implements Stage {
         throw e;
       }
       return reply.andThen(ar -> {
-        if (ar.failed() || !ar.result().isStreaming()) slot.release();
-        else ar.result().stream().end().onComplete(done -> slot.release());
+        if (ar.failed() || !ar.result().isStreaming()) {
+          slot.release();
+          return;
+        }
+        try {
+          ar.result().stream().end().onComplete(done -> slot.release());
+        } catch (IllegalStateException alreadyEnded) {
+          // Vert.x refuses end() once the whole response has arrived: nothing left to wait for.
+          slot.release();
+        }
       });
     });
   }

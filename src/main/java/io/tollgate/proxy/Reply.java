@@ -29,6 +29,9 @@ public final class Reply {
 
   /** Wraps an upstream response whose body has not been read; headers are filtered here once. */
   public static Reply streaming(HttpClientResponse response) {
+    // Paused until a stage consumes it: later stages may do async work (store, invalidate) first, and an
+    // unpaused body would flow into no handler and be lost.
+    response.pause();
     MultiMap headers = MultiMap.caseInsensitiveMultiMap();
     HopByHop.copy(response.headers(), headers);
     return new Reply(response.statusCode(), headers, null, response);
