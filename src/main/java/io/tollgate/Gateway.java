@@ -142,6 +142,9 @@ public final class Gateway {
     retryBudget = new RetryBudget(options.getRetry(), System::nanoTime);
   }
 
+  /** The per-origin circuit breakers. */
+  public Breakers breakers() { return breakers; }
+
   /** The bounded pool for CPU-heavy work (compression, large rewrites). */
   public WorkerPool workerPool() { return workerPool; }
 

@@ -67,8 +67,31 @@ public final class Breakers {
    */
   public Future<Reply> call(String origin, Supplier<Future<Reply>> attempt) {
     if (!options.isEnabled()) return attempt.get();
-    return breaker(origin).<Reply>execute(attempt)
-        .recover(failure -> Future.failedFuture(failure instanceof OpenCircuitException ? open : failure));
+    // The breaker counts failed futures only, so a failing answer travels through it as a failure and a
+    // failure that says nothing about the upstream travels as a success; both are unwrapped afterwards.
+    return breaker(origin).<Object>execute(() -> attempt.get().transform(ar -> {
+      if (ar.succeeded()) return isFailure(ar.result()) ? Future.failedFuture(new FailingReply(ar.result())) : Future.succeededFuture(ar.result());
+      return counts(ar.cause()) ? Future.failedFuture(ar.cause()) : Future.succeededFuture(new NotCounted(ar.cause()));
+    })).transform(ar -> {
+      if (ar.succeeded()) {
+        return ar.result() instanceof NotCounted n ? Future.failedFuture(n.failure) : Future.succeededFuture((Reply) ar.result());
+      }
+      Throwable t = ar.cause();
+      if (t instanceof FailingReply f) return Future.succeededFuture(f.reply);
+      return Future.failedFuture(t instanceof OpenCircuitException ? open : t);
+    });
+  }
+
+  private record NotCounted(Throwable failure) {}
+
+  /** An upstream answer the breaker counts as a failure; the client still gets the answer itself. */
+  private static final class FailingReply extends RuntimeException {
+    final Reply reply;
+
+    FailingReply(Reply reply) {
+      super(null, null, false, false);
+      this.reply = reply;
+    }
   }
 
   /** State of an origin's breaker; CLOSED for one never used. */
@@ -93,7 +116,6 @@ public final class Breakers {
         .setMaxRetries(0)
         .setNotificationAddress(null);
     CircuitBreaker b = CircuitBreaker.create("upstream " + origin, vertx, o);
-    b.<Reply>failurePolicy(Breakers::isFailure);
     Counter toOpen = transitions(origin, "open");
     Counter toHalfOpen = transitions(origin, "half-open");
     Counter toClosed = transitions(origin, "closed");
@@ -133,14 +155,13 @@ public final class Breakers {
         .put("state", state).put("at", Instant.now().toString()));
   }
 
-  /** The failure policy documented on the class. */
-  static boolean isFailure(Future<Reply> outcome) {
-    if (outcome.failed()) {
-      Throwable t = outcome.cause();
-      return t == GatewayException.BAD_GATEWAY || t == GatewayException.UPSTREAM_TIMEOUT
-          || !(t instanceof GatewayException);
-    }
-    Reply r = outcome.result();
+  /** The failure policy documented on the class: which failed attempts count. */
+  static boolean counts(Throwable t) {
+    return t == GatewayException.BAD_GATEWAY || t == GatewayException.UPSTREAM_TIMEOUT || !(t instanceof GatewayException);
+  }
+
+  /** The failure policy documented on the class: which answers count. */
+  static boolean isFailure(Reply r) {
     int s = r.status();
     if (s < 500 || s == 501) return false;
     return !(s == 503 && r.headers().contains("Retry-After"));
