@@ -58,9 +58,11 @@ class RateLimitTest {
 
   @Test
   void requests_wait_for_tokens_and_those_beyond_max_wait_get_429_with_retry_after_and_rate_limit_headers() throws Exception {
-    // rate 4/s, burst 2, maxWait 600 ms: 2 at once, 2 more after 250 and 500 ms, the rest would wait >= 750 ms.
-    stack = TrafficStack.start(new SimulatorOptions(), limits(Duration.ofMillis(600),
-        new RateLimitOptions.Limit().setName("users").setKey("global").setRate(4).setBurst(2).setPaths(List.of("/v1.0/users/**"))));
+    // rate 2/s, burst 2, maxWait 1.2 s: 2 at once, 2 more after 0.5 and 1 s, the rest would wait >= 1.5 s
+    // (the arrivals may spread over up to 300 ms without changing that).
+    stack = TrafficStack.start(new SimulatorOptions(), limits(Duration.ofMillis(1200),
+        new RateLimitOptions.Limit().setName("users").setKey("global").setRate(2).setBurst(2).setPaths(List.of("/v1.0/users/**"))));
+    assertEquals(200, stack.get("/v1.0/groups").statusCode(), "warm-up outside the limit");
     List<CompletableFuture<HttpResponse<String>>> pending = new ArrayList<>();
     for (int i = 0; i < 8; i++) pending.add(stack.send("GET", "/v1.0/users"));
     List<HttpResponse<String>> answers = all(pending);
