@@ -131,6 +131,8 @@ public final class Gateway {
         readiness.report("rateLimit", Readiness.State.UP, "local");
       }
       rateLimitStage = new RateLimitStage(vertx, rl, rateLimiter, metrics.registry());
+      io.micrometer.core.instrument.Gauge.builder(io.tollgate.metrics.MeterNames.RATELIMIT_FALLBACK, rateLimiter,
+          l -> "local-fallback".equals(l.mode()) ? 1 : 0).register(metrics.registry());
     }
     if (options.getBulkhead().isEnabled()) {
       bulkhead = new Bulkhead(vertx, options.getBulkhead(), metrics.registry());
