@@ -6,8 +6,17 @@ import io.tollgate.cache.CacheStage;
 import io.tollgate.cache.CacheVerticle;
 import io.tollgate.cache.Coalescer;
 import io.tollgate.admin.Readiness;
+import io.tollgate.concurrency.Bulkhead;
+import io.tollgate.concurrency.BulkheadStage;
+import io.tollgate.concurrency.WorkerPool;
 import io.tollgate.config.TollgateOptions;
 import io.tollgate.graph.BatchStage;
+import io.tollgate.ratelimit.RateLimitStage;
+import io.tollgate.ratelimit.RateLimiter;
+import io.tollgate.resilience.Breakers;
+import io.tollgate.resilience.ResilienceStage;
+import io.tollgate.resilience.RetryBudget;
+import io.tollgate.resilience.RetryPolicy;
 import io.tollgate.metrics.TollgateMetrics;
 import io.tollgate.proxy.Forwarder;
 import io.tollgate.proxy.Pipeline;
@@ -42,6 +51,14 @@ public final class Gateway {
   private final Clock clock;
   private CacheVerticle cacheVerticle;
   private Coalescer<CacheStage.Captured> coalescer;
+  private RateLimiter rateLimiter;
+  private io.vertx.redis.client.Redis rateLimitRedis;
+  private RateLimitStage rateLimitStage;
+  private Bulkhead bulkhead;
+  private WorkerPool workerPool;
+  private Breakers breakers;
+  private RetryPolicy retryPolicy;
+  private RetryBudget retryBudget;
   private int proxyPort;
   private int managementPort;
 
@@ -78,6 +95,7 @@ public final class Gateway {
   private Future<Void> deploy() {
     // Not ready until the proxy listens, whatever other components report first (Redis may answer sooner).
     readiness.report("proxy", Readiness.State.DOWN, "starting");
+    trafficControl();
     List<Consumer<Router>> adminRoutes = new ArrayList<>();
     Future<?> cacheReady = Future.succeededFuture();
     if (options.getCache().isEnabled()) {
@@ -132,8 +150,48 @@ public final class Gateway {
     }
     stages.add(new BatchStage(vertx, cacheStage, vertx.createSharedWorkerExecutor("tollgate-batch", 2), deadline));
     if (cacheStage != null) stages.add(cacheStage);
+    // Order of SPEC section 2: rate limit (3), bulkhead (4), breaker + retry (5); the learner sits right in
+    // front of the upstream so it sees every attempt's 429/503 Retry-After, retries included.
+    if (rateLimitStage != null) stages.add(rateLimitStage);
+    if (bulkhead != null) stages.add(new BulkheadStage(bulkhead));
+    stages.add(new ResilienceStage(vertx, forwarder.origin(), breakers, retryPolicy, retryBudget, metrics.registry()));
+    if (rateLimitStage != null) stages.add(rateLimitStage.learner());
     return new Pipeline(stages, forwarder);
   }
+
+  /**
+   * Traffic-control parts shared by every proxy verticle of this gateway (thread-safe), built once before
+   * the verticles deploy and closed with the gateway.
+   */
+  private void trafficControl() {
+    var rl = options.getRateLimit();
+    if (rl.isEnabled()) {
+      if (rl.isDistributed() && options.getRedis().getUrl() != null) {
+        rateLimitRedis = io.vertx.redis.client.Redis.createClient(vertx, options.getRedis().toVertxOptions());
+        rateLimiter = RateLimiter.redis(vertx, rateLimitRedis, rl, readiness);
+      } else {
+        rateLimiter = RateLimiter.local(vertx, rl, System::nanoTime, 1);
+        readiness.report("rateLimit", Readiness.State.UP, "local");
+      }
+      rateLimitStage = new RateLimitStage(vertx, rl, rateLimiter, metrics.registry());
+      io.micrometer.core.instrument.Gauge.builder(io.tollgate.metrics.MeterNames.RATELIMIT_FALLBACK, rateLimiter,
+          l -> "local-fallback".equals(l.mode()) ? 1 : 0).register(metrics.registry());
+    }
+    if (options.getBulkhead().isEnabled()) {
+      bulkhead = new Bulkhead(vertx, options.getBulkhead(), metrics.registry());
+      readiness.report("bulkhead", Readiness.State.UP, null);
+    }
+    workerPool = new WorkerPool(vertx, "tollgate-worker", options.getBulkhead().getWorkerPoolSize());
+    breakers = new Breakers(vertx, options.getBreaker(), metrics.registry(), readiness);
+    retryPolicy = new RetryPolicy(options.getRetry(), java.time.Clock.systemUTC());
+    retryBudget = new RetryBudget(options.getRetry(), System::nanoTime);
+  }
+
+  /** The per-origin circuit breakers. */
+  public Breakers breakers() { return breakers; }
+
+  /** The bounded pool for CPU-heavy work (compression, large rewrites). */
+  public WorkerPool workerPool() { return workerPool; }
 
   public int proxyPort() { return proxyPort; }
   public int managementPort() { return managementPort; }
@@ -148,6 +206,14 @@ public final class Gateway {
     closeHooks.add(hook);
   }
 
+  private Future<Void> closeTrafficControl() {
+    Future<Void> f = Future.succeededFuture();
+    if (rateLimiter != null) f = f.eventually(rateLimiter::close);
+    if (rateLimitRedis != null) f = f.eventually(rateLimitRedis::close);
+    if (breakers != null) f = f.eventually(breakers::close);
+    return f.recover(ignored -> Future.succeededFuture());
+  }
+
   /** Drains the proxy (up to server.drainTimeout), then stops everything. */
   public Future<Void> close() {
     readiness.report("proxy", Readiness.State.DOWN, "shutting down");
@@ -155,7 +221,7 @@ public final class Gateway {
     // event loops (a failed start) would report its completion to a loop that no longer runs.
     io.vertx.core.Promise<Void> done = io.vertx.core.Promise.promise();
     new Thread(() -> {
-      Future<Void> closed = vertx.close().onComplete(ar -> metrics.close());
+      Future<Void> closed = vertx.close().eventually(this::closeTrafficControl).onComplete(ar -> metrics.close());
       for (var hook : closeHooks) closed = closed.eventually(hook::get);
       closed.onComplete(done);
     }, "tollgate-close").start();

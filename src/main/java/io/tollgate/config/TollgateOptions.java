@@ -14,6 +14,10 @@ public final class TollgateOptions {
   private ManagementOptions management = new ManagementOptions();
   private RedisConnectionOptions redis = new RedisConnectionOptions();
   private CacheOptions cache = new CacheOptions();
+  private RateLimitOptions rateLimit = new RateLimitOptions();
+  private BulkheadOptions bulkhead = new BulkheadOptions();
+  private BreakerOptions breaker = new BreakerOptions();
+  private RetryOptions retry = new RetryOptions();
 
   public TollgateOptions() {}
 
@@ -23,6 +27,10 @@ public final class TollgateOptions {
     management = new ManagementOptions(o.management);
     redis = new RedisConnectionOptions(o.redis);
     cache = new CacheOptions(o.cache);
+    rateLimit = new RateLimitOptions(o.rateLimit);
+    bulkhead = new BulkheadOptions(o.bulkhead);
+    breaker = new BreakerOptions(o.breaker);
+    retry = new RetryOptions(o.retry);
   }
 
   /**
@@ -39,9 +47,16 @@ public final class TollgateOptions {
     o.management = ManagementOptions.read(root.section("management"));
     o.redis = RedisConnectionOptions.read(root.section("redis"));
     o.cache = CacheOptions.read(root.section("cache"));
+    o.rateLimit = RateLimitOptions.read(root.section("rateLimit"));
+    o.bulkhead = BulkheadOptions.read(root.section("bulkhead"));
+    o.breaker = BreakerOptions.read(root.section("breaker"));
+    o.retry = RetryOptions.read(root.section("retry"));
     root.rejectUnknown();
     if (o.server.getPort() != 0 && o.server.getPort() == o.management.getPort()) {
       problems.add(new ConfigProblem("management.port", o.management.getPort(), "a port other than server.port"));
+    }
+    if (o.rateLimit.isEnabled() && o.rateLimit.isDistributed() && o.redis.getUrl() == null) {
+      problems.add(new ConfigProblem("rateLimit.distributed", true, "false, or a redis.url to share the budget through"));
     }
     if (!problems.isEmpty()) throw new ConfigException(problems);
     return o;
@@ -51,7 +66,9 @@ public final class TollgateOptions {
   public JsonObject toJson() {
     return new JsonObject().put("server", server.toJson()).put("upstream", upstream.toJson())
         .put("management", management.toJson()).put("redis", redis.toJson())
-        .put("cache", cache.toJson());
+        .put("cache", cache.toJson())
+        .put("rateLimit", rateLimit.toJson()).put("bulkhead", bulkhead.toJson())
+        .put("breaker", breaker.toJson()).put("retry", retry.toJson());
   }
 
   @Override
@@ -67,6 +84,14 @@ public final class TollgateOptions {
   public TollgateOptions setManagement(ManagementOptions management) { this.management = management; return this; }
   public CacheOptions getCache() { return cache; }
   public TollgateOptions setCache(CacheOptions cache) { this.cache = cache; return this; }
+  public RateLimitOptions getRateLimit() { return rateLimit; }
+  public TollgateOptions setRateLimit(RateLimitOptions rateLimit) { this.rateLimit = rateLimit; return this; }
+  public BulkheadOptions getBulkhead() { return bulkhead; }
+  public TollgateOptions setBulkhead(BulkheadOptions bulkhead) { this.bulkhead = bulkhead; return this; }
+  public BreakerOptions getBreaker() { return breaker; }
+  public TollgateOptions setBreaker(BreakerOptions breaker) { this.breaker = breaker; return this; }
+  public RetryOptions getRetry() { return retry; }
+  public TollgateOptions setRetry(RetryOptions retry) { this.retry = retry; return this; }
   public RedisConnectionOptions getRedis() { return redis; }
   public TollgateOptions setRedis(RedisConnectionOptions redis) { this.redis = redis; return this; }
 }

@@ -9,7 +9,40 @@ public final class MeterNames {
   /** Gauge: requests in flight on the proxy port. */
   public static final String IN_FLIGHT = "tollgate.requests.in.flight";
 
+  /** Counter: requests that waited for rate-limit tokens. */
+  public static final String RATELIMIT_WAITS = "tollgate.ratelimit.waits";
+  /** Counter: tokens those requests waited for. */
+  public static final String RATELIMIT_TOKENS_WAITED = "tollgate.ratelimit.tokens.waited";
+  /** Timer: time waited for tokens (histogram). */
+  public static final String RATELIMIT_WAIT = "tollgate.ratelimit.wait";
+  /** Counter: 429s the rate limiter produced. */
+  public static final String RATELIMIT_REJECTED = "tollgate.ratelimit.rejected";
+  /** Counter: bucket pauses learned from an upstream Retry-After. */
+  public static final String RATELIMIT_PAUSES = "tollgate.ratelimit.pauses";
+  /** Gauge: 1 while distributed buckets fell back to local ones (Redis lost), else 0. */
+  public static final String RATELIMIT_FALLBACK = "tollgate.ratelimit.fallback";
+  /** Counter: upstream 429s (and 503s with Retry-After); tags route, status. */
+  public static final String UPSTREAM_THROTTLED = "tollgate.upstream.throttled";
+  /** Gauge: upstream calls holding a bulkhead slot. */
+  public static final String BULKHEAD_IN_FLIGHT = "tollgate.bulkhead.in.flight";
+  /** Gauge: requests waiting for a bulkhead slot. */
+  public static final String BULKHEAD_QUEUE = "tollgate.bulkhead.queue";
+  /** Counter: requests shed with 503; tag reason (full, timeout). */
+  public static final String BULKHEAD_SHED = "tollgate.bulkhead.shed";
+  /** Gauge: breaker state per origin: 0 closed, 1 half-open, 2 open. */
+  public static final String BREAKER_STATE = "tollgate.breaker.state";
+  /** Counter: breaker transitions; tags origin, state (the new one). */
+  public static final String BREAKER_TRANSITIONS = "tollgate.breaker.transitions";
+  /** Counter: retries; tag cause (connect, timeout, 429, 502, 503, 504). */
+  public static final String RETRIES = "tollgate.retry.attempts";
+  /** Counter: retries refused by the retry budget. */
+  public static final String RETRY_BUDGET_EXHAUSTED = "tollgate.retry.budget.exhausted";
+
   public static final String TAG_ROUTE = "route";
+  public static final String TAG_ORIGIN = "origin";
+  public static final String TAG_STATE = "state";
+  public static final String TAG_CAUSE = "cause";
+  public static final String TAG_REASON = "reason";
   public static final String TAG_STATUS = "status";
   public static final String TAG_CACHE = "cache";
   public static final String TAG_CODE = "code";

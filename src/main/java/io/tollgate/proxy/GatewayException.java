@@ -10,6 +10,12 @@ public final class GatewayException extends RuntimeException {
   public static final GatewayException BAD_GATEWAY = new GatewayException(502, "BadGateway", "The upstream could not be reached.", null);
   public static final GatewayException UPSTREAM_TIMEOUT = new GatewayException(504, "GatewayTimeout", "The upstream did not answer in time.", null);
   public static final GatewayException BODY_TOO_LARGE = new GatewayException(413, "RequestEntityTooLarge", "The request body exceeds the configured limit.", null);
+  /** The upstream's circuit breaker is open: fail fast instead of piling onto a failing upstream. */
+  public static final GatewayException CIRCUIT_OPEN = new GatewayException(503, "ServiceUnavailable", "The upstream is failing; the gateway's circuit breaker is open.", Duration.ofSeconds(30));
+  /** Every upstream slot is busy and the bulkhead's queue is full: shed at once. */
+  public static final GatewayException BULKHEAD_FULL = new GatewayException(503, "ServiceUnavailable", "Too many requests in flight to the upstream; the gateway is shedding load.", Duration.ofSeconds(1));
+  /** No upstream slot freed up within bulkhead.queueTimeout. */
+  public static final GatewayException BULKHEAD_TIMEOUT = new GatewayException(503, "ServiceUnavailable", "No upstream slot became free in time; the gateway is shedding load.", Duration.ofSeconds(1));
   public static final GatewayException SHUTTING_DOWN = new GatewayException(503, "ServiceUnavailable", "The gateway is shutting down.", Duration.ofSeconds(1));
 
   private final int status;

@@ -1,0 +1,163 @@
+package io.tollgate.ratelimit;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import io.tollgate.config.RateLimitOptions;
+import io.tollgate.proxy.GatewayException;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.LongSupplier;
+
+/**
+ * Buckets in a Caffeine cache that forgets idle ones, so millions of distinct tenants cannot exhaust memory.
+ * A request reserves on every bucket it must pay; if one refuses, the others get their tokens back.
+ */
+final class LocalRateLimiter implements RateLimiter {
+  private final Vertx vertx;
+  private final Cache<String, TokenBucket> buckets;
+  private final LongSupplier nanoTime;
+  private final long maxWaitNanos;
+  private final int maxWaiters;
+  private final int divisor;
+  private final AtomicInteger waiting = new AtomicInteger();
+
+  LocalRateLimiter(Vertx vertx, RateLimitOptions options, LongSupplier nanoTime, int divisor) {
+    this.vertx = vertx;
+    this.nanoTime = nanoTime;
+    this.maxWaitNanos = options.getMaxWait().toNanos();
+    this.maxWaiters = options.getMaxWaiters();
+    this.divisor = Math.max(1, divisor);
+    this.buckets = Caffeine.newBuilder()
+        .expireAfterAccess(options.getIdleBucketTtl())
+        .maximumSize(options.getMaxBuckets())
+        .build();
+  }
+
+  TokenBucket bucket(Charge c) {
+    return buckets.get(c.bucketKey(), k -> new TokenBucket(c.rate() / divisor, Math.max(1, c.burst() / divisor), nanoTime));
+  }
+
+  /** Buckets held now (after Caffeine's pending evictions ran). */
+  long size() {
+    buckets.cleanUp();
+    return buckets.estimatedSize();
+  }
+
+  @Override
+  public Future<Permit> acquire(List<Charge> charges) {
+    if (charges.isEmpty()) return Future.succeededFuture(Permit.FREE);
+    TokenBucket[] taken = new TokenBucket[charges.size()];
+    long wait = 0;
+    int tokens = 0;
+    for (int i = 0; i < charges.size(); i++) {
+      Charge c = charges.get(i);
+      TokenBucket b = bucket(c);
+      long w = b.reserve(c.tokens(), maxWaitNanos);
+      if (w < 0) {
+        refund(charges, taken, i);
+        return Future.failedFuture(tooMany(c, b.available(), -w, b.burst()));
+      }
+      taken[i] = b;
+      wait = Math.max(wait, w);
+      tokens = Math.max(tokens, c.tokens());
+    }
+    if (wait == 0) return Future.succeededFuture(new Permit(tokens, Duration.ZERO));
+    if (waiting.incrementAndGet() > maxWaiters) {
+      waiting.decrementAndGet();
+      refund(charges, taken, taken.length);
+      Charge c = charges.get(0);
+      return Future.failedFuture(tooMany(c, 0, wait, taken[0].burst()));
+    }
+    Promise<Permit> promise = Promise.promise();
+    new Waiter(charges, taken, tokens, promise).sleep(wait);
+    return promise.future();
+  }
+
+  /** Waits out its reservation; before going it checks that no pause pushed its buckets back meanwhile. */
+  private final class Waiter {
+    final List<Charge> charges;
+    final TokenBucket[] buckets;
+    final long[] shifts;
+    final int tokens;
+    final Promise<Permit> promise;
+    final long start = System.nanoTime();
+    long planned;
+
+    Waiter(List<Charge> charges, TokenBucket[] buckets, int tokens, Promise<Permit> promise) {
+      this.charges = charges;
+      this.buckets = buckets;
+      this.tokens = tokens;
+      this.promise = promise;
+      this.shifts = new long[buckets.length];
+      for (int i = 0; i < buckets.length; i++) shifts[i] = buckets[i].shift();
+    }
+
+    void sleep(long nanos) {
+      planned += nanos;
+      // setTimer on the caller's event loop: the waiter resumes on its own context, no thread is held.
+      vertx.setTimer(Math.max(1, TimeUnit.NANOSECONDS.toMillis(nanos + 999_999)), id -> wake());
+    }
+
+    void wake() {
+      long extra = 0;
+      for (int i = 0; i < buckets.length; i++) {
+        long s = buckets[i].shift();
+        extra = Math.max(extra, s - shifts[i]);
+        shifts[i] = s;
+      }
+      if (extra > 0) {
+        if (planned + extra > maxWaitNanos) {
+          waiting.decrementAndGet();
+          refund(charges, buckets, buckets.length);
+          promise.fail(tooMany(charges.get(0), buckets[0].available(), extra, buckets[0].burst()));
+          return;
+        }
+        sleep(extra);
+        return;
+      }
+      waiting.decrementAndGet();
+      promise.complete(new Permit(tokens, Duration.ofNanos(System.nanoTime() - start)));
+    }
+  }
+
+  private static void refund(List<Charge> charges, TokenBucket[] taken, int upTo) {
+    for (int i = 0; i < upTo; i++) if (taken[i] != null) taken[i].refund(charges.get(i).tokens());
+  }
+
+  @Override
+  public List<Charge> pause(List<Charge> charges, Duration retryAfter) {
+    long until = nanoTime.getAsLong() + retryAfter.toNanos();
+    List<Charge> began = new ArrayList<>(1);
+    for (Charge c : charges) if (bucket(c).pauseUntil(until)) began.add(c);
+    return began;
+  }
+
+  @Override
+  public String mode() {
+    return "local";
+  }
+
+  @Override
+  public Future<Void> close() {
+    buckets.invalidateAll();
+    return Future.succeededFuture();
+  }
+
+  /** The 429 a client gets: Graph's shape, Retry-After and the RateLimit-* headers of the refusing bucket. */
+  static GatewayException tooMany(Charge c, double available, long waitNanos, int burst) {
+    long seconds = Math.max(1, (waitNanos + 999_999_999L) / 1_000_000_000L);
+    return new GatewayException(429, "TooManyRequests",
+        "Too many requests for the '" + c.limit() + "' budget; retry after " + seconds + " s.",
+        Duration.ofSeconds(seconds),
+        Map.of("RateLimit-Limit", Integer.toString(burst),
+            "RateLimit-Remaining", Long.toString(Math.max(0, (long) Math.floor(available))),
+            "RateLimit-Reset", Long.toString(seconds)));
+  }
+}

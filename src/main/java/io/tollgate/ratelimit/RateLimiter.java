@@ -1,0 +1,52 @@
+package io.tollgate.ratelimit;
+
+import io.tollgate.admin.Readiness;
+import io.tollgate.config.RateLimitOptions;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.redis.client.Redis;
+import java.time.Duration;
+import java.util.List;
+import java.util.function.LongSupplier;
+
+/**
+ * Admits requests against token buckets: in this process ({@link #local}) or in Redis, shared by every
+ * gateway on it ({@link #redis}). Waiting is on a timer, FIFO per bucket, bounded by {@code maxWait} and
+ * {@code maxWaiters}; a waiter resumes on the context that asked. Safe to share across event loops.
+ */
+public interface RateLimiter {
+
+  /**
+   * @param nanoTime the buckets' clock ({@code System::nanoTime}; tests pass a hand-moved one)
+   * @param divisor rates are divided by this (a gateway that lost Redis takes its share of the budget)
+   */
+  static RateLimiter local(Vertx vertx, RateLimitOptions options, LongSupplier nanoTime, int divisor) {
+    return new LocalRateLimiter(vertx, options, nanoTime, divisor);
+  }
+
+  /**
+   * Buckets in Redis, one atomic script per bucket admission; while Redis does not answer, local buckets at
+   * {@code rate / instances}, reported DEGRADED as component {@code rateLimit} of {@code readiness}.
+   */
+  static RateLimiter redis(Vertx vertx, Redis redis, RateLimitOptions options, Readiness readiness) {
+    return new RedisRateLimiter(vertx, redis, options, readiness);
+  }
+
+  /**
+   * Takes every charge, waiting if needed. Fails with a 429 {@code GatewayException} (with {@code Retry-After}
+   * and {@code RateLimit-*} headers) when a bucket could not admit within {@code maxWait} or too many wait.
+   */
+  Future<Permit> acquire(List<Charge> charges);
+
+  /**
+   * Pauses the charges' buckets for {@code retryAfter}: waiting and new requests go no earlier.
+   *
+   * @return the charges whose bucket was not paused before (a throttling episode begins)
+   */
+  List<Charge> pause(List<Charge> charges, Duration retryAfter);
+
+  /** "local", "redis" or "local-fallback" (Redis lost). */
+  String mode();
+
+  Future<Void> close();
+}

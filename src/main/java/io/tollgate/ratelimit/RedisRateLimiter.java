@@ -1,0 +1,271 @@
+package io.tollgate.ratelimit;
+
+import io.tollgate.Addresses;
+import io.tollgate.admin.Readiness;
+import io.tollgate.config.RateLimitOptions;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisAPI;
+import io.vertx.redis.client.Response;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Buckets in Redis so that N gateways share one budget. Each bucket is one hash ({@code tokens}, {@code ts},
+ * {@code paused}) under a key with a hash tag, updated by one Lua script per admission that reads the time
+ * from Redis ({@code TIME}), never from the gateways' clocks. The script reserves like {@link TokenBucket}:
+ * the wait comes back and the waiting happens here, on a timer.
+ *
+ * <p>Any Redis error or a reply slower than {@code redisTimeout} switches to local buckets at
+ * {@code rate / instances} (the request that saw the error is admitted locally, never failed), reports
+ * DEGRADED and publishes an event; a PING every second switches back once Redis answers. Local twins of the
+ * buckets are also paused on upstream throttling, so that waiters are pushed back in either mode.
+ */
+final class RedisRateLimiter implements RateLimiter {
+  private static final Logger LOG = LoggerFactory.getLogger(RedisRateLimiter.class);
+  static final String COMPONENT = "rateLimit";
+
+  /** KEYS[1] bucket; ARGV rate/s, burst, cost, maxWaitMs, ttlMs. Returns {admitted 1|0, waitMs, tokens}. */
+  static final String ACQUIRE = """
+      if redis.replicate_commands then redis.replicate_commands() end
+      local t = redis.call('TIME')
+      local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+      local rate = tonumber(ARGV[1]) / 1000
+      local burst = tonumber(ARGV[2])
+      local cost = tonumber(ARGV[3])
+      local h = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'paused')
+      local tokens = tonumber(h[1]) or burst
+      local ts = tonumber(h[2]) or now
+      local paused = tonumber(h[3]) or 0
+      local from = math.max(ts, paused)
+      if now > from then tokens = math.min(burst, tokens + (now - from) * rate) end
+      if now > ts then ts = now end
+      local wait = math.max(0, paused - now)
+      if cost > tokens then wait = wait + (cost - tokens) / rate end
+      if wait > tonumber(ARGV[4]) then return {0, tostring(wait), tostring(tokens)} end
+      tokens = tokens - cost
+      redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(ts))
+      redis.call('PEXPIRE', KEYS[1], math.max(tonumber(ARGV[5]), math.ceil(wait) + 1000))
+      return {1, tostring(wait), tostring(tokens)}
+      """;
+  /** KEYS[1] bucket; ARGV pauseMs, rate/s, burst, ttlMs. Returns 1 when the bucket was not paused before. */
+  static final String PAUSE = """
+      if redis.replicate_commands then redis.replicate_commands() end
+      local t = redis.call('TIME')
+      local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+      local h = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'paused')
+      local burst = tonumber(ARGV[3])
+      local tokens = tonumber(h[1]) or burst
+      local ts = tonumber(h[2]) or now
+      local paused = tonumber(h[3]) or 0
+      local untilMs = now + tonumber(ARGV[1])
+      if untilMs <= paused then return 0 end
+      local from = math.max(ts, paused)
+      if now > from then tokens = math.min(burst, tokens + (now - from) * tonumber(ARGV[2]) / 1000) end
+      if now > ts then ts = now end
+      tokens = math.min(tokens, 0)
+      redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(ts), 'paused', tostring(untilMs))
+      redis.call('PEXPIRE', KEYS[1], math.max(tonumber(ARGV[4]), tonumber(ARGV[1]) + 1000))
+      if paused > now then return 0 end
+      return 1
+      """;
+  /** KEYS[1] bucket; ARGV cost, burst: gives back a reservation another limit made useless. */
+  static final String REFUND = """
+      local v = tonumber(redis.call('HGET', KEYS[1], 'tokens'))
+      if v == nil then return 0 end
+      redis.call('HSET', KEYS[1], 'tokens', tostring(math.min(tonumber(ARGV[2]), v + tonumber(ARGV[1]))))
+      return 1
+      """;
+
+  private final Vertx vertx;
+  private final Redis redis;
+  private final RedisAPI api;
+  private final RateLimitOptions options;
+  private final Readiness readiness;
+  private final LocalRateLimiter fallback;
+  private final long maxWaitMs;
+  private final long timeoutMs;
+  private final String ttlMs;
+  private final String prefix;
+  private final AtomicBoolean degraded = new AtomicBoolean();
+  private final Script acquire = new Script(ACQUIRE);
+  private final Script pause = new Script(PAUSE);
+  private final Script refund = new Script(REFUND);
+  private volatile boolean closed;
+  private long probeTimer = -1;
+
+  RedisRateLimiter(Vertx vertx, Redis redis, RateLimitOptions options, Readiness readiness) {
+    this.vertx = vertx;
+    this.redis = redis;
+    this.api = RedisAPI.api(redis);
+    this.options = new RateLimitOptions(options);
+    this.readiness = readiness;
+    this.fallback = new LocalRateLimiter(vertx, options, System::nanoTime, options.getInstances());
+    this.maxWaitMs = options.getMaxWait().toMillis();
+    this.timeoutMs = options.getRedisTimeout().toMillis();
+    this.ttlMs = Long.toString(options.getIdleBucketTtl().toMillis());
+    this.prefix = options.getKeyPrefix();
+    readiness.report(COMPONENT, Readiness.State.UP, "distributed (redis)");
+  }
+
+  @Override
+  public Future<Permit> acquire(List<Charge> charges) {
+    if (charges.isEmpty()) return Future.succeededFuture(Permit.FREE);
+    if (degraded.get()) return fallback.acquire(charges);
+    return reserve(charges, 0, 0, 0).recover(failure -> {
+      if (failure instanceof io.tollgate.proxy.GatewayException) return Future.failedFuture(failure);
+      lost(failure);
+      return fallback.acquire(charges);
+    });
+  }
+
+  /** Reserves charge {@code i} onwards; refunds the earlier ones when one refuses. */
+  private Future<Permit> reserve(List<Charge> charges, int i, long waitMs, int tokens) {
+    if (i == charges.size()) {
+      if (waitMs <= 0) return Future.succeededFuture(new Permit(tokens, Duration.ZERO));
+      TokenBucket[] twins = new TokenBucket[charges.size()];
+      long[] shifts = new long[twins.length];
+      for (int k = 0; k < twins.length; k++) {
+        twins[k] = fallback.bucket(charges.get(k));
+        shifts[k] = twins[k].shift();
+      }
+      int taken = tokens;
+      long start = System.nanoTime();
+      return sleep(waitMs).compose(v -> afterPauses(twins, shifts, waitMs))
+          .map(v -> new Permit(taken, Duration.ofNanos(System.nanoTime() - start)));
+    }
+    Charge c = charges.get(i);
+    List<String> args = List.of(key(c), Double.toString(c.rate()), Integer.toString(c.burst()),
+        Integer.toString(c.tokens()), Long.toString(maxWaitMs), ttlMs);
+    return acquire.run(args).compose(r -> {
+      long wait = (long) Math.ceil(Double.parseDouble(r.get(1).toString()));
+      if (r.get(0).toInteger() != 1) {
+        for (int k = 0; k < i; k++) {
+          Charge done = charges.get(k);
+          refund.run(List.of(key(done), Integer.toString(done.tokens()), Integer.toString(done.burst())));
+        }
+        double available = Double.parseDouble(r.get(2).toString());
+        return Future.failedFuture(LocalRateLimiter.tooMany(c, available, TimeUnit.MILLISECONDS.toNanos(wait), c.burst()));
+      }
+      return reserve(charges, i + 1, Math.max(waitMs, wait), Math.max(tokens, c.tokens()));
+    });
+  }
+
+  /** A pause learned while this request slept pushes it back by as much (up to maxWait in all). */
+  private Future<Void> afterPauses(TokenBucket[] twins, long[] shifts, long waitedMs) {
+    long extra = 0;
+    for (int k = 0; k < twins.length; k++) extra = Math.max(extra, twins[k].shift() - shifts[k]);
+    if (extra <= 0) return Future.succeededFuture();
+    long extraMs = TimeUnit.NANOSECONDS.toMillis(extra) + 1;
+    for (int k = 0; k < twins.length; k++) shifts[k] = twins[k].shift();
+    return sleep(extraMs).compose(v -> afterPauses(twins, shifts, waitedMs + extraMs));
+  }
+
+  private Future<Void> sleep(long ms) {
+    Promise<Void> p = Promise.promise();
+    vertx.setTimer(Math.max(1, ms), id -> p.complete());
+    return p.future();
+  }
+
+  @Override
+  public List<Charge> pause(List<Charge> charges, Duration retryAfter) {
+    List<Charge> began = fallback.pause(charges, retryAfter);
+    if (!degraded.get()) {
+      for (Charge c : charges) {
+        pause.run(List.of(key(c), Long.toString(retryAfter.toMillis()), Double.toString(c.rate()),
+            Integer.toString(c.burst()), ttlMs)).onFailure(this::lost);
+      }
+    }
+    return began;
+  }
+
+  @Override
+  public String mode() {
+    return degraded.get() ? "local-fallback" : "redis";
+  }
+
+  /** Redis did not answer: go local, say so once, and probe until it is back. */
+  private void lost(Throwable failure) {
+    if (closed || !degraded.compareAndSet(false, true)) return;
+    LOG.warn("rate limit: Redis unreachable ({}), pacing locally at rate / {}", failure.toString(), options.getInstances());
+    readiness.report(COMPONENT, Readiness.State.DEGRADED, "Redis unreachable: local buckets at rate / " + options.getInstances());
+    publish("local-fallback");
+    probeTimer = vertx.setPeriodic(1000, id -> api.ping(List.of()).timeout(timeoutMs, TimeUnit.MILLISECONDS)
+        .onSuccess(pong -> back(id)));
+  }
+
+  private void back(long timerId) {
+    vertx.cancelTimer(timerId);
+    if (closed || !degraded.compareAndSet(true, false)) return;
+    LOG.warn("rate limit: Redis is back, buckets shared again");
+    readiness.report(COMPONENT, Readiness.State.UP, "distributed (redis)");
+    publish("redis");
+  }
+
+  private void publish(String mode) {
+    vertx.eventBus().publish(Addresses.EVENTS, new JsonObject().put("type", "rateLimit").put("mode", mode)
+        .put("at", Instant.now().toString()));
+  }
+
+  /** The hash tag keeps each bucket's one key in one cluster slot; the id is hashed (it may name a tenant). */
+  private String key(Charge c) {
+    return prefix + "rl:{" + c.limit() + ":" + RetryAfterLearner.shortHash(c.id()) + hashTail(c.id()) + "}";
+  }
+
+  private static String hashTail(String id) {
+    return Integer.toHexString(id.hashCode());
+  }
+
+  boolean degraded() {
+    return degraded.get();
+  }
+
+  @Override
+  public Future<Void> close() {
+    closed = true;
+    if (probeTimer >= 0) vertx.cancelTimer(probeTimer);
+    return fallback.close();
+  }
+
+  /** EVALSHA, and EVAL when Redis does not know the script yet (first use, restart, SCRIPT FLUSH). */
+  private final class Script {
+    final String text;
+    final String sha;
+
+    Script(String text) {
+      this.text = text;
+      try {
+        this.sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1").digest(text.getBytes(StandardCharsets.UTF_8)));
+      } catch (NoSuchAlgorithmException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+
+    Future<Response> run(List<String> keyAndArgs) {
+      List<String> withSha = new java.util.ArrayList<>(keyAndArgs.size() + 2);
+      withSha.add(sha);
+      withSha.add("1");
+      withSha.addAll(keyAndArgs);
+      return api.evalsha(withSha)
+          .recover(failure -> {
+            if (failure.getMessage() == null || !failure.getMessage().startsWith("NOSCRIPT")) return Future.failedFuture(failure);
+            List<String> withText = new java.util.ArrayList<>(withSha);
+            withText.set(0, text);
+            return api.eval(withText);
+          })
+          .timeout(timeoutMs, TimeUnit.MILLISECONDS);
+    }
+  }
+}

@@ -1,0 +1,85 @@
+package io.tollgate.resilience;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.tollgate.metrics.MeterNames;
+import io.tollgate.proxy.Exchange;
+import io.tollgate.proxy.Reply;
+import io.tollgate.proxy.Stage;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpClientResponse;
+import java.time.Duration;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Stage 5: every upstream attempt goes through the origin's breaker; a replayable request whose attempt
+ * failed in a retryable way is sent again after the upstream's {@code Retry-After} or a jittered backoff,
+ * while attempts, the per-request deadline and the shared {@link RetryBudget} allow. A reply retried past
+ * is drained (read and discarded) so its connection goes back to the pool. An open circuit is never retried.
+ */
+public final class ResilienceStage implements Stage {
+  private final Vertx vertx;
+  private final String origin;
+  private final Breakers breakers;
+  private final RetryPolicy policy;
+  private final RetryBudget budget;
+  private final MeterRegistry registry;
+  private final ConcurrentHashMap<String, Counter> retries = new ConcurrentHashMap<>();
+  private final Counter budgetExhausted;
+
+  public ResilienceStage(Vertx vertx, String origin, Breakers breakers, RetryPolicy policy, RetryBudget budget, MeterRegistry registry) {
+    this.vertx = vertx;
+    this.origin = origin;
+    this.breakers = breakers;
+    this.policy = policy;
+    this.budget = budget;
+    this.registry = registry;
+    this.budgetExhausted = Counter.builder(MeterNames.RETRY_BUDGET_EXHAUSTED).register(registry);
+  }
+
+  @Override
+  public Future<Reply> apply(Exchange ex, Chain next) {
+    budget.request();
+    boolean replayable = policy.replayable(ex.method(), ex.hasBody());
+    long deadline = System.nanoTime() + policy.deadline().toNanos();
+    return attempt(ex, next, 1, replayable, deadline);
+  }
+
+  private Future<Reply> attempt(Exchange ex, Chain next, int n, boolean replayable, long deadline) {
+    Future<Reply> outcome = breakers.call(origin, () -> next.proceed(ex)
+        .recover(failure -> Future.failedFuture(ex.cancelled() ? Breakers.CLIENT_GONE : failure)));
+    if (!replayable || n >= policy.maxAttempts()) return outcome;
+    return outcome.transform(ar -> {
+      Reply reply = ar.succeeded() ? ar.result() : null;
+      String cause = ex.cancelled() ? null : policy.cause(ar.cause(), reply);
+      Future<Reply> asIs = ar.succeeded() ? Future.succeededFuture(reply) : Future.failedFuture(ar.cause());
+      if (cause == null) return asIs;
+      Duration delay = policy.delay(n, reply);
+      if (delay == null || System.nanoTime() + delay.toNanos() > deadline) return asIs;
+      if (!budget.tryRetry()) {
+        budgetExhausted.increment();
+        return asIs;
+      }
+      retries.computeIfAbsent(cause, c -> Counter.builder(MeterNames.RETRIES).tag(MeterNames.TAG_CAUSE, c).register(registry))
+          .increment();
+      if (reply != null && reply.isStreaming()) drain(reply.stream());
+      return sleep(delay).compose(v -> ex.cancelled() ? Future.failedFuture(Breakers.CLIENT_GONE)
+          : attempt(ex, next, n + 1, true, deadline));
+    });
+  }
+
+  private static void drain(HttpClientResponse response) {
+    response.handler(ignored -> {});
+    response.exceptionHandler(ignored -> {});
+    response.resume();
+  }
+
+  private Future<Void> sleep(Duration d) {
+    if (d.isZero()) return Future.succeededFuture();
+    Promise<Void> p = Promise.promise();
+    vertx.setTimer(Math.max(1, d.toMillis()), id -> p.complete());
+    return p.future();
+  }
+}

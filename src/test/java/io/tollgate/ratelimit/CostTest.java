@@ -1,0 +1,83 @@
+package io.tollgate.ratelimit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.tollgate.config.RateLimitOptions;
+import io.vertx.core.Vertx;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+/** The shipped Graph cost table, read from configuration, and the JWT claims that choose buckets. */
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class CostTest {
+  static Vertx vertx;
+  static RateLimitStage stage;
+
+  @BeforeAll
+  static void start() {
+    vertx = Vertx.vertx();
+    RateLimitOptions o = new RateLimitOptions();
+    stage = new RateLimitStage(vertx, o, RateLimiter.local(vertx, o, System::nanoTime, 1), new SimpleMeterRegistry());
+  }
+
+  @AfterAll
+  static void stop() {
+    vertx.close().await();
+  }
+
+  @Test
+  void graph_prices_come_from_the_default_table() {
+    assertEquals(5, stage.cost("GET", "/v1.0/groups/g1/transitiveMembers", null));
+    assertEquals(5, stage.cost("GET", "/beta/groups/g1/transitiveMembers/microsoft.graph.user", null));
+    assertEquals(3, stage.cost("GET", "/v1.0/groups/g1/members", null));
+    assertEquals(2, stage.cost("GET", "/v1.0/users/u1", null));
+    assertEquals(5, stage.cost("GET", "/v1.0/sites/s1/permissions", null));
+    assertEquals(1, stage.cost("GET", "/v1.0/organization", null));
+    assertEquals(1, stage.cost("DELETE", "/v1.0/groups/g1/members/u1/$ref", null));
+  }
+
+  @Test
+  void select_lowers_and_expand_raises_the_price_which_never_goes_below_one() {
+    assertEquals(2, stage.cost("GET", "/v1.0/groups/g1/members", "$select=id"));
+    assertEquals(2, stage.cost("GET", "/v1.0/groups/g1/members", "%24select=id&$top=5"));
+    assertEquals(4, stage.cost("GET", "/v1.0/groups/g1/members", "$expand=manager"));
+    assertEquals(1, stage.cost("GET", "/v1.0/organization", "$select=id"));
+    assertEquals(3, stage.cost("GET", "/v1.0/groups/g1/members", "$selected=x"));
+  }
+
+  @Test
+  void tenant_and_app_come_from_the_unverified_jwt_payload_or_fall_back_to_the_caller_hash() {
+    RateLimitStage.Claims c = RateLimitStage.Claims.of(RateLimitTest.jwt("t-1", "a-1"), "abcd");
+    assertEquals("t-1", c.tenant());
+    assertEquals("a-1", c.app());
+    RateLimitStage.Claims opaque = RateLimitStage.Claims.of("Bearer opaque-token", "abcd");
+    assertEquals("p:abcd", opaque.tenant());
+    assertEquals("p:abcd", opaque.app());
+    assertEquals("p:ef01", RateLimitStage.Claims.of(null, "ef01").tenant());
+  }
+
+  @Test
+  void path_globs_match_one_segment_per_star_and_any_depth_for_double_star() {
+    PathGlob g = new PathGlob("/*/groups/*/members/**");
+    assertTrue(g.matches("/v1.0/groups/g1/members"));
+    assertTrue(g.matches("/v1.0/groups/g1/members/x/y"));
+    assertFalse(g.matches("/v1.0/groups/g1/transitiveMembers"));
+    assertFalse(g.matches("/v1.0/groups/a/b/members"));
+    assertNotEquals(g.matches("/v1.0/users"), true);
+  }
+
+  @Test
+  void idle_buckets_are_forgotten_so_many_keys_cannot_exhaust_memory() {
+    RateLimitOptions o = new RateLimitOptions().setMaxBuckets(1000);
+    LocalRateLimiter limiter = new LocalRateLimiter(vertx, o, System::nanoTime, 1);
+    for (int i = 0; i < 50_000; i++) limiter.bucket(new Charge("tenant", "t" + i, 10, 10, 1)).tryTake(1);
+    assertTrue(limiter.size() <= 1000, "held " + limiter.size());
+  }
+}

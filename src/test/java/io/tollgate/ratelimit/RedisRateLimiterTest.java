@@ -1,0 +1,125 @@
+package io.tollgate.ratelimit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tollgate.Addresses;
+import io.tollgate.admin.Readiness;
+import io.tollgate.config.RateLimitOptions;
+import io.tollgate.testing.RedisProcess;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisOptions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+/** Distributed buckets against a real redis-server. */
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class RedisRateLimiterTest {
+  RedisProcess redis;
+  Vertx vertx;
+  final List<Redis> clients = new ArrayList<>();
+
+  @BeforeEach
+  void start() {
+    redis = RedisProcess.start();
+    vertx = Vertx.vertx();
+  }
+
+  @AfterEach
+  void stop() {
+    clients.forEach(Redis::close);
+    vertx.close().await();
+    redis.kill();
+  }
+
+  RateLimiter limiter(RateLimitOptions o, Readiness readiness) {
+    Redis client = Redis.createClient(vertx, new RedisOptions().setConnectionString(redis.url()));
+    clients.add(client);
+    return RateLimiter.redis(vertx, client, o.setKeyPrefix(redis.keyPrefix()), readiness);
+  }
+
+  @Test
+  void three_gateways_on_one_redis_never_admit_more_than_the_shared_budget_plus_burst() throws Exception {
+    RateLimitOptions o = new RateLimitOptions().setMaxWait(Duration.ZERO).setInstances(3).setRedisTimeout(Duration.ofSeconds(2));
+    List<RateLimiter> gateways = List.of(limiter(o, new Readiness()), limiter(o, new Readiness()), limiter(o, new Readiness()));
+    List<Charge> charge = List.of(new Charge("shared", "tenant-1", 20, 10, 1));
+    AtomicInteger admitted = new AtomicInteger();
+    AtomicInteger refused = new AtomicInteger();
+    List<Future<?>> calls = new CopyOnWriteArrayList<>();
+    long start = System.nanoTime();
+    List<Long> timers = new ArrayList<>();
+    for (RateLimiter g : gateways) {
+      timers.add(vertx.setPeriodic(5, id -> calls.add(g.acquire(charge)
+          .onSuccess(p -> admitted.incrementAndGet()).onFailure(f -> refused.incrementAndGet()))));
+    }
+    Thread.sleep(1500);
+    timers.forEach(vertx::cancelTimer);
+    Future.join(new ArrayList<>(calls)).otherwise(x -> null).await(5, TimeUnit.SECONDS);
+    double seconds = (System.nanoTime() - start) / 1e9;
+    org.slf4j.LoggerFactory.getLogger(RedisRateLimiterTest.class).info("3 limiters: admitted {} refused {} in {} s (budget 10 + 20/s)",
+        admitted, refused, seconds);
+    // Offered ~3 x 200/s; the shared budget is 10 at once plus 20/s.
+    assertTrue(admitted.get() <= 10 + 20 * seconds + 1, "admitted " + admitted + " in " + seconds + " s");
+    assertTrue(admitted.get() >= 10 + 20 * 1.0, "the budget was used, not starved: " + admitted);
+    assertTrue(refused.get() > admitted.get(), "most of the demand was refused");
+    gateways.forEach(RateLimiter::close);
+  }
+
+  @Test
+  void with_redis_gone_admission_falls_back_to_local_buckets_and_readiness_says_degraded_until_it_returns() throws Exception {
+    Readiness readiness = new Readiness();
+    RateLimiter limiter = limiter(new RateLimitOptions().setMaxWait(Duration.ZERO).setInstances(2)
+        .setRedisTimeout(Duration.ofSeconds(2)), readiness);
+    List<JsonObject> events = new CopyOnWriteArrayList<>();
+    vertx.eventBus().<JsonObject>consumer(Addresses.EVENTS, m -> events.add(m.body()));
+    List<Charge> charge = List.of(new Charge("l", "t", 100, 50, 1));
+    assertEquals(1, limiter.acquire(charge).await(5, TimeUnit.SECONDS).tokens());
+    assertEquals("redis", limiter.mode());
+
+    redis.kill();
+    for (int i = 0; i < 10; i++) assertEquals(1, limiter.acquire(charge).await(5, TimeUnit.SECONDS).tokens(), "admission " + i);
+    assertEquals("local-fallback", limiter.mode());
+    assertEquals("DEGRADED", readiness.toJson().getJsonObject("components").getJsonObject("rateLimit").getString("status"));
+    // Fallback takes this gateway's share: burst 50 / 2 instances.
+    int local = 0;
+    while (limiter.acquire(charge).succeeded()) local++;
+    assertTrue(local <= 25, "local share " + local);
+
+    redis.restart();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (!"redis".equals(limiter.mode()) && System.nanoTime() < deadline) Thread.sleep(50);
+    assertEquals("redis", limiter.mode());
+    assertEquals("UP", readiness.toJson().getJsonObject("components").getJsonObject("rateLimit").getString("status"));
+    assertEquals(1, limiter.acquire(charge).await(5, TimeUnit.SECONDS).tokens());
+    Thread.sleep(100);
+    assertEquals(List.of("local-fallback", "redis"), events.stream().map(e -> e.getString("mode")).toList());
+    limiter.close();
+  }
+
+  @Test
+  void a_pause_in_redis_holds_back_every_gateway() throws Exception {
+    // A generous Redis timeout: a cold first connection must not look like a lost Redis here.
+    RateLimitOptions o = new RateLimitOptions().setMaxWait(Duration.ZERO).setRedisTimeout(Duration.ofSeconds(2));
+    RateLimiter a = limiter(o, new Readiness());
+    RateLimiter b = limiter(o, new Readiness());
+    List<Charge> charge = List.of(new Charge("l", "t", 100, 50, 1));
+    assertTrue(b.acquire(charge).await(5, TimeUnit.SECONDS) != null);
+    a.pause(charge, Duration.ofSeconds(5));
+    Thread.sleep(200);
+    assertEquals("redis", b.mode());
+    Throwable refused = b.acquire(charge).transform(ar -> Future.succeededFuture(ar.cause())).await(5, TimeUnit.SECONDS);
+    assertTrue(refused instanceof io.tollgate.proxy.GatewayException g && g.status() == 429, "other gateway refused: " + refused);
+  }
+}
