@@ -80,9 +80,9 @@ public final class CacheOptions {
       case "event-bus" -> o.hotPath = HotPath.EVENT_BUS;
       default -> r.problem("hotPath", hot, "in-process or event-bus");
     }
-    o.identityHeaders = strings(r, "identityHeaders", DEFAULT_IDENTITY_HEADERS);
+    o.identityHeaders = r.strings("identityHeaders", DEFAULT_IDENTITY_HEADERS);
     if (o.identityHeaders.isEmpty()) r.problem("identityHeaders", "[]", "at least one header (callers must never share entries)");
-    o.varyHeaders = strings(r, "varyHeaders", DEFAULT_VARY_HEADERS);
+    o.varyHeaders = r.strings("varyHeaders", DEFAULT_VARY_HEADERS);
     o.honourUpstreamCacheControl = r.bool("honourUpstreamCacheControl", false);
     o.statsInterval = r.duration("statsInterval", DEFAULT_STATS_INTERVAL);
     if (o.statsInterval.toMillis() < 100) r.problem("statsInterval", Units.formatDuration(o.statsInterval), "at least 100ms");
@@ -105,17 +105,6 @@ public final class CacheOptions {
   }
 
   private Duration[] defaults = {DEFAULT_STALE_WHILE_REVALIDATE, DEFAULT_STALE_IF_ERROR, Duration.ZERO};
-
-  private static List<String> strings(ConfigReader r, String name, List<String> def) {
-    JsonArray a = r.array(name);
-    if (a == null) return def;
-    List<String> out = new ArrayList<>();
-    for (int i = 0; i < a.size(); i++) {
-      if (a.getValue(i) instanceof String s && !s.isBlank()) out.add(s.trim());
-      else r.problem(name + "[" + i + "]", a.getValue(i), "a header name");
-    }
-    return List.copyOf(out);
-  }
 
   private static List<Route> routes(ConfigReader r, Duration swr, Duration sie, Duration negative) {
     JsonArray a = r.array("routes");
@@ -153,12 +142,12 @@ public final class CacheOptions {
       }
       ConfigReader rr = new ConfigReader(json, r.key(at), r.problems());
       String name = rr.string("name", "rule" + i);
-      List<String> methods = strings(rr, "methods", List.of("POST", "PUT", "PATCH", "DELETE"));
+      List<String> methods = rr.strings("methods", List.of("POST", "PUT", "PATCH", "DELETE"));
       for (String m : methods) {
         if (!List.of("POST", "PUT", "PATCH", "DELETE").contains(m)) rr.problem("methods", m, "POST, PUT, PATCH or DELETE");
       }
       PathPattern path = pattern(rr, "path");
-      List<String> evict = strings(rr, "evict", List.of());
+      List<String> evict = rr.strings("evict", List.of());
       if (evict.isEmpty()) rr.problem("evict", null, "at least one read pattern to evict");
       for (String e : evict) {
         if (!InvalidationGlob.valid(e.replaceAll("\\{[^}/]+}", "x"))) rr.problem("evict", e, "a glob starting with / (such as /v1.0/groups/{id}/*)");

@@ -65,6 +65,23 @@ public final class ConfigReader {
     return null;
   }
 
+  /** A list of non-blank strings (a single string counts as a one-element list); absent gives {@code def}. */
+  public List<String> strings(String name, List<String> def) {
+    Object v = raw(name);
+    if (v == null) return def;
+    if (v instanceof String s) return s.isBlank() ? def : List.of(s.trim());
+    if (!(v instanceof JsonArray a)) {
+      problem(name, v, "a list of strings");
+      return def;
+    }
+    List<String> out = new java.util.ArrayList<>();
+    for (int i = 0; i < a.size(); i++) {
+      if (a.getValue(i) instanceof String s && !s.isBlank()) out.add(s.trim());
+      else problem(name + "[" + i + "]", a.getValue(i), "a non-empty string");
+    }
+    return List.copyOf(out);
+  }
+
   public String string(String name, String def) {
     Object v = raw(name);
     if (v == null) return def;

@@ -221,9 +221,9 @@ public final class RateLimitOptions {
       }
       l.burst = r.integer("burst", 0, Integer.MIN_VALUE, Integer.MAX_VALUE);
       if (l.burst < 1) r.problem("burst", r.has("burst") ? r.raw("burst") : null, "an integer >= 1 (tokens a bucket holds)");
-      l.paths = strings(r, "paths");
+      l.paths = r.strings("paths", List.of());
       for (String p : l.paths) if (!p.startsWith("/")) r.problem("paths", p, "path globs starting with '/'");
-      l.methods = strings(r, "methods").stream().map(m -> m.toUpperCase(Locale.ROOT)).toList();
+      l.methods = r.strings("methods", List.of()).stream().map(m -> m.toUpperCase(Locale.ROOT)).toList();
       for (String m : l.methods) if (!m.matches("[A-Z]+")) r.problem("methods", m, "HTTP method names");
       l.useCosts = r.bool("useCosts", true);
       r.rejectUnknown();
@@ -297,19 +297,5 @@ public final class RateLimitOptions {
     public Cost setCost(int cost) { this.cost = cost; return this; }
   }
 
-  private static List<String> strings(ConfigReader r, String name) {
-    Object v = r.raw(name);
-    if (v == null) return List.of();
-    if (v instanceof String s) return List.of(s);
-    if (!(v instanceof JsonArray a)) {
-      r.problem(name, v, "a list of strings");
-      return List.of();
-    }
-    List<String> out = new ArrayList<>();
-    for (Object x : a) {
-      if (x instanceof String s) out.add(s);
-      else r.problem(name, x, "a list of strings");
-    }
-    return List.copyOf(out);
-  }
+
 }
