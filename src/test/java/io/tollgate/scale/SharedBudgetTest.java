@@ -117,7 +117,8 @@ class SharedBudgetTest {
     assertEquals(0, during.failed.get(), "no client request failed: every answer was 200 or the limiter's 429");
     assertTrue(outage > 0, "the limiter admitted locally while Redis was away");
     // Local buckets start full (burst / instances each) and the Redis bucket refills while unused: one extra burst at most.
-    assertTrue(outage <= 2 * BURST + RATE * outageSeconds + TOLERANCE, "admitted " + outage + " in " + outageSeconds + " s");
+    // Across a mode switch each of the 12 clients may have one request admitted by the side it just left.
+    assertTrue(outage <= 2 * BURST + RATE * outageSeconds + 12, "admitted " + outage + " in " + outageSeconds + " s");
 
     Window after = drive(WINDOW_MS);
     assertWithinBudget("sentinel, after failover", after);
