@@ -3,7 +3,8 @@
 # INSTANCES distributed limiters on one redis-server started here, (c) a throttling simulator behind a gateway
 # whose limit paces at about the simulator's rate. Loopback only; each part is bounded in time.
 # Usage: src/bench/limiter.sh [local|redis|throttle|all=all]
-#   env: SECONDS_WINDOW (10), RATE (200), BURST (20), LOOPS (64 callers per instance), INSTANCES (3),
+#   env: WARM_CONCURRENT (0; 1: open the Redis pools with concurrent admissions before the window (b)),
+#        SECONDS_WINDOW (10), RATE (200), BURST (20), LOOPS (64 callers per instance), INSTANCES (3),
 #        R (50, simulator rate for c), LIMIT_RATE (R), LIMIT_BURST (2R), N (10R), CONCURRENCY (64)
 set -euo pipefail
 cd "$(dirname "$0")/../.."

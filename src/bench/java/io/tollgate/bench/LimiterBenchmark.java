@@ -156,8 +156,25 @@ public final class LimiterBenchmark {
       vertxes.add(v);
       limiters.add(RateLimiter.redis(v, client, options, new Readiness()));
     }
-    // One admission each first, so connecting is not in the window.
-    for (RateLimiter l : limiters) l.acquire(List.of(new Charge("warm", "global", 1000, 1000, 1))).await(10, TimeUnit.SECONDS);
+    // One admission each first, so connecting is not in the window; WARM_CONCURRENT=1: then, per instance,
+    // as many concurrent admissions as callers on another bucket (opens the Redis pool's connections).
+    for (RateLimiter l : limiters) l.acquire(List.of(new Charge("warm", "global", 1e6, 1_000_000, 1))).await(10, TimeUnit.SECONDS);
+    boolean warmConcurrent = "1".equals(System.getenv("WARM_CONCURRENT"));
+    if (warmConcurrent) {
+      for (int round = 0; round < 3; round++) {
+        List<Future<?>> warm = new ArrayList<>();
+        for (int i = 0; i < instances; i++) {
+          RateLimiter l = limiters.get(i);
+          for (int k = 0; k < loops; k++) {
+            warm.add(Future.succeededFuture().compose(x -> l.acquire(List.of(new Charge("warm", "global", 1e6, 1_000_000, 1))))
+                .transform(x -> Future.succeededFuture()));
+          }
+        }
+        Future.join(new ArrayList<>(warm.stream().map(f -> (Future<?>) f).toList())).await(30, TimeUnit.SECONDS);
+      }
+      for (RateLimiter l : limiters) if (!"redis".equals(l.mode())) Thread.sleep(1500);
+      System.out.println("warm-up: 3 rounds of " + loops + " concurrent admissions per instance before the window");
+    }
     CountDownLatch done = new CountDownLatch(loops * instances);
     Tally tally = new Tally(seconds);
     Map<String, LongAdder> modes = new TreeMap<>();
@@ -216,8 +233,33 @@ public final class LimiterBenchmark {
         return Future.succeededFuture();
       }));
     }
+    // TRACE=1: sample the simulator's arrival count every 2 ms; report the largest excess of arrivals over
+    // what a bucket of the simulator's rate and burst, full at the first arrival, allows.
+    Thread tracer = null;
+    double[] worst = {Double.NEGATIVE_INFINITY, 0};
+    if ("1".equals(System.getenv("TRACE"))) {
+      tracer = new Thread(() -> {
+        long first = -1;
+        while (!Thread.currentThread().isInterrupted()) {
+          long now = System.nanoTime();
+          long arrived = sim.stats().total();
+          if (arrived > 0 && first < 0) first = now;
+          if (first >= 0) {
+            double excess = arrived - (simBurst + r * (now - first) / 1e9);
+            if (excess > worst[0]) { worst[0] = excess; worst[1] = (now - first) / 1e9; }
+          }
+          try { Thread.sleep(2); } catch (InterruptedException e) { return; }
+        }
+      });
+      tracer.setDaemon(true);
+      tracer.start();
+    }
     Future.join(all).await(5, TimeUnit.MINUTES);
     double secs = (System.nanoTime() - start) / 1e9;
+    if (tracer != null) {
+      tracer.interrupt();
+      System.out.printf("trace: largest excess of upstream arrivals over burst %d + %.0f/s x t: %.1f at t = %.3f s%n", simBurst, r, worst[0], worst[1]);
+    }
     long client429 = statuses.entrySet().stream().filter(e -> e.getKey().startsWith("429")).mapToLong(e -> e.getValue().sum()).sum();
     System.out.printf("simulator: %.0f req/s per caller, burst %d, Retry-After 1 s, 10 ms latency; gateway limit key app rate %.1f burst %d (useCosts false)%n",
         r, simBurst, limitRate, limitBurst);
