@@ -157,7 +157,7 @@ limiter_note() {
   rej=$(metric_sum "$TG_METRICS" tollgate_ratelimit_rejected_total)
   waits=$(metric_sum "$TG_METRICS" tollgate_ratelimit_waits_total)
   NOTES+=("$1: rate limiter ($RL_DESC) rejected $rej, made $waits wait (tollgate_ratelimit_rejected_total / waits_total)")
-  ((rej == 0)) || problem "$1: Tollgate's own rate limiter rejected $rej requests"
+  ((rej == 0 && waits == 0)) || problem "$1: Tollgate's own rate limiter rejected $rej and made $waits requests wait"
 }
 
 sim_total() { curl -s "$SIM/_sim/stats" | sed -n 's/.*"total":\([0-9]*\).*/\1/p'; }
