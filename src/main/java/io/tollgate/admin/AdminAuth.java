@@ -26,7 +26,7 @@ public final class AdminAuth implements Handler<RoutingContext> {
   @Override
   public void handle(RoutingContext ctx) {
     if (expected == null) {
-      GraphError.write(ctx.response(), DISABLED, requestId(ctx));
+      GraphError.write(ctx.response(), DISABLED, requestId());
       return;
     }
     String header = ctx.request().getHeader("Authorization");
@@ -34,13 +34,13 @@ public final class AdminAuth implements Handler<RoutingContext> {
         ? header.substring(7).trim().getBytes(StandardCharsets.UTF_8) : new byte[0];
     if (!MessageDigest.isEqual(expected, given)) {
       ctx.response().putHeader("WWW-Authenticate", "Bearer realm=\"tollgate-admin\"");
-      GraphError.write(ctx.response(), UNAUTHORIZED, requestId(ctx));
+      GraphError.write(ctx.response(), UNAUTHORIZED, requestId());
       return;
     }
     ctx.next();
   }
 
-  private static String requestId(RoutingContext ctx) {
+  private static String requestId() {
     return java.util.UUID.randomUUID().toString();
   }
 }

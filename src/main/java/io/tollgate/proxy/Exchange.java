@@ -39,8 +39,10 @@ public final class Exchange {
     this.bodyOverride = null;
     String te = request.getHeader("transfer-encoding");
     String cl = request.getHeader("content-length");
-    this.hasBody = (te != null && !te.isEmpty()) || (cl != null && !"0".equals(cl.trim()))
-        || request.version() == io.vertx.core.http.HttpVersion.HTTP_2 && !request.isEnded() && cl == null && methodMayCarryBody(request.method());
+    // HTTP/1.1 announces a body with Content-Length or chunking; HTTP/2 may just send DATA frames.
+    boolean http2Body = request.version() == io.vertx.core.http.HttpVersion.HTTP_2 && cl == null && !request.isEnded()
+        && methodMayCarryBody(request.method());
+    this.hasBody = (te != null && !te.isEmpty()) || (cl != null && !"0".equals(cl.trim())) || http2Body;
   }
 
   /** A derived exchange for one upstream call made on behalf of this one (a $batch chunk) with its own body. */

@@ -124,11 +124,10 @@ public final class ProxyVerticle extends VerticleBase {
   private void write(Exchange ex, Reply reply) {
     HttpServerResponse response = ex.request().response();
     if (response.headWritten() || response.closed()) return;
-    String gateway = gatewayOrigin(ex);
     response.setStatusCode(reply.status());
     response.headers().addAll(reply.headers());
-    rewriteHeader(response, HttpHeaders.LOCATION, gateway);
-    rewriteHeader(response, HttpHeaders.CONTENT_LOCATION, gateway);
+    rewriteHeader(ex, response, HttpHeaders.LOCATION);
+    rewriteHeader(ex, response, HttpHeaders.CONTENT_LOCATION);
     response.headers().set(X_CACHE, reply.cacheStatus());
     if (reply.ageSeconds() >= 0) response.headers().set(AGE, Long.toString(reply.ageSeconds()));
     boolean rewrite = isPlainJson(reply.headers());
@@ -142,9 +141,10 @@ public final class ProxyVerticle extends VerticleBase {
         response.end(body);
         finish(ex, reply.status(), reply.cacheStatus());
       } else if (body.length() <= REWRITE_ON_WORKER_ABOVE) {
-        response.end(links.rewrite(body, gateway));
+        response.end(links.rewrite(body, gatewayOrigin(ex)));
         finish(ex, reply.status(), reply.cacheStatus());
       } else {
+        String gateway = gatewayOrigin(ex);
         rewriteWorkers.executeBlocking(() -> links.rewrite(body, gateway), false).onComplete(ar -> {
           if (ar.succeeded()) response.end(ar.result());
           else response.reset();
@@ -157,7 +157,7 @@ public final class ProxyVerticle extends VerticleBase {
     if (rewrite && !bodyless) {
       response.headers().remove(HttpHeaders.CONTENT_LENGTH);
       response.setChunked(true);
-      streamRewritten(ex, reply, response, links.stream(gateway));
+      streamRewritten(ex, reply, response, links.stream(gatewayOrigin(ex)));
       return;
     }
     if (!bodyless && !response.headers().contains(HttpHeaders.CONTENT_LENGTH)) response.setChunked(true);
@@ -201,9 +201,9 @@ public final class ProxyVerticle extends VerticleBase {
     upstream.resume();
   }
 
-  private void rewriteHeader(HttpServerResponse response, CharSequence name, String gateway) {
+  private void rewriteHeader(Exchange ex, HttpServerResponse response, CharSequence name) {
     String value = response.headers().get(name);
-    if (value != null) response.headers().set(name, links.rewriteHeader(value, gateway));
+    if (value != null) response.headers().set(name, links.rewriteHeader(value, gatewayOrigin(ex)));
   }
 
   /** JSON we can read: a JSON content type and no content encoding (compressed bodies pass untouched). */
