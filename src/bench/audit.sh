@@ -8,10 +8,5 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ -f target/tollgate.jar ] || mvn -B -q package -DskipTests
 mkdir -p target/bench-classes
-# io.tollgate.sim.Workload was never committed to src/main (it is hidden by an exclude rule); until it is, compile the
-# copy kept under src/bench. Once the jar has it, the jar's class is used and the copy is ignored.
-src=(src/bench/java/io/tollgate/bench/AuditBenchmark.java)
-unzip -l target/tollgate.jar io/tollgate/sim/Workload.class >/dev/null 2>&1 || src+=(src/bench/java/io/tollgate/sim/Workload.java)
-rm -rf target/bench-classes/io/tollgate/sim
-javac -nowarn -cp target/tollgate.jar -d target/bench-classes "${src[@]}"
+javac -nowarn -cp target/tollgate.jar -d target/bench-classes src/bench/java/io/tollgate/bench/AuditBenchmark.java
 exec java -Xmx1g -cp target/tollgate.jar:target/bench-classes io.tollgate.bench.AuditBenchmark "$@" 2> >(grep -E "WARN|ERROR" >&2 || true)
