@@ -45,7 +45,8 @@ class RedisRateLimiterTest {
   }
 
   RateLimiter limiter(RateLimitOptions o, Readiness readiness) {
-    Redis client = Redis.createClient(vertx, new RedisOptions().setConnectionString(redis.url()));
+    // The same client settings a gateway uses (pool size and wait queue sized for bursts of admissions).
+    Redis client = Redis.createClient(vertx, new io.tollgate.config.RedisConnectionOptions().setUrl(redis.url()).toVertxOptions());
     clients.add(client);
     return RateLimiter.redis(vertx, client, o.setKeyPrefix(redis.keyPrefix()), readiness);
   }

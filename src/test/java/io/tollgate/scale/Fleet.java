@@ -98,6 +98,9 @@ final class Fleet implements AutoCloseable {
     o.getUpstream().setUrl(sim.origin());
     o.getRedis().setUrl(redisUrl);
     o.getCache().setKeyPrefix(keyPrefix);
+    // These tests check sharing across sidecars; on a loaded 2-core CI machine a Redis reply can take longer
+    // than the 250 ms default, which would (correctly) degrade to L1 and make the sharing checks flaky.
+    o.getCache().setL2Timeout(java.time.Duration.ofSeconds(2));
     o.getManagement().setAdminToken(ADMIN);
     return o;
   }
