@@ -115,6 +115,50 @@ final class Fleet implements AutoCloseable {
     return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
 
+  /**
+   * Four client threads reading through the given gateways in turn until {@link Traffic#stop()}; the path
+   * of each client's i-th request is {@code pathOf.apply(i)}. A non-200 or an exception counts as failed.
+   */
+  Traffic traffic(List<Gateway> gateways, java.util.function.IntFunction<String> pathOf) {
+    return new Traffic(gateways, pathOf);
+  }
+
+  final class Traffic {
+    private final java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+    private final java.util.concurrent.atomic.AtomicInteger sent = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicInteger failed = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.ExecutorService clients = java.util.concurrent.Executors.newFixedThreadPool(4);
+    private final List<java.util.concurrent.Future<?>> running = new ArrayList<>();
+
+    private Traffic(List<Gateway> gateways, java.util.function.IntFunction<String> pathOf) {
+      for (int t = 0; t < 4; t++) {
+        Gateway g = gateways.get(t % gateways.size());
+        int seed = t;
+        running.add(clients.submit(() -> {
+          for (int i = seed; !stop.get(); i++) {
+            try {
+              if (get(g, pathOf.apply(i)).statusCode() != 200) failed.incrementAndGet();
+            } catch (Exception e) {
+              failed.incrementAndGet();
+            }
+            sent.incrementAndGet();
+          }
+          return null;
+        }));
+      }
+    }
+
+    /** Stops the clients and waits for their last requests. */
+    void stop() throws Exception {
+      stop.set(true);
+      for (var f : running) f.get(20, TimeUnit.SECONDS);
+      clients.shutdown();
+    }
+
+    int sent() { return sent.get(); }
+    int failed() { return failed.get(); }
+  }
+
   HttpResponse<String> get(Gateway g, String path) throws Exception {
     return get(g.proxyPort(), path, ALICE);
   }

@@ -7,14 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.tollgate.Gateway;
 import io.tollgate.testing.RedisSentinel;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayNameGeneration;
@@ -47,30 +41,8 @@ class RedisSentinelTest {
     Fleet.waitFor(() -> fleet.pathsInL2() >= 1, Duration.ofSeconds(5), "stored on the primary");
     assertEquals("HIT-L2", xCache(fleet.get(b, "/v1.0/groups/g1")), "shared through the Sentinel-named primary");
 
-    AtomicBoolean stop = new AtomicBoolean();
-    AtomicInteger sent = new AtomicInteger();
-    AtomicInteger failed = new AtomicInteger();
-    ExecutorService clients = Executors.newFixedThreadPool(4);
-    List<Future<?>> running = new ArrayList<>();
-    for (int t = 0; t < 4; t++) {
-      Gateway g = t % 2 == 0 ? a : b;
-      int seed = t;
-      running.add(clients.submit(() -> {
-        int i = seed;
-        while (!stop.get()) {
-          // cached reads (L1, L2 or upstream) and pass-through reads
-          String path = i % 4 == 0 ? "/v1.0/users?$top=2" : "/v1.0/users/u" + (1 + i % 60);
-          try {
-            if (fleet.get(g, path).statusCode() != 200) failed.incrementAndGet();
-          } catch (Exception e) {
-            failed.incrementAndGet();
-          }
-          sent.incrementAndGet();
-          i++;
-        }
-        return null;
-      }));
-    }
+    // cached reads (L1, L2 or upstream) and pass-through reads
+    Fleet.Traffic traffic = fleet.traffic(List.of(a, b), i -> i % 4 == 0 ? "/v1.0/users?$top=2" : "/v1.0/users/u" + (1 + i % 60));
     Thread.sleep(500);
     long killedAt = System.nanoTime();
     redis.primary().kill();
@@ -80,13 +52,11 @@ class RedisSentinelTest {
         && fleet.pathsInL2() >= 0, Duration.ofSeconds(20), "both gateways reconnected");
     long reconnectedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedAt);
     Thread.sleep(300);
-    stop.set(true);
-    for (Future<?> f : running) f.get(20, TimeUnit.SECONDS);
-    clients.shutdown();
+    traffic.stop();
     System.out.printf("[sentinel] primary SIGKILLed: promoted after %d ms, gateways on L2 again after %d ms;"
-        + " %d requests during the failover, %d failed%n", promotedMs, reconnectedMs, sent.get(), failed.get());
-    assertEquals(0, failed.get(), "no client request failed during the failover");
-    assertTrue(sent.get() > 50, "traffic was flowing: " + sent.get());
+        + " %d requests during the failover, %d failed%n", promotedMs, reconnectedMs, traffic.sent(), traffic.failed());
+    assertEquals(0, traffic.failed(), "no client request failed during the failover");
+    assertTrue(traffic.sent() > 50, "traffic was flowing: " + traffic.sent());
 
     // Written after the failover by A, read by B: both talk to the promoted primary.
     assertEquals("MISS", xCache(fleet.get(a, "/v1.0/groups/g7")));

@@ -12,11 +12,6 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -122,37 +117,16 @@ class ScaleOutTest {
       Fleet.waitFor(() -> fleet.pathsInL2() >= 1, Duration.ofSeconds(5), "the victim's entry reached Redis");
       assertEquals("HIT-L2", xCache(fleet.get(b, "/v1.0/groups/g1")));
 
-      AtomicInteger sent = new AtomicInteger();
-      AtomicInteger failed = new AtomicInteger();
-      long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(2500);
-      ExecutorService clients = Executors.newFixedThreadPool(4);
-      List<Future<?>> running = new ArrayList<>();
-      for (int t = 0; t < 4; t++) {
-        Gateway g = t % 2 == 0 ? b : c;
-        int seed = t;
-        running.add(clients.submit(() -> {
-          int i = seed;
-          while (System.nanoTime() < until) {
-            String path = i % 3 == 0 ? "/v1.0/users?$top=2" : "/v1.0/groups/g" + (1 + i % 20) + "/members";
-            try {
-              if (fleet.get(g, path).statusCode() != 200) failed.incrementAndGet();
-            } catch (Exception e) {
-              failed.incrementAndGet();
-            }
-            sent.incrementAndGet();
-            i++;
-          }
-          return null;
-        }));
-      }
+      Fleet.Traffic traffic = fleet.traffic(List.of(b, c),
+          i -> i % 3 == 0 ? "/v1.0/users?$top=2" : "/v1.0/groups/g" + (1 + i % 20) + "/members");
       Thread.sleep(800);
       victim.kill();
-      for (Future<?> f : running) f.get(20, TimeUnit.SECONDS);
-      clients.shutdown();
+      Thread.sleep(1700);
+      traffic.stop();
       System.out.printf("[scale] one of three sidecars SIGKILLed mid-traffic: %d requests on the other two, %d failed%n",
-          sent.get(), failed.get());
-      assertEquals(0, failed.get(), "no request on the survivors failed");
-      assertTrue(sent.get() > 100, "traffic was flowing: " + sent.get());
+          traffic.sent(), traffic.failed());
+      assertEquals(0, traffic.failed(), "no request on the survivors failed");
+      assertTrue(traffic.sent() > 100, "traffic was flowing: " + traffic.sent());
     }
     // The survivors still share Redis and invalidations with each other.
     assertEquals("MISS", xCache(fleet.get(b, "/v1.0/groups/g199")));
