@@ -5,12 +5,14 @@ import io.tollgate.admin.ManagementVerticle;
 import io.tollgate.cache.CacheStage;
 import io.tollgate.cache.CacheVerticle;
 import io.tollgate.cache.Coalescer;
-import io.tollgate.admin.Readiness;
+import io.tollgate.metrics.Readiness;
 import io.tollgate.concurrency.Bulkhead;
 import io.tollgate.concurrency.BulkheadStage;
 import io.tollgate.concurrency.WorkerPool;
 import io.tollgate.config.TollgateOptions;
 import io.tollgate.graph.BatchStage;
+import io.tollgate.graph.LinkRewriteStage;
+import io.tollgate.graph.LinkRewriter;
 import io.tollgate.ratelimit.RateLimitStage;
 import io.tollgate.ratelimit.RateLimiter;
 import io.tollgate.resilience.Breakers;
@@ -146,8 +148,9 @@ public final class Gateway {
       var lookup = cacheOptions.getHotPath() == io.tollgate.config.CacheOptions.HotPath.EVENT_BUS
           ? CacheVerticle.eventBusLookup(vertx, deadline)
           : (java.util.function.Function<io.tollgate.cache.CacheKey, Future<io.tollgate.cache.ResponseCache.Hit>>) cacheVerticle.cache()::lookup;
-      cacheStage = new CacheStage(cacheOptions, cacheVerticle.cache(), lookup, coalescer, deadline);
+      cacheStage = new CacheStage(cacheOptions, cacheVerticle.cache(), lookup, coalescer, deadline, LinkRewriter::mayContainLinks);
     }
+    stages.add(new LinkRewriteStage(forwarder.origin(), options.getServer().getPublicUrl(), workerPool));
     stages.add(new BatchStage(vertx, cacheStage, vertx.createSharedWorkerExecutor("tollgate-batch", 2), deadline));
     if (cacheStage != null) stages.add(cacheStage);
     // Order of SPEC section 2: rate limit (3), bulkhead (4), breaker + retry (5); the learner sits right in

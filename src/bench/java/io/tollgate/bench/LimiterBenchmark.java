@@ -1,7 +1,7 @@
 package io.tollgate.bench;
 
 import io.tollgate.Gateway;
-import io.tollgate.admin.Readiness;
+import io.tollgate.metrics.Readiness;
 import io.tollgate.config.ConfigLoader;
 import io.tollgate.config.RateLimitOptions;
 import io.tollgate.config.TollgateOptions;

@@ -1,6 +1,6 @@
 package io.tollgate.admin;
 
-import io.tollgate.cache.InvalidationGlob;
+import io.tollgate.config.PathPattern;
 import io.tollgate.cache.ResponseCache;
 import io.tollgate.proxy.GatewayException;
 import io.tollgate.proxy.GraphError;
@@ -28,11 +28,11 @@ public final class AdminRoutes implements Consumer<Router> {
         .onComplete(ar -> json(ctx, new JsonObject().put("removed", ar.succeeded() ? ar.result() : 0))));
     router.post("/admin/cache/invalidate").handler(ctx -> {
       String pattern = ctx.request().getParam("pattern");
-      if (!InvalidationGlob.valid(pattern)) {
+      if (!PathPattern.valid(pattern)) {
         GraphError.write(ctx.response(), BAD_PATTERN, UUID.randomUUID().toString());
         return;
       }
-      cache.invalidate(InvalidationGlob.of(pattern))
+      cache.invalidate(PathPattern.compile(pattern))
           .onComplete(ar -> json(ctx, new JsonObject().put("pattern", pattern).put("removed", ar.succeeded() ? ar.result() : 0)));
     });
   }

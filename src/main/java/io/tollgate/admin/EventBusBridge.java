@@ -1,6 +1,6 @@
 package io.tollgate.admin;
 
-import io.tollgate.Addresses;
+import io.tollgate.metrics.Addresses;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;

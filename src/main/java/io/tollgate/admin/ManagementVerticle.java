@@ -1,5 +1,6 @@
 package io.tollgate.admin;
 
+import io.tollgate.metrics.Readiness;
 import io.tollgate.config.ManagementOptions;
 import io.tollgate.metrics.TollgateMetrics;
 import io.vertx.core.Future;

@@ -2,6 +2,7 @@ package io.tollgate.cache;
 
 import io.tollgate.config.CacheOptions;
 import io.tollgate.config.CacheOptions.Route;
+import io.tollgate.config.PathPattern;
 import io.tollgate.proxy.Exchange;
 import io.tollgate.proxy.Reply;
 import io.tollgate.proxy.Stage;
@@ -17,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+import java.util.function.Predicate;
 
 /**
  * Stages 2 and 6: cache lookup and store, plus write-driven invalidation.
@@ -36,6 +38,7 @@ public final class CacheStage implements Stage {
   private final Coalescer<Captured> coalescer;
   private final Clock clock;
   private final long followerTimeoutMs;
+  private final Predicate<Buffer> mayHoldLinks;
 
   /** What a leader fetched: a shareable buffered answer, or a stream only the leader may consume. */
   public record Captured(int status, MultiMap headers, Buffer body, Reply leaderOnly) {}
@@ -43,9 +46,12 @@ public final class CacheStage implements Stage {
   /**
    * @param lookup how the hot path reaches the cache: {@code cache::lookup} in-process, or the event-bus hop
    * @param followerTimeoutMs how long a coalesced follower waits for its leader (the upstream deadline)
+   * @param mayHoldLinks whether a body may hold links a later stage rewrites; asked once per entry, so hits
+   *     without links skip that stage's scan
    */
   public CacheStage(CacheOptions options, ResponseCache cache, Function<CacheKey, Future<ResponseCache.Hit>> lookup,
-      Coalescer<Captured> coalescer, long followerTimeoutMs) {
+      Coalescer<Captured> coalescer, long followerTimeoutMs, Predicate<Buffer> mayHoldLinks) {
+    this.mayHoldLinks = mayHoldLinks;
     this.options = new CacheOptions(options);
     this.cache = cache;
     this.lookup = lookup;
@@ -101,9 +107,9 @@ public final class CacheStage implements Stage {
     return (cc != null && (cc.contains("no-cache") || cc.contains("no-store"))) || (pragma != null && pragma.contains("no-cache"));
   }
 
-  private static Reply served(CachedResponse c, String status, long now) {
+  private Reply served(CachedResponse c, String status, long now) {
     Reply r = Reply.buffered(c.status(), c.headers(), c.body()).cacheStatus(status).ageSeconds(c.ageSeconds(now));
-    return c.hasLinks() ? r : r.noLinks();
+    return c.hasLinks(mayHoldLinks) ? r : r.noLinks();
   }
 
   private Future<Reply> fetch(Exchange ex, Chain next, CacheKey key, Route route, CachedResponse stale) {
@@ -212,10 +218,7 @@ public final class CacheStage implements Stage {
       if (!rule.methods().contains(method)) continue;
       Map<String, String> captures = rule.path().capture(CacheKey.normalisePath(path));
       if (captures == null) continue;
-      for (String target : rule.evict()) {
-        String glob = io.tollgate.cache.PathPattern.expand(target, captures);
-        if (InvalidationGlob.valid(glob)) evictions.add(cache.invalidate(InvalidationGlob.of(glob)));
-      }
+      for (PathPattern target : rule.evict()) evictions.add(cache.invalidate(target.bind(captures)));
     }
     if (evictions.isEmpty()) return Future.succeededFuture();
     return Future.join(evictions).<Void>mapEmpty().timeout(followerTimeoutMs, TimeUnit.MILLISECONDS).otherwiseEmpty();

@@ -1,7 +1,8 @@
 package io.tollgate.cache;
 
-import io.tollgate.Addresses;
-import io.tollgate.admin.Readiness;
+import io.tollgate.config.PathPattern;
+import io.tollgate.metrics.Addresses;
+import io.tollgate.metrics.Readiness;
 import io.tollgate.config.CacheOptions;
 import io.tollgate.config.RedisConnectionOptions;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -108,7 +109,7 @@ public final class CacheVerticle extends VerticleBase {
       switch (msg.getString("action", "")) {
         case "invalidate" -> {
           String pattern = msg.getString("pattern");
-          if (InvalidationGlob.valid(pattern)) cache.invalidateLocal(InvalidationGlob.of(pattern));
+          if (PathPattern.valid(pattern)) cache.invalidateLocal(PathPattern.compile(pattern));
         }
         case "clear" -> cache.l1().clear();
         default -> { }
@@ -144,11 +145,11 @@ public final class CacheVerticle extends VerticleBase {
       }
       case "invalidate" -> {
         String pattern = body.getString("pattern");
-        if (!InvalidationGlob.valid(pattern)) {
+        if (!PathPattern.valid(pattern)) {
           msg.fail(BAD_REQUEST, "pattern must be a path glob starting with /");
           return;
         }
-        cache.invalidate(InvalidationGlob.of(pattern)).onComplete(ar -> msg.reply(new JsonObject().put("removed", ar.succeeded() ? ar.result() : 0)));
+        cache.invalidate(PathPattern.compile(pattern)).onComplete(ar -> msg.reply(new JsonObject().put("removed", ar.succeeded() ? ar.result() : 0)));
       }
       case "clear" -> cache.clear().onComplete(ar -> msg.reply(new JsonObject().put("removed", ar.succeeded() ? ar.result() : 0)));
       default -> msg.fail(BAD_REQUEST, "unknown action " + action);

@@ -25,7 +25,7 @@ public final class CachedResponse {
   private final long ttlMillis;
   private final long staleWhileRevalidateMillis;
   private final long staleIfErrorMillis;
-  /** Memoised {@link io.tollgate.graph.LinkRewriter#mayContainLinks}: hits skip the scan. Benign race. */
+  /** Memoised answer of the link scan: hits skip it. Benign race (the scan is pure). */
   private byte links;
 
   public CachedResponse(int status, MultiMap headers, Buffer body, long storedAtMillis, long ttlMillis,
@@ -46,9 +46,13 @@ public final class CachedResponse {
     return kept;
   }
 
-  /** True when the body may hold paging links that need rewriting for the client. */
-  public boolean hasLinks() {
-    if (links == 0) links = io.tollgate.graph.LinkRewriter.mayContainLinks(body) ? (byte) 1 : (byte) 2;
+  /**
+   * True when the body may hold paging links that need rewriting for the client.
+   *
+   * @param scan the Graph stage's pre-check, run once per entry
+   */
+  public boolean hasLinks(java.util.function.Predicate<Buffer> scan) {
+    if (links == 0) links = scan.test(body) ? (byte) 1 : (byte) 2;
     return links == 1;
   }
 

@@ -1,6 +1,7 @@
 package io.tollgate.cache;
 
-import io.tollgate.Addresses;
+import io.tollgate.config.PathPattern;
+import io.tollgate.metrics.Addresses;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -170,23 +171,27 @@ public final class L2Store {
    *
    * @return how many entries were deleted from Redis
    */
-  public Future<Long> invalidate(InvalidationGlob glob) {
+  public Future<Long> invalidate(PathPattern glob) {
     if (!connected) return Future.succeededFuture(0L);
-    return scanPaths("0", glob.glob(), 0L)
-        .compose(n -> publish(new JsonObject().put("action", "invalidate").put("pattern", glob.glob())).map(n))
+    return scanPaths("0", glob, 0L)
+        .compose(n -> publish(new JsonObject().put("action", "invalidate").put("pattern", glob.toString())).map(n))
         .otherwise(0L);
   }
 
-  private Future<Long> scanPaths(String cursor, String match, long deleted) {
-    return send(Request.cmd(Command.ZSCAN).arg(pathsKey()).arg(cursor).arg("MATCH").arg(match).arg("COUNT").arg(500))
+  /** ZSCAN with a MATCH superset of the pattern; each candidate is then matched exactly (case-insensitively). */
+  private Future<Long> scanPaths(String cursor, PathPattern pattern, long deleted) {
+    return send(Request.cmd(Command.ZSCAN).arg(pathsKey()).arg(cursor).arg("MATCH").arg(pattern.redisGlob()).arg("COUNT").arg(500))
         .compose(r -> {
           String next = r.get(0).toString();
           Response items = r.get(1);
           List<String> paths = new ArrayList<>();
-          for (int i = 0; i < items.size(); i += 2) paths.add(items.get(i).toString());
+          for (int i = 0; i < items.size(); i += 2) {
+            String path = items.get(i).toString();
+            if (pattern.matches(path)) paths.add(path);
+          }
           Future<Long> chain = Future.succeededFuture(deleted);
           for (String path : paths) chain = chain.compose(d -> deletePath(path).map(x -> d + x));
-          return chain.compose(d -> "0".equals(next) ? Future.succeededFuture(d) : scanPaths(next, match, d));
+          return chain.compose(d -> "0".equals(next) ? Future.succeededFuture(d) : scanPaths(next, pattern, d));
         });
   }
 

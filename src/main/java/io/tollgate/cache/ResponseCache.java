@@ -1,5 +1,6 @@
 package io.tollgate.cache;
 
+import io.tollgate.config.PathPattern;
 import io.vertx.core.Future;
 import java.time.Clock;
 
@@ -56,14 +57,14 @@ public final class ResponseCache {
   }
 
   /** Evicts matching paths in all partitions: here, in Redis, and (through pub/sub) on every other instance. */
-  public Future<Long> invalidate(InvalidationGlob glob) {
+  public Future<Long> invalidate(PathPattern glob) {
     long local = l1.removeIf(glob::matches);
     if (l2 == null) return Future.succeededFuture(local);
     return l2.invalidate(glob).map(remote -> Math.max(local, remote));
   }
 
   /** An invalidation that another instance already applied to Redis: only this L1 is left. */
-  long invalidateLocal(InvalidationGlob glob) {
+  long invalidateLocal(PathPattern glob) {
     return l1.removeIf(glob::matches);
   }
 

@@ -1,7 +1,5 @@
 package io.tollgate.config;
 
-import io.tollgate.cache.InvalidationGlob;
-import io.tollgate.cache.PathPattern;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
@@ -39,10 +37,10 @@ public final class CacheOptions {
   }
 
   /** A write (method + path pattern with {captures}) and the read patterns it evicts. */
-  public record Invalidation(String name, List<String> methods, PathPattern path, List<String> evict) {
+  public record Invalidation(String name, List<String> methods, PathPattern path, List<PathPattern> evict) {
     JsonObject toJson() {
       return new JsonObject().put("name", name).put("methods", new JsonArray(methods)).put("path", path.toString())
-          .put("evict", new JsonArray(evict));
+          .put("evict", new JsonArray(evict.stream().map(PathPattern::toString).toList()));
     }
   }
 
@@ -147,13 +145,24 @@ public final class CacheOptions {
         if (!List.of("POST", "PUT", "PATCH", "DELETE").contains(m)) rr.problem("methods", m, "POST, PUT, PATCH or DELETE");
       }
       PathPattern path = pattern(rr, "path");
-      List<String> evict = rr.strings("evict", List.of());
-      if (evict.isEmpty()) rr.problem("evict", null, "at least one read pattern to evict");
-      for (String e : evict) {
-        if (!InvalidationGlob.valid(e.replaceAll("\\{[^}/]+}", "x"))) rr.problem("evict", e, "a glob starting with / (such as /v1.0/groups/{id}/*)");
+      List<String> evictText = rr.strings("evict", List.of());
+      if (evictText.isEmpty()) rr.problem("evict", null, "at least one read pattern to evict");
+      List<PathPattern> evict = new ArrayList<>();
+      for (String e : evictText) {
+        try {
+          PathPattern target = PathPattern.compile(e);
+          if (path != null) {
+            java.util.Map<String, String> sample = new java.util.HashMap<>();
+            for (String n : path.captureNames()) sample.put(n, "x");
+            target.bind(sample);
+          }
+          evict.add(target);
+        } catch (IllegalArgumentException ex) {
+          rr.problem("evict", e, ex.getMessage() + " whose {names} the rule's path captures (such as /v1.0/groups/{id}/**)");
+        }
       }
       rr.rejectUnknown();
-      if (path != null) out.add(new Invalidation(name, methods, path, evict));
+      if (path != null && evict.size() == evictText.size()) out.add(new Invalidation(name, methods, path, List.copyOf(evict)));
     }
     return List.copyOf(out);
   }

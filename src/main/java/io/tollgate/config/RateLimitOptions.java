@@ -222,7 +222,13 @@ public final class RateLimitOptions {
       l.burst = r.integer("burst", 0, Integer.MIN_VALUE, Integer.MAX_VALUE);
       if (l.burst < 1) r.problem("burst", r.has("burst") ? r.raw("burst") : null, "an integer >= 1 (tokens a bucket holds)");
       l.paths = r.strings("paths", List.of());
-      for (String p : l.paths) if (!p.startsWith("/")) r.problem("paths", p, "path globs starting with '/'");
+      for (String p : l.paths) {
+        try {
+          PathPattern.compile(p);
+        } catch (IllegalArgumentException e) {
+          r.problem("paths", p, e.getMessage());
+        }
+      }
       l.methods = r.strings("methods", List.of()).stream().map(m -> m.toUpperCase(Locale.ROOT)).toList();
       for (String m : l.methods) if (!m.matches("[A-Z]+")) r.problem("methods", m, "HTTP method names");
       l.useCosts = r.bool("useCosts", true);
@@ -276,7 +282,7 @@ public final class RateLimitOptions {
       c.method = r.string("method", null);
       if (c.method != null) c.method = c.method.toUpperCase(Locale.ROOT);
       c.path = r.string("path", null);
-      if (c.path == null || !c.path.startsWith("/")) r.problem("path", c.path, "a path glob starting with '/'");
+      if (!PathPattern.valid(c.path)) r.problem("path", c.path, "a path pattern starting with / (such as /*/users/**)");
       c.cost = r.integer("cost", 1, 1, 1_000_000);
       r.rejectUnknown();
       return c;

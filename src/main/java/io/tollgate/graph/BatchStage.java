@@ -284,16 +284,13 @@ public final class BatchStage implements Stage {
     return Buffer.buffer(String.valueOf(body));
   }
 
-  /** Retry-After of a sub-response: seconds, decimals such as 0.249 included; 1 s when absent. */
+  /** Retry-After of a sub-response (decimals such as 0.249 included), capped; 1 s when absent or unreadable. */
   static long retryAfterMs(JsonObject headers) {
     if (headers != null) {
       for (String name : headers.fieldNames()) {
         if (!"retry-after".equalsIgnoreCase(name)) continue;
-        try {
-          return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, Math.round(Double.parseDouble(String.valueOf(headers.getValue(name)).trim()) * 1000)));
-        } catch (NumberFormatException e) {
-          return 1000;
-        }
+        java.time.Duration d = io.tollgate.proxy.RetryAfter.parse(String.valueOf(headers.getValue(name)), java.time.Clock.systemUTC());
+        return d == null ? 1000 : Math.min(MAX_RETRY_AFTER_MS, d.toMillis());
       }
     }
     return 1000;

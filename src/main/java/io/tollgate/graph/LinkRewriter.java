@@ -63,7 +63,7 @@ public final class LinkRewriter {
   }
 
   /** One response's rewriting state. */
-  public final class Stream {
+  public final class Stream implements io.tollgate.proxy.BodyTransform {
     private enum State { SCAN, KEY, AFTER_KEY, AFTER_COLON, VALUE }
 
     private final byte[] replacement;
@@ -78,6 +78,7 @@ public final class LinkRewriter {
     }
 
     /** @return the bytes that can be sent now (possibly empty); the rest is held until the next chunk */
+    @Override
     public Buffer feed(Buffer chunk) {
       byte[] in = chunk.getBytes();
       Buffer out = Buffer.buffer(in.length + 32);
@@ -101,6 +102,7 @@ public final class LinkRewriter {
     }
 
     /** @return whatever was held back at the end of the body */
+    @Override
     public Buffer finish() {
       Buffer out = Buffer.buffer();
       release(out);

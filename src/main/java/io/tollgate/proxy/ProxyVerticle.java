@@ -1,7 +1,6 @@
 package io.tollgate.proxy;
 
 import io.tollgate.config.ServerOptions;
-import io.tollgate.graph.LinkRewriter;
 import io.tollgate.config.TollgateOptions;
 import io.tollgate.metrics.TollgateMetrics;
 import io.vertx.core.Future;
@@ -35,12 +34,9 @@ public final class ProxyVerticle extends VerticleBase {
   private final TollgateMetrics metrics;
   private final Function<Forwarder, Pipeline> pipelineFactory;
   private final CallerIdentity identity;
-  private static final int REWRITE_ON_WORKER_ABOVE = 256 << 10;
   private HttpServer server;
   private Forwarder forwarder;
   private Pipeline pipeline;
-  private LinkRewriter links;
-  private io.vertx.core.WorkerExecutor rewriteWorkers;
 
   /**
    * @param pipelineFactory builds this verticle's pipeline around its own forwarder (stages are shared or
@@ -57,8 +53,6 @@ public final class ProxyVerticle extends VerticleBase {
   public Future<?> start() {
     forwarder = new Forwarder(vertx, options.getUpstream());
     pipeline = pipelineFactory.apply(forwarder);
-    links = new LinkRewriter(forwarder.origin());
-    rewriteWorkers = vertx.createSharedWorkerExecutor("tollgate-rewrite", 2);
     ServerOptions s = options.getServer();
     HttpServerOptions http = new HttpServerOptions()
         .setHost(s.getHost())
@@ -126,38 +120,20 @@ public final class ProxyVerticle extends VerticleBase {
     if (response.headWritten() || response.closed()) return;
     response.setStatusCode(reply.status());
     response.headers().addAll(reply.headers());
-    rewriteHeader(ex, response, HttpHeaders.LOCATION);
-    rewriteHeader(ex, response, HttpHeaders.CONTENT_LOCATION);
     response.headers().set(X_CACHE, reply.cacheStatus());
     if (reply.ageSeconds() >= 0) response.headers().set(AGE, Long.toString(reply.ageSeconds()));
-    boolean rewrite = isPlainJson(reply.headers());
     if (!reply.isStreaming()) {
       response.headers().remove(HttpHeaders.CONTENT_LENGTH);
-      Buffer body = reply.body();
-      if (body == null) {
-        response.end();
-        finish(ex, reply.status(), reply.cacheStatus());
-      } else if (!rewrite || reply.knownToHaveNoLinks() || !LinkRewriter.mayContainLinks(body)) {
-        response.end(body);
-        finish(ex, reply.status(), reply.cacheStatus());
-      } else if (body.length() <= REWRITE_ON_WORKER_ABOVE) {
-        response.end(links.rewrite(body, gatewayOrigin(ex)));
-        finish(ex, reply.status(), reply.cacheStatus());
-      } else {
-        String gateway = gatewayOrigin(ex);
-        rewriteWorkers.executeBlocking(() -> links.rewrite(body, gateway), false).onComplete(ar -> {
-          if (ar.succeeded()) response.end(ar.result());
-          else response.reset();
-          finish(ex, reply.status(), reply.cacheStatus());
-        });
-      }
+      if (reply.body() == null) response.end();
+      else response.end(reply.body());
+      finish(ex, reply.status(), reply.cacheStatus());
       return;
     }
     boolean bodyless = ex.method() == HttpMethod.HEAD || reply.status() == 204 || reply.status() == 304;
-    if (rewrite && !bodyless) {
+    if (reply.transform() != null && !bodyless) {
       response.headers().remove(HttpHeaders.CONTENT_LENGTH);
       response.setChunked(true);
-      streamRewritten(ex, reply, response, links.stream(gatewayOrigin(ex)));
+      streamTransformed(ex, reply, response, reply.transform());
       return;
     }
     if (!bodyless && !response.headers().contains(HttpHeaders.CONTENT_LENGTH)) response.setChunked(true);
@@ -168,10 +144,10 @@ public final class ProxyVerticle extends VerticleBase {
     });
   }
 
-  /** Pumps the upstream body through the link rewriter with back-pressure, chunk by chunk. */
-  private void streamRewritten(Exchange ex, Reply reply, HttpServerResponse response, LinkRewriter.Stream rewriter) {
+  /** Pumps the upstream body through the reply's transform with back-pressure, chunk by chunk. */
+  private void streamTransformed(Exchange ex, Reply reply, HttpServerResponse response, BodyTransform transform) {
     io.vertx.core.http.HttpClientResponse upstream = reply.stream();
-    if (reply.prefix() != null) response.write(rewriter.feed(reply.prefix()));
+    if (reply.prefix() != null) response.write(transform.feed(reply.prefix()));
     upstream.handler(chunk -> {
       if (response.closed()) {
         // The client is gone: stop reading rather than write into a closed response.
@@ -179,7 +155,7 @@ public final class ProxyVerticle extends VerticleBase {
         upstream.request().reset();
         return;
       }
-      Buffer out = rewriter.feed(chunk);
+      Buffer out = transform.feed(chunk);
       if (out.length() > 0) response.write(out);
       if (response.writeQueueFull()) {
         upstream.pause();
@@ -195,34 +171,10 @@ public final class ProxyVerticle extends VerticleBase {
         finish(ex, reply.status(), reply.cacheStatus());
         return;
       }
-      response.end(rewriter.finish());
+      response.end(transform.finish());
       finish(ex, reply.status(), reply.cacheStatus());
     });
     upstream.resume();
-  }
-
-  private void rewriteHeader(Exchange ex, HttpServerResponse response, CharSequence name) {
-    String value = response.headers().get(name);
-    if (value != null) response.headers().set(name, links.rewriteHeader(value, gatewayOrigin(ex)));
-  }
-
-  /** JSON we can read: a JSON content type and no content encoding (compressed bodies pass untouched). */
-  private static boolean isPlainJson(io.vertx.core.MultiMap headers) {
-    String type = headers.get(HttpHeaders.CONTENT_TYPE);
-    String encoding = headers.get(HttpHeaders.CONTENT_ENCODING);
-    return type != null && type.contains("json") && (encoding == null || "identity".equalsIgnoreCase(encoding));
-  }
-
-  /** The origin clients use to reach this gateway: server.publicUrl, else X-Forwarded-*, else Host. */
-  private String gatewayOrigin(Exchange ex) {
-    String configured = options.getServer().getPublicUrl();
-    if (configured != null) return configured;
-    String proto = ex.headers().get("X-Forwarded-Proto");
-    String host = ex.headers().get("X-Forwarded-Host");
-    if (host == null) host = ex.request().authority() == null ? null : ex.request().authority().toString();
-    if (host == null) host = "127.0.0.1:" + server.actualPort();
-    if (proto == null) proto = ex.request().isSSL() ? "https" : "http";
-    return proto + "://" + host;
   }
 
   private void finish(Exchange ex, int status, String cache) {
@@ -239,6 +191,6 @@ public final class ProxyVerticle extends VerticleBase {
   public Future<?> stop() {
     if (server == null || server.actualPort() <= 0) return forwarder == null ? Future.succeededFuture() : forwarder.close();
     long drainMs = options.getServer().getDrainTimeout().toMillis();
-    return server.shutdown(drainMs, TimeUnit.MILLISECONDS).eventually(forwarder::close).eventually(rewriteWorkers::close);
+    return server.shutdown(drainMs, TimeUnit.MILLISECONDS).eventually(forwarder::close);
   }
 }

@@ -14,6 +14,7 @@ public final class Reply {
   private final Buffer body;
   private final HttpClientResponse stream;
   private Buffer prefix;
+  private BodyTransform transform;
   private String cacheStatus = "MISS";
   private long ageSeconds = -1;
   private boolean linksChecked;
@@ -48,6 +49,35 @@ public final class Reply {
     r.prefix = alreadyRead;
     return r;
   }
+
+  /** The same answer with another buffered body (a rewritten one); status, headers and cache facts kept. */
+  public Reply withBody(Buffer newBody) {
+    Reply r = new Reply(status, headers, newBody, null);
+    r.cacheStatus = cacheStatus;
+    r.ageSeconds = ageSeconds;
+    r.linksChecked = true;
+    return r;
+  }
+
+  /** The same answer with its headers replaced (they may be shared with a cache entry, so never edit them in place). */
+  public Reply withHeaders(MultiMap newHeaders) {
+    Reply r = new Reply(status, newHeaders, body, stream);
+    r.prefix = prefix;
+    r.transform = transform;
+    r.cacheStatus = cacheStatus;
+    r.ageSeconds = ageSeconds;
+    r.linksChecked = linksChecked;
+    return r;
+  }
+
+  /** Rewrites the streaming body chunk by chunk as it is written to the client. */
+  public Reply transform(BodyTransform t) {
+    this.transform = t;
+    return this;
+  }
+
+  /** @return the transform the streaming body passes through on its way out, or null */
+  public BodyTransform transform() { return transform; }
 
   /** @return bytes already read from {@link #stream()}, to send before it, or null */
   public Buffer prefix() { return prefix; }

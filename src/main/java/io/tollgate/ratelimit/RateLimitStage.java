@@ -5,6 +5,7 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.tollgate.config.PathPattern;
 import io.tollgate.config.RateLimitOptions;
 import io.tollgate.metrics.MeterNames;
 import io.tollgate.proxy.Exchange;
@@ -166,7 +167,7 @@ public final class RateLimitStage implements Stage {
     final double rate;
     final int burst;
     final boolean useCosts;
-    final List<PathGlob> paths;
+    final List<PathPattern> paths;
     final Set<String> methods;
     final boolean tenant;
     final boolean app;
@@ -178,7 +179,7 @@ public final class RateLimitStage implements Stage {
       rate = l.getRate();
       burst = l.getBurst();
       useCosts = l.isUseCosts();
-      paths = l.getPaths().stream().map(PathGlob::new).toList();
+      paths = l.getPaths().stream().map(PathPattern::compile).toList();
       methods = l.getMethods().stream().map(m -> m.toUpperCase(Locale.ROOT)).collect(Collectors.toUnmodifiableSet());
       Set<String> parts = Set.of(l.getKey().split("\\+"));
       tenant = parts.contains("tenant");
@@ -191,7 +192,7 @@ public final class RateLimitStage implements Stage {
     String match(String method, String path) {
       if (!methods.isEmpty() && !methods.contains(method)) return null;
       if (paths.isEmpty()) return "*";
-      for (PathGlob g : paths) if (g.matches(path)) return g.text();
+      for (PathPattern g : paths) if (g.matches(path)) return g.toString();
       return null;
     }
 
@@ -207,12 +208,12 @@ public final class RateLimitStage implements Stage {
 
   private static final class CostRule {
     final String method;
-    final PathGlob glob;
+    final PathPattern glob;
     final int cost;
 
     CostRule(RateLimitOptions.Cost c) {
       method = c.getMethod();
-      glob = new PathGlob(c.getPath());
+      glob = PathPattern.compile(c.getPath());
       cost = c.getCost();
     }
   }

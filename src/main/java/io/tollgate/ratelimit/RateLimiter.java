@@ -1,6 +1,6 @@
 package io.tollgate.ratelimit;
 
-import io.tollgate.admin.Readiness;
+import io.tollgate.metrics.Readiness;
 import io.tollgate.config.RateLimitOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;

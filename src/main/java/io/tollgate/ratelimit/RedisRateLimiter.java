@@ -1,7 +1,7 @@
 package io.tollgate.ratelimit;
 
-import io.tollgate.Addresses;
-import io.tollgate.admin.Readiness;
+import io.tollgate.metrics.Addresses;
+import io.tollgate.metrics.Readiness;
 import io.tollgate.config.RateLimitOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;

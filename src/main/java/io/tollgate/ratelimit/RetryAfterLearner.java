@@ -2,10 +2,11 @@ package io.tollgate.ratelimit;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.tollgate.Addresses;
+import io.tollgate.metrics.Addresses;
 import io.tollgate.metrics.MeterNames;
 import io.tollgate.proxy.Exchange;
 import io.tollgate.proxy.Reply;
+import io.tollgate.proxy.RetryAfter;
 import io.tollgate.proxy.Stage;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -16,9 +17,6 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZonedDateTime;
-import java.time.format.DateTimeFormatter;
-import java.time.format.DateTimeParseException;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
@@ -29,7 +27,6 @@ import org.slf4j.LoggerFactory;
  * Learns the upstream's real limit: sits right in front of the upstream call, so it sees every attempt
  * (retries included), and on a 429 or 503 with {@code Retry-After} pauses the buckets the request paid for,
  * then publishes {@code throttled} on {@code tollgate.events} when that begins a throttling episode.
- * Also the one parser of {@code Retry-After}: seconds, decimal seconds ({@code 0.249}) or an HTTP date.
  */
 public final class RetryAfterLearner implements Stage {
   private static final Logger LOG = LoggerFactory.getLogger(RetryAfterLearner.class);
@@ -63,7 +60,7 @@ public final class RetryAfterLearner implements Stage {
             .tag(MeterNames.TAG_ROUTE, ex.route()).tag(MeterNames.TAG_STATUS, Integer.toString(status)).register(registry))
             .increment();
       }
-      Duration retryAfter = parse(header, clock);
+      Duration retryAfter = RetryAfter.parse(header, clock);
       if (retryAfter == null || retryAfter.isZero()) return;
       List<Charge> began = limiter.pause(limits.charges(ex), retryAfter);
       if (began.isEmpty()) return;
@@ -76,32 +73,6 @@ public final class RetryAfterLearner implements Stage {
             .put("retryAfterMs", retryAfter.toMillis()).put("at", at));
       }
     });
-  }
-
-  /**
-   * @return the wait a {@code Retry-After} value asks for (never negative), or null when absent or unreadable
-   */
-  public static Duration parse(String value, Clock clock) {
-    if (value == null) return null;
-    String v = value.trim();
-    if (v.isEmpty()) return null;
-    char first = v.charAt(0);
-    if (first >= '0' && first <= '9' || first == '.') {
-      try {
-        double seconds = Double.parseDouble(v);
-        if (!(seconds >= 0) || Double.isInfinite(seconds)) return null;
-        return Duration.ofNanos((long) Math.min(Long.MAX_VALUE / 2.0, Math.ceil(seconds * 1_000.0) * 1_000_000.0));
-      } catch (NumberFormatException e) {
-        return null;
-      }
-    }
-    try {
-      Instant at = ZonedDateTime.parse(v, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant();
-      Duration d = Duration.between(clock.instant(), at);
-      return d.isNegative() ? Duration.ZERO : d;
-    } catch (DateTimeParseException e) {
-      return null;
-    }
   }
 
   /** Bucket ids may carry a tenant id: events and logs get its first 8 hex of SHA-256. */

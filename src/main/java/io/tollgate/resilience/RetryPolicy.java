@@ -3,7 +3,7 @@ package io.tollgate.resilience;
 import io.tollgate.config.RetryOptions;
 import io.tollgate.proxy.GatewayException;
 import io.tollgate.proxy.Reply;
-import io.tollgate.ratelimit.RetryAfterLearner;
+import io.tollgate.proxy.RetryAfter;
 import io.vertx.core.http.HttpMethod;
 import java.time.Clock;
 import java.time.Duration;
@@ -64,7 +64,7 @@ public final class RetryPolicy {
    *     {@code maxRetryAfter} (the client gets the answer and its Retry-After instead)
    */
   public Duration delay(int attempt, Reply reply) {
-    Duration retryAfter = reply == null ? null : RetryAfterLearner.parse(reply.headers().get("Retry-After"), clock);
+    Duration retryAfter = reply == null ? null : RetryAfter.parse(reply.headers().get("Retry-After"), clock);
     if (retryAfter != null) return retryAfter.compareTo(options.getMaxRetryAfter()) > 0 ? null : retryAfter;
     long capMs = options.getInitialBackoff().toMillis() << Math.min(20, attempt - 1);
     capMs = Math.min(capMs, options.getMaxBackoff().toMillis());

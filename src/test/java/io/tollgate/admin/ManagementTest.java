@@ -1,5 +1,6 @@
 package io.tollgate.admin;
 
+import io.tollgate.metrics.Readiness;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.tollgate.Addresses;
+import io.tollgate.metrics.Addresses;
 import io.tollgate.Gateway;
 import io.tollgate.sim.SimulatorOptions;
 import io.tollgate.testing.FakeClock;

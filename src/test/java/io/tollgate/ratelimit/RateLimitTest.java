@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.tollgate.Addresses;
+import io.tollgate.metrics.Addresses;
 import io.tollgate.config.RateLimitOptions;
 import io.tollgate.config.TollgateOptions;
 import io.tollgate.sim.SimulatorOptions;

@@ -3,8 +3,8 @@ package io.tollgate.ratelimit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.tollgate.Addresses;
-import io.tollgate.admin.Readiness;
+import io.tollgate.metrics.Addresses;
+import io.tollgate.metrics.Readiness;
 import io.tollgate.config.RateLimitOptions;
 import io.tollgate.testing.RedisProcess;
 import io.vertx.core.Future;

@@ -105,15 +105,15 @@ class TokenBucketTest {
   @Test
   void retry_after_parses_seconds_decimals_and_http_dates() {
     Clock clock = Clock.fixed(Instant.parse("2026-01-01T00:00:00Z"), ZoneOffset.UTC);
-    assertEquals(Duration.ofSeconds(3), RetryAfterLearner.parse("3", clock));
-    assertEquals(Duration.ofMillis(249), RetryAfterLearner.parse("0.249", clock));
-    assertEquals(Duration.ZERO, RetryAfterLearner.parse("0", clock));
+    assertEquals(Duration.ofSeconds(3), io.tollgate.proxy.RetryAfter.parse("3", clock));
+    assertEquals(Duration.ofMillis(249), io.tollgate.proxy.RetryAfter.parse("0.249", clock));
+    assertEquals(Duration.ZERO, io.tollgate.proxy.RetryAfter.parse("0", clock));
     String date = DateTimeFormatter.RFC_1123_DATE_TIME.format(ZonedDateTime.parse("2026-01-01T00:00:07Z"));
-    assertEquals(Duration.ofSeconds(7), RetryAfterLearner.parse(date, clock));
+    assertEquals(Duration.ofSeconds(7), io.tollgate.proxy.RetryAfter.parse(date, clock));
     String past = DateTimeFormatter.RFC_1123_DATE_TIME.format(ZonedDateTime.parse("2025-12-31T23:59:00Z"));
-    assertEquals(Duration.ZERO, RetryAfterLearner.parse(past, clock));
-    assertNull(RetryAfterLearner.parse("soon", clock));
-    assertNull(RetryAfterLearner.parse("-1", clock));
-    assertNull(RetryAfterLearner.parse(null, clock));
+    assertEquals(Duration.ZERO, io.tollgate.proxy.RetryAfter.parse(past, clock));
+    assertNull(io.tollgate.proxy.RetryAfter.parse("soon", clock));
+    assertNull(io.tollgate.proxy.RetryAfter.parse("-1", clock));
+    assertNull(io.tollgate.proxy.RetryAfter.parse(null, clock));
   }
 }

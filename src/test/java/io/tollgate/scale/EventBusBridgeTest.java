@@ -3,7 +3,7 @@ package io.tollgate.scale;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.tollgate.Addresses;
+import io.tollgate.metrics.Addresses;
 import io.tollgate.sim.SimulatorOptions;
 import io.tollgate.testing.Stack;
 import io.vertx.core.json.JsonObject;

@@ -1,4 +1,4 @@
-package io.tollgate.admin;
+package io.tollgate.metrics;
 
 import io.vertx.core.json.JsonObject;
 import java.util.Map;

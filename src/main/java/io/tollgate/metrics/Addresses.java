@@ -1,4 +1,4 @@
-package io.tollgate;
+package io.tollgate.metrics;
 
 /** Every event-bus address Tollgate uses (SPEC §4), with its kind, sender, listeners and body. */
 public final class Addresses {

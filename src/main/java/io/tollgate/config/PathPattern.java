@@ -1,0 +1,239 @@
+package io.tollgate.config;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The one path-pattern dialect of Tollgate, used by every rule kind: cache routes, invalidation rules and
+ * their eviction targets, rate-limit paths, cost rules, and the admin API's invalidation patterns.
+ *
+ * <p>Segments, matched case-insensitively (Graph's paths are): a literal ({@code groups}), alternatives
+ * ({@code v1.0|beta}), {@code *} (exactly one segment), {@code {name}} (one segment, captured), {@code **}
+ * (any number of segments, none included, at any position) and a glob segment ({@code g1*}, where {@code *}
+ * is any run of characters inside the segment). A glob segment that ends the pattern with {@code *} also
+ * matches everything below it ({@code /v1.0/groups/g1*} covers {@code /v1.0/groups/g1/members}), which is
+ * what the admin API has always meant by a trailing star.
+ *
+ * <p>Compiled once (at start or per admin call); {@link #matches} allocates nothing. Immutable, so safe
+ * from every thread. Captured values are bound as literals ({@link #bind}): an id holding {@code *} never
+ * widens an eviction.
+ */
+public final class PathPattern {
+  private enum Kind { LITERAL, ANY, CAPTURE, REST, GLOB }
+
+  private record Segment(Kind kind, String[] options, String name, boolean prefixOfRest) {}
+
+  private final String source;
+  private final Segment[] segments;
+
+  private PathPattern(String source, Segment[] segments) {
+    this.source = source;
+    this.segments = segments;
+  }
+
+  /** @throws IllegalArgumentException with a message fit for a configuration problem */
+  public static PathPattern compile(String pattern) {
+    if (pattern == null || !pattern.startsWith("/")) throw new IllegalArgumentException("a path pattern starting with /");
+    if (pattern.length() > 1024) throw new IllegalArgumentException("a path pattern of at most 1024 characters");
+    for (int i = 0; i < pattern.length(); i++) {
+      if (!allowed(pattern.charAt(i))) throw new IllegalArgumentException("a path pattern of URL path characters (letters, digits, -._~!$&'()+,;=:@%) and * { } |");
+    }
+    String[] parts = pattern.substring(1).split("/", -1);
+    List<Segment> out = new ArrayList<>();
+    for (int i = 0; i < parts.length; i++) {
+      String p = parts[i];
+      boolean last = i == parts.length - 1;
+      if (p.isEmpty()) throw new IllegalArgumentException("a path pattern without empty segments");
+      if (p.equals("**")) {
+        out.add(new Segment(Kind.REST, null, null, false));
+      } else if (p.equals("*")) {
+        out.add(new Segment(Kind.ANY, null, null, false));
+      } else if (p.startsWith("{") && p.endsWith("}") && p.length() > 2 && p.indexOf('{', 1) < 0 && p.indexOf('}') == p.length() - 1) {
+        out.add(new Segment(Kind.CAPTURE, null, p.substring(1, p.length() - 1), false));
+      } else if (p.contains("{") || p.contains("}") || p.contains("**")) {
+        throw new IllegalArgumentException("a path pattern whose segments are literal, a|b, *, {name}, ** or text with * (such as g1*)");
+      } else if (p.contains("*")) {
+        if (p.contains("|")) throw new IllegalArgumentException("a path pattern without * inside a|b alternatives");
+        out.add(new Segment(Kind.GLOB, p.split("\\*", -1), null, last && p.endsWith("*")));
+      } else {
+        out.add(new Segment(Kind.LITERAL, p.split("\\|", -1), null, false));
+      }
+    }
+    return new PathPattern(pattern, out.toArray(new Segment[0]));
+  }
+
+  private static boolean allowed(char c) {
+    return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || "/-._~!$&'()+,;=:@%*{}|".indexOf(c) >= 0;
+  }
+
+  /** True when {@code pattern} compiles. */
+  public static boolean valid(String pattern) {
+    try {
+      compile(pattern);
+      return true;
+    } catch (IllegalArgumentException e) {
+      return false;
+    }
+  }
+
+  public boolean matches(String path) {
+    return path != null && !path.isEmpty() && path.charAt(0) == '/' && match(path, 1, 0, null);
+  }
+
+  /** @return the captured segments by name, or null when the path does not match */
+  public Map<String, String> capture(String path) {
+    if (path == null || path.isEmpty() || path.charAt(0) != '/') return null;
+    Map<String, String> captures = new HashMap<>();
+    return match(path, 1, 0, captures) ? captures : null;
+  }
+
+  /**
+   * Replaces {@code {name}} segments with the captured values, as literals: a write's captures turn an
+   * eviction template into the pattern of the reads it changes.
+   *
+   * @throws IllegalArgumentException when a capture the template names is missing
+   */
+  public PathPattern bind(Map<String, String> captures) {
+    Segment[] bound = segments.clone();
+    StringBuilder text = new StringBuilder();
+    for (int i = 0; i < bound.length; i++) {
+      Segment s = bound[i];
+      String shown = switch (s.kind) {
+        case LITERAL -> String.join("|", s.options);
+        case ANY -> "*";
+        case REST -> "**";
+        case GLOB -> String.join("*", s.options);
+        case CAPTURE -> {
+          String v = captures.get(s.name);
+          if (v == null || v.isEmpty() || v.indexOf('/') >= 0) throw new IllegalArgumentException("no single-segment capture {" + s.name + "}");
+          bound[i] = new Segment(Kind.LITERAL, new String[] {v}, null, false);
+          yield v;
+        }
+      };
+      text.append('/').append(shown);
+    }
+    return new PathPattern(text.toString(), bound);
+  }
+
+  /** The names of this pattern's {@code {name}} segments, in order. */
+  public java.util.Set<String> captureNames() {
+    java.util.Set<String> names = new java.util.LinkedHashSet<>();
+    for (Segment s : segments) if (s.kind == Kind.CAPTURE) names.add(s.name);
+    return names;
+  }
+
+  /**
+   * A Redis {@code MATCH} glob that every path this pattern matches also matches (a superset: callers
+   * filter what comes back with {@link #matches}). Letters become {@code [aA]} classes since paths match
+   * case-insensitively; Redis glob characters in literals are escaped.
+   */
+  public String redisGlob() {
+    StringBuilder g = new StringBuilder();
+    for (Segment s : segments) {
+      switch (s.kind) {
+        case REST -> g.append('*');
+        case ANY, CAPTURE -> g.append("/*");
+        case LITERAL -> {
+          g.append('/');
+          if (s.options.length == 1) appendRedisLiteral(g, s.options[0]);
+          else g.append('*');
+        }
+        case GLOB -> {
+          g.append('/');
+          for (int i = 0; i < s.options.length; i++) {
+            if (i > 0) g.append('*');
+            appendRedisLiteral(g, s.options[i]);
+          }
+          if (s.prefixOfRest) g.append('*');
+        }
+      }
+    }
+    String out = g.toString().replaceAll("\\*{2,}", "*");
+    return out.isEmpty() ? "/*" : out;
+  }
+
+  private static void appendRedisLiteral(StringBuilder g, String text) {
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      char lower = Character.toLowerCase(c);
+      char upper = Character.toUpperCase(c);
+      if (lower != upper) g.append('[').append(lower).append(upper).append(']');
+      else if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') g.append('\\').append(c);
+      else g.append(c);
+    }
+  }
+
+  /** Matches segments from index {@code si} against the path from {@code pos} (the start of a segment). */
+  private boolean match(String path, int pos, int si, Map<String, String> captures) {
+    int n = path.length();
+    for (int i = si; i < segments.length; i++) {
+      Segment seg = segments[i];
+      if (seg.kind == Kind.REST) {
+        if (i == segments.length - 1) return true;
+        // Zero segments, then one more at a time: backtracking is bounded by the path's segment count.
+        for (int p = pos; p <= n; ) {
+          if (match(path, p, i + 1, captures)) return true;
+          int slash = path.indexOf('/', p);
+          if (slash < 0) return false;
+          p = slash + 1;
+        }
+        return false;
+      }
+      if (pos > n) return false;
+      int end = path.indexOf('/', pos);
+      if (end < 0) end = n;
+      if (end == pos) return false;
+      switch (seg.kind) {
+        case LITERAL -> {
+          boolean any = false;
+          for (String option : seg.options) {
+            if (option.length() == end - pos && path.regionMatches(true, pos, option, 0, option.length())) {
+              any = true;
+              break;
+            }
+          }
+          if (!any) return false;
+        }
+        case CAPTURE -> {
+          if (captures != null) captures.put(seg.name, path.substring(pos, end));
+        }
+        case GLOB -> {
+          if (seg.prefixOfRest) return globMatches(seg.options, path, pos, n);
+          if (!globMatches(seg.options, path, pos, end)) return false;
+        }
+        default -> { }
+      }
+      pos = end + 1;
+    }
+    return pos > n;
+  }
+
+  /** {@code parts} joined by {@code *} against path[from, to), case-insensitively. */
+  private static boolean globMatches(String[] parts, String path, int from, int to) {
+    String first = parts[0];
+    if (to - from < first.length() || !path.regionMatches(true, from, first, 0, first.length())) return false;
+    int pos = from + first.length();
+    int lastIndex = parts.length - 1;
+    for (int i = 1; i < lastIndex; i++) {
+      String part = parts[i];
+      int found = indexOfIgnoreCase(path, part, pos, to);
+      if (found < 0) return false;
+      pos = found + part.length();
+    }
+    String last = parts[lastIndex];
+    if (lastIndex == 0) return pos == to;
+    return to - pos >= last.length() && path.regionMatches(true, to - last.length(), last, 0, last.length());
+  }
+
+  private static int indexOfIgnoreCase(String s, String part, int from, int to) {
+    for (int i = from; i + part.length() <= to; i++) if (s.regionMatches(true, i, part, 0, part.length())) return i;
+    return -1;
+  }
+
+  @Override
+  public String toString() {
+    return source;
+  }
+}

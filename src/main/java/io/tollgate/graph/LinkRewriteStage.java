@@ -1,0 +1,95 @@
+package io.tollgate.graph;
+
+import io.tollgate.concurrency.WorkerPool;
+import io.tollgate.proxy.Exchange;
+import io.tollgate.proxy.Reply;
+import io.tollgate.proxy.Stage;
+import io.vertx.core.Future;
+import io.vertx.core.MultiMap;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
+
+/**
+ * Graph awareness on the way out: paging links ({@code @odata.nextLink}/{@code deltaLink}, in bodies and
+ * {@code $batch} sub-responses) and {@code Location}/{@code Content-Location} headers that point at the
+ * upstream are rewritten to point at this gateway, so the next page goes through the cache and the limiter
+ * too. Outermost stage: it sees cache hits, misses, {@code $batch} answers and Tollgate's own answers alike.
+ *
+ * <p>Buffered bodies are rewritten whole (on the worker pool above 256 KiB, never on an event loop);
+ * streaming ones get a {@link LinkRewriter.Stream} that the proxy runs chunk by chunk. Bodies that are not
+ * plain JSON (compressed, binary) pass through byte-identical. A body the cache already scanned and found
+ * without links ({@link Reply#knownToHaveNoLinks()}) is not scanned again.
+ */
+public final class LinkRewriteStage implements Stage {
+  private static final int REWRITE_ON_WORKER_ABOVE = 256 << 10;
+  private static final CharSequence X_FORWARDED_PROTO = HttpHeaders.createOptimized("X-Forwarded-Proto");
+  private static final CharSequence X_FORWARDED_HOST = HttpHeaders.createOptimized("X-Forwarded-Host");
+
+  private final LinkRewriter links;
+  private final String publicUrl;
+  private final WorkerPool workers;
+
+  /**
+   * @param upstreamOrigin {@code scheme://host[:port]} of the configured upstream: only its links are rewritten
+   * @param publicUrl how clients reach this gateway ({@code server.publicUrl}), or null to derive it per request
+   */
+  public LinkRewriteStage(String upstreamOrigin, String publicUrl, WorkerPool workers) {
+    this.links = new LinkRewriter(upstreamOrigin);
+    this.publicUrl = publicUrl;
+    this.workers = workers;
+  }
+
+  @Override
+  public Future<Reply> apply(Exchange ex, Chain next) {
+    return next.proceed(ex).compose(reply -> rewrite(ex, reply));
+  }
+
+  private Future<Reply> rewrite(Exchange ex, Reply reply) {
+    reply = rewriteHeaders(ex, reply);
+    if (!isPlainJson(reply.headers())) return Future.succeededFuture(reply);
+    if (!reply.isStreaming()) {
+      Buffer body = reply.body();
+      if (body == null || reply.knownToHaveNoLinks() || !LinkRewriter.mayContainLinks(body)) return Future.succeededFuture(reply);
+      String gateway = gatewayOrigin(ex);
+      if (body.length() <= REWRITE_ON_WORKER_ABOVE) return Future.succeededFuture(reply.withBody(links.rewrite(body, gateway)));
+      Reply buffered = reply;
+      return workers.run(() -> links.rewrite(body, gateway)).map(buffered::withBody);
+    }
+    boolean bodyless = ex.method() == HttpMethod.HEAD || reply.status() == 204 || reply.status() == 304;
+    return Future.succeededFuture(bodyless ? reply : reply.transform(links.stream(gatewayOrigin(ex))));
+  }
+
+  private Reply rewriteHeaders(Exchange ex, Reply reply) {
+    String location = reply.headers().get(HttpHeaders.LOCATION);
+    String contentLocation = reply.headers().get(HttpHeaders.CONTENT_LOCATION);
+    if (location == null && contentLocation == null) return reply;
+    String gateway = gatewayOrigin(ex);
+    String newLocation = links.rewriteHeader(location, gateway);
+    String newContentLocation = links.rewriteHeader(contentLocation, gateway);
+    if (newLocation == location && newContentLocation == contentLocation) return reply;
+    // A hit's headers belong to its cache entry: rewrite a copy.
+    MultiMap headers = MultiMap.caseInsensitiveMultiMap().addAll(reply.headers());
+    if (location != null) headers.set(HttpHeaders.LOCATION, newLocation);
+    if (contentLocation != null) headers.set(HttpHeaders.CONTENT_LOCATION, newContentLocation);
+    return reply.withHeaders(headers);
+  }
+
+  /** JSON we can read: a JSON content type and no content encoding (compressed bodies pass untouched). */
+  private static boolean isPlainJson(MultiMap headers) {
+    String type = headers.get(HttpHeaders.CONTENT_TYPE);
+    String encoding = headers.get(HttpHeaders.CONTENT_ENCODING);
+    return type != null && type.contains("json") && (encoding == null || "identity".equalsIgnoreCase(encoding));
+  }
+
+  /** The origin clients use to reach this gateway: server.publicUrl, else X-Forwarded-*, else Host. */
+  private String gatewayOrigin(Exchange ex) {
+    if (publicUrl != null) return publicUrl;
+    String proto = ex.headers().get(X_FORWARDED_PROTO);
+    String host = ex.headers().get(X_FORWARDED_HOST);
+    if (host == null) host = ex.request().authority() == null ? null : ex.request().authority().toString();
+    if (host == null) host = "127.0.0.1:" + ex.request().localAddress().port();
+    if (proto == null) proto = ex.request().isSSL() ? "https" : "http";
+    return proto + "://" + host;
+  }
+}
