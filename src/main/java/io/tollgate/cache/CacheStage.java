@@ -116,7 +116,8 @@ public final class CacheStage implements Stage {
     boolean[] led = {false};
     Future<Captured> shared = coalescer.run(key.value(), () -> {
       led[0] = true;
-      return next.proceed(ex).compose(reply -> capture(reply)).onSuccess(c -> storeIfCacheable(key, route, c));
+      long began = System.currentTimeMillis();
+      return next.proceed(ex).compose(reply -> capture(reply)).onSuccess(c -> storeIfCacheable(key, route, c, began));
     }, followerTimeoutMs);
     return shared.compose(c -> {
       if (c.leaderOnly() != null) return led[0] ? Future.succeededFuture(c.leaderOnly()) : next.proceed(ex);
@@ -134,8 +135,10 @@ public final class CacheStage implements Stage {
   }
 
   private void refreshInBackground(Exchange ex, Chain next, CacheKey key, Route route) {
-    coalescer.run(key.value(), () -> next.proceed(ex).compose(this::capture).onSuccess(c -> storeIfCacheable(key, route, c)),
-        followerTimeoutMs);
+    coalescer.run(key.value(), () -> {
+      long began = System.currentTimeMillis();
+      return next.proceed(ex).compose(this::capture).onSuccess(c -> storeIfCacheable(key, route, c, began));
+    }, followerTimeoutMs);
   }
 
   /** Buffers the upstream body up to maxEntrySize; a larger body becomes a leader-only stream. */
@@ -188,9 +191,13 @@ public final class CacheStage implements Stage {
     return clock;
   }
 
-  /** Stores an answer obtained another way (a $batch sub-response) under the same rules as single reads. */
-  public void store(CacheKey key, Route route, int status, MultiMap headers, Buffer body) {
-    storeIfCacheable(key, route, new Captured(status, headers, body, null));
+  /**
+   * Stores an answer obtained another way (a $batch sub-response) under the same rules as single reads.
+   *
+   * @param fetchBegan wall-clock millis when the upstream read began (a write invalidated since wins)
+   */
+  public void store(CacheKey key, Route route, int status, MultiMap headers, Buffer body, long fetchBegan) {
+    storeIfCacheable(key, route, new Captured(status, headers, body, null), fetchBegan);
   }
 
   /** Runs the invalidation rules for a successful write on {@code path}. */
@@ -198,7 +205,7 @@ public final class CacheStage implements Stage {
     return invalidateFor(path, method);
   }
 
-  private void storeIfCacheable(CacheKey key, Route route, Captured c) {
+  private void storeIfCacheable(CacheKey key, Route route, Captured c, long fetchBegan) {
     if (c.leaderOnly() != null) return;
     long ttl;
     if (c.status() >= 200 && c.status() < 300 && c.status() != 206) ttl = route.ttl().toMillis();
@@ -209,7 +216,7 @@ public final class CacheStage implements Stage {
       if (cc != null && (cc.contains("no-store") || cc.contains("no-cache") || cc.contains("private"))) return;
     }
     cache.store(key, new CachedResponse(c.status(), CachedResponse.keptHeaders(c.headers()), c.body(), clock.millis(), ttl,
-        route.staleWhileRevalidate().toMillis(), route.staleIfError().toMillis()));
+        route.staleWhileRevalidate().toMillis(), route.staleIfError().toMillis()), fetchBegan);
   }
 
   private Future<Void> invalidateFor(String path, String method) {

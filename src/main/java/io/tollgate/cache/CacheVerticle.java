@@ -141,7 +141,7 @@ public final class CacheVerticle extends VerticleBase {
           return;
         }
         entry.put("storedAt", entry.getLong("storedAt", clock.millis()));
-        cache.store(keyOf(body), CachedResponse.fromJson(entry)).onComplete(ar -> msg.reply(new JsonObject().put("stored", true)));
+        cache.store(keyOf(body), CachedResponse.fromJson(entry), System.currentTimeMillis()).onComplete(ar -> msg.reply(new JsonObject().put("stored", true)));
       }
       case "invalidate" -> {
         String pattern = body.getString("pattern");

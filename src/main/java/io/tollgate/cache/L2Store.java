@@ -48,6 +48,23 @@ public final class L2Store {
   private static final Logger LOG = LoggerFactory.getLogger(L2Store.class);
   private static final long MIN_BACKOFF_MS = 250;
   private static final long MAX_BACKOFF_MS = 10_000;
+  /**
+   * How long invalidations are remembered for late stores: far longer than any upstream read may take. A
+   * store whose read began before that is not stored at all.
+   */
+  static final long INVALIDATION_WINDOW_MS = 10 * 60_000;
+  /** KEYS: paths, log. ARGV: path, index expiry, fetch start. Indexes the path; returns invalidations logged since. */
+  private static final String INDEX_PATH = "redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1]) "
+      + "return redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[3], '+inf')";
+  /** KEYS: entry, index, tomb. ARGV: fetch start, meta, body, gz, retain ms, digest, index ttl ms. */
+  private static final String STORE_ENTRY = "local t = redis.call('GET', KEYS[3]) "
+      + "if t and tonumber(t) > tonumber(ARGV[1]) then return 0 end "
+      + "redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'body', ARGV[3], 'gz', ARGV[4]) "
+      + "redis.call('PEXPIRE', KEYS[1], ARGV[5]) redis.call('SADD', KEYS[2], ARGV[6]) "
+      + "redis.call('PEXPIRE', KEYS[2], ARGV[7]) return 1";
+  /** KEYS: log. ARGV: time, member, forget before, window ms. */
+  private static final String LOG_INVALIDATION = "redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2]) "
+      + "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3]) redis.call('PEXPIRE', KEYS[1], ARGV[4]) return 1";
 
   private final Vertx vertx;
   private final RedisOptions redisOptions;
@@ -122,6 +139,11 @@ public final class L2Store {
     return prefix + "{paths}";
   }
 
+  /** Recent invalidations, {@code time:pattern} scored by time; on the {@code {paths}} slot with the path index. */
+  private String invalidationLogKey() {
+    return prefix + "{paths}:log";
+  }
+
   private String channel() {
     return prefix + "invalidations";
   }
@@ -141,29 +163,44 @@ public final class L2Store {
         .otherwiseEmpty();
   }
 
-  /** Stores an entry with Redis expiry = its retain time; failures are counted, not raised. */
-  public Future<Void> put(CacheKey key, CachedResponse response) {
+  /**
+   * Stores an entry with Redis expiry = its retain time; failures are counted, not raised.
+   *
+   * <p>A store can arrive after a write's invalidation although its upstream read began before the write
+   * (a slow fetch, or a store still in flight): storing it would bring the old answer back for a whole TTL.
+   * So the store first indexes its path and, in the same atomic step, reads the invalidations logged since
+   * its fetch began; one that covers the path cancels the store. An invalidation logged after that step
+   * finds the path in the index and leaves a tombstone that the entry script checks. Either way the late
+   * answer is dropped.
+   *
+   * @param fetchBeganMillis wall-clock time the upstream read for this answer began
+   */
+  public Future<Void> put(CacheKey key, CachedResponse response, long fetchBeganMillis) {
     if (!connected) return Future.succeededFuture();
+    if (fetchBeganMillis < System.currentTimeMillis() - INVALIDATION_WINDOW_MS) return Future.succeededFuture();
     boolean compress = response.body().length() > compressAbove;
     Future<Buffer> body = compress
         ? codec.executeBlocking(() -> gzip(response.body()), false)
         : Future.succeededFuture(response.body());
-    return body.compose(b -> {
-      String entry = entryKey(key);
-      String index = tag(key.path()) + ":keys";
-      long retain = response.retainMillis();
-      List<Request> writes = new ArrayList<>();
-      if (!cluster) writes.add(Request.cmd(Command.MULTI));
-      writes.add(Request.cmd(Command.HSET).arg(entry).arg("meta").arg(response.meta().encode()).arg("body").arg(b)
-          .arg("gz").arg(compress ? "1" : "0"));
-      writes.add(Request.cmd(Command.PEXPIRE).arg(entry).arg(retain));
-      writes.add(Request.cmd(Command.SADD).arg(index).arg(key.digest()));
-      writes.add(Request.cmd(Command.PEXPIRE).arg(index).arg(indexTtlMs));
-      if (!cluster) writes.add(Request.cmd(Command.EXEC));
-      return batch(writes)
-          .compose(ignored -> send(Request.cmd(Command.ZADD).arg(pathsKey()).arg("GT")
-              .arg(System.currentTimeMillis() + indexTtlMs).arg(key.path())));
-    }).<Void>mapEmpty().otherwiseEmpty();
+    return body.compose(b -> send(Request.cmd(Command.EVAL).arg(INDEX_PATH).arg(2).arg(pathsKey()).arg(invalidationLogKey())
+            .arg(key.path()).arg(System.currentTimeMillis() + indexTtlMs).arg(fetchBeganMillis))
+        .compose(since -> {
+          for (Response logged : since) {
+            if (coversPath(logged.toString(), key.path())) return Future.succeededFuture();
+          }
+          String tag = tag(key.path());
+          return send(Request.cmd(Command.EVAL).arg(STORE_ENTRY).arg(3).arg(entryKey(key)).arg(tag + ":keys").arg(tag + ":tomb")
+              .arg(fetchBeganMillis).arg(response.meta().encode()).arg(b).arg(compress ? "1" : "0")
+              .arg(response.retainMillis()).arg(key.digest()).arg(indexTtlMs));
+        }))
+        .<Void>mapEmpty().otherwiseEmpty();
+  }
+
+  /** A logged invalidation ({@code time:pattern}) whose pattern matches {@code path}. */
+  private static boolean coversPath(String logged, String path) {
+    int colon = logged.indexOf(':');
+    String pattern = colon < 0 ? logged : logged.substring(colon + 1);
+    return PathPattern.valid(pattern) && PathPattern.compile(pattern).matches(path);
   }
 
   /**
@@ -173,13 +210,17 @@ public final class L2Store {
    */
   public Future<Long> invalidate(PathPattern glob) {
     if (!connected) return Future.succeededFuture(0L);
-    return scanPaths("0", glob, 0L)
+    long at = System.currentTimeMillis();
+    // Logged before the scan: a store that indexes its path after this sees the entry and cancels itself.
+    return send(Request.cmd(Command.EVAL).arg(LOG_INVALIDATION).arg(1).arg(invalidationLogKey())
+            .arg(at).arg(at + ":" + glob).arg(at - INVALIDATION_WINDOW_MS).arg(INVALIDATION_WINDOW_MS))
+        .compose(logged -> scanPaths("0", glob, at, 0L))
         .compose(n -> publish(new JsonObject().put("action", "invalidate").put("pattern", glob.toString())).map(n))
         .otherwise(0L);
   }
 
   /** ZSCAN with a MATCH superset of the pattern; each candidate is then matched exactly (case-insensitively). */
-  private Future<Long> scanPaths(String cursor, PathPattern pattern, long deleted) {
+  private Future<Long> scanPaths(String cursor, PathPattern pattern, long at, long deleted) {
     return send(Request.cmd(Command.ZSCAN).arg(pathsKey()).arg(cursor).arg("MATCH").arg(pattern.redisGlob()).arg("COUNT").arg(500))
         .compose(r -> {
           String next = r.get(0).toString();
@@ -190,20 +231,23 @@ public final class L2Store {
             if (pattern.matches(path)) paths.add(path);
           }
           Future<Long> chain = Future.succeededFuture(deleted);
-          for (String path : paths) chain = chain.compose(d -> deletePath(path).map(x -> d + x));
-          return chain.compose(d -> "0".equals(next) ? Future.succeededFuture(d) : scanPaths(next, pattern, d));
+          for (String path : paths) chain = chain.compose(d -> deletePath(path, at).map(x -> d + x));
+          return chain.compose(d -> "0".equals(next) ? Future.succeededFuture(d) : scanPaths(next, pattern, at, d));
         });
   }
 
-  private Future<Long> deletePath(String path) {
+  private Future<Long> deletePath(String path, long at) {
     String index = tag(path) + ":keys";
     return send(Request.cmd(Command.SMEMBERS).arg(index)).compose(members -> {
-      // The entries and their index share a slot and go in one DEL; the path list lives on another slot
-      // ({paths}), so in a cluster it cannot join them in one batch.
+      // The entries, their index and the path's tombstone share a slot and go in one MULTI; the path list
+      // lives on another slot ({paths}), so in a cluster it cannot join them.
       Request del = Request.cmd(Command.DEL).arg(index);
       for (Response m : members) del.arg(tag(path) + ":e:" + m.toString());
+      Request tomb = Request.cmd(Command.SET).arg(tag(path) + ":tomb").arg(at).arg("PX").arg(INVALIDATION_WINDOW_MS);
+      List<Request> writes = cluster ? List.of(del, tomb)
+          : List.of(Request.cmd(Command.MULTI), del, tomb, Request.cmd(Command.EXEC));
       long n = members.size();
-      return send(del).compose(d -> send(Request.cmd(Command.ZREM).arg(pathsKey()).arg(path))).map(n);
+      return batch(writes).compose(d -> send(Request.cmd(Command.ZREM).arg(pathsKey()).arg(path))).map(n);
     });
   }
 

@@ -17,6 +17,7 @@ public final class ResponseCache {
   private final L2Store l2;
   private final CacheStats stats;
   private final Clock clock;
+  private final RecentInvalidations recent = new RecentInvalidations();
 
   ResponseCache(L1Store l1, L2Store l2, CacheStats stats, Clock clock) {
     this.l1 = l1;
@@ -50,14 +51,21 @@ public final class ResponseCache {
     });
   }
 
-  /** Stores in L1 at once and in L2 in the background; Redis trouble never reaches the caller. */
-  public Future<Void> store(CacheKey key, CachedResponse response) {
+  /**
+   * Stores in L1 at once and in L2 in the background; Redis trouble never reaches the caller. An answer
+   * whose upstream read began before an invalidation that covers it is not stored: it may predate the write.
+   *
+   * @param fetchBeganMillis wall-clock time the upstream read for this answer began
+   */
+  public Future<Void> store(CacheKey key, CachedResponse response, long fetchBeganMillis) {
+    if (recent.invalidatedSince(fetchBeganMillis, key.path())) return Future.succeededFuture();
     l1.put(key, response);
-    return l2 == null ? Future.succeededFuture() : l2.put(key, response);
+    return l2 == null ? Future.succeededFuture() : l2.put(key, response, fetchBeganMillis);
   }
 
   /** Evicts matching paths in all partitions: here, in Redis, and (through pub/sub) on every other instance. */
   public Future<Long> invalidate(PathPattern glob) {
+    recent.add(glob);
     long local = l1.removeIf(glob::matches);
     if (l2 == null) return Future.succeededFuture(local);
     return l2.invalidate(glob).map(remote -> Math.max(local, remote));
@@ -65,6 +73,7 @@ public final class ResponseCache {
 
   /** An invalidation that another instance already applied to Redis: only this L1 is left. */
   long invalidateLocal(PathPattern glob) {
+    recent.add(glob);
     return l1.removeIf(glob::matches);
   }
 

@@ -173,6 +173,7 @@ public final class BatchStage implements Stage {
         requests.add(r);
       }
       Buffer body = new JsonObject().put("requests", requests).toBuffer();
+      long began = System.currentTimeMillis();
       return next.proceed(ex.derive(body, chunk.size()))
           .compose(reply -> collect(reply))
           .compose(reply -> workers.executeBlocking(() -> reply.body().toJsonObject(), false)
@@ -183,7 +184,7 @@ public final class BatchStage implements Stage {
               for (BatchRequest.Sub s : chunk) results[s.index()] = failure(s.id(), reply.status(), "UpstreamBatchFailed", "The upstream refused the batch.");
               return Future.succeededFuture();
             }
-            return absorb(chunk, (JsonObject) pair[1]);
+            return absorb(chunk, (JsonObject) pair[1], began);
           }, failure -> {
             int status = failure instanceof GatewayException g ? g.status() : 502;
             for (BatchRequest.Sub s : chunk) results[s.index()] = failure(s.id(), status, "UpstreamUnavailable", failure.getMessage());
@@ -191,7 +192,7 @@ public final class BatchStage implements Stage {
           });
     }
 
-    private Future<Void> absorb(List<BatchRequest.Sub> chunk, JsonObject response) {
+    private Future<Void> absorb(List<BatchRequest.Sub> chunk, JsonObject response, long fetchBegan) {
       JsonArray responses = response.getJsonArray("responses", new JsonArray());
       long waitMs = 0;
       List<Future<Void>> invalidations = new ArrayList<>();
@@ -218,7 +219,7 @@ public final class BatchStage implements Stage {
           Route route = cache.routeFor(path);
           if (route != null) {
             cache.store(cache.keyFor(path, s.query(), headersOf(s), ex.partition()), route, status,
-                headersOf(r.getJsonObject("headers")), bodyBuffer(r.getValue("body")));
+                headersOf(r.getJsonObject("headers")), bodyBuffer(r.getValue("body")), fetchBegan);
           }
         } else {
           invalidations.add(cache.invalidateAfterWrite(path, s.method()));

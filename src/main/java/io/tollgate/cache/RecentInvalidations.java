@@ -1,0 +1,43 @@
+package io.tollgate.cache;
+
+import io.tollgate.config.PathPattern;
+import java.util.Iterator;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The invalidations this instance applied in the last minutes (its own writes and its peers'), newest last,
+ * so that an answer whose upstream read began before one of them is not stored: it may show the data as it
+ * was before the write. Bounded in age and count; a store looks only at invalidations newer than its read,
+ * which are few. Thread-safe: stores and invalidations come from every event loop.
+ */
+final class RecentInvalidations {
+  private static final long WINDOW_MS = L2Store.INVALIDATION_WINDOW_MS;
+  private static final int MAX = 4096;
+
+  private record Entry(long atMillis, PathPattern pattern) {}
+
+  private final ConcurrentLinkedDeque<Entry> entries = new ConcurrentLinkedDeque<>();
+  private final AtomicInteger size = new AtomicInteger();
+
+  void add(PathPattern pattern) {
+    long now = System.currentTimeMillis();
+    entries.addLast(new Entry(now, pattern));
+    size.incrementAndGet();
+    for (Entry oldest = entries.peekFirst(); oldest != null && (oldest.atMillis < now - WINDOW_MS || size.get() > MAX);
+        oldest = entries.peekFirst()) {
+      if (entries.remove(oldest)) size.decrementAndGet();
+    }
+  }
+
+  /** True when an invalidation after {@code sinceMillis} covers {@code path}, or when that is too long ago to know. */
+  boolean invalidatedSince(long sinceMillis, String path) {
+    if (sinceMillis < System.currentTimeMillis() - WINDOW_MS) return true;
+    for (Iterator<Entry> it = entries.descendingIterator(); it.hasNext(); ) {
+      Entry e = it.next();
+      if (e.atMillis <= sinceMillis) return false;
+      if (e.pattern.matches(path)) return true;
+    }
+    return false;
+  }
+}
