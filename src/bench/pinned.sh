@@ -272,7 +272,7 @@ EOF
 # wrk_load DURATION URL PATH [COUNT]: load from LOAD_CPU (used for warm-ups; output discarded).
 wrk_load() {
   local d=$1 url=$2; shift 2
-  timeout $(($(secs "$d") + 30)) taskset -c "$LOAD_CPU" \
+  timeout -k 5 --foreground $(($(secs "$d") + 30)) taskset -c "$LOAD_CPU" \
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"$d" -s "$WORK/bearer.lua" "$url" -- "$TOKEN" "$@" >"$WORK/warm.txt" 2>&1 \
     || problem "wrk warm-up on $url failed: $(tail -1 "$WORK/warm.txt")"
 }
@@ -282,15 +282,17 @@ wrk_load() {
 measure() {
   local row=$1 label=$2 url=$3; shift 3
   local out; out=$WORK/wrk-$(printf '%03d' "$MEASURE_NO").txt; MEASURE_NO=$((MEASURE_NO + 1))
-  local s0 s1 r0 r1 c0 c1 l0 l1
-  s0=$(proc_ticks "${SUT_PIDS[@]}"); r0=$(proc_ticks "${SUT2_PIDS[@]}")
+  local s0 s1 r0 r1 c0 c1 l0 l1 m0 m1 rc=0 TIMEFORMAT='%U %S'
+  s0=$(proc_ticks "${SUT_PIDS[@]}"); r0=$(proc_ticks "${SUT2_PIDS[@]}"); m0=$(proc_ticks "$SIM_PID")
   read -r -a c0 < <(core_ticks "$SUT_CPU"); read -r -a l0 < <(core_ticks "$LOAD_CPU")
   echo "== pass $PASS, $label: $url $*" >"$out"
-  timeout $(($(secs "$DURATION") + 30)) taskset -c "$LOAD_CPU" \
-    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$WORK/bearer.lua" "$url" -- "$TOKEN" "$@" >>"$out" 2>&1 \
-    || problem "pass $PASS, $label: wrk failed (see pinned-logs/$(basename "$out"))"
-  s1=$(proc_ticks "${SUT_PIDS[@]}"); r1=$(proc_ticks "${SUT2_PIDS[@]}")
+  { time timeout -k 5 --foreground $(($(secs "$DURATION") + 30)) taskset -c "$LOAD_CPU" \
+      wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$WORK/bearer.lua" "$url" -- "$TOKEN" "$@" >>"$out" 2>&1; } \
+    2>"$out.time" || rc=$?
+  s1=$(proc_ticks "${SUT_PIDS[@]}"); r1=$(proc_ticks "${SUT2_PIDS[@]}"); m1=$(proc_ticks "$SIM_PID")
   read -r -a c1 < <(core_ticks "$SUT_CPU"); read -r -a l1 < <(core_ticks "$LOAD_CPU")
+  ((rc == 0)) || problem "pass $PASS, $label: wrk failed, exit $rc (see pinned-logs/$(basename "$out"))"
+  local wrk_ticks; wrk_ticks=$(awk -v hz="$HZ" '{ printf "%d", ($1 + $2) * hz }' "$out.time")
   local reqs rps p50 p99 non2xx sock
   reqs=$(awk '/ requests in / { print $1 }' "$out")
   rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
@@ -300,12 +302,15 @@ measure() {
   sock=$(awk '/Socket errors:/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }' "$out")
   local sut=$((s1 - s0)) extra=$((r1 - r0)) core=$((c1[1] - c0[1]))
   ((core > 0)) || core=1
-  local cpu cpu1 cpu2 util other loadbusy note=""
+  local cpu cpu1 cpu2 util other loadbusy loadother note=""
   cpu=$(us_per_req "$((sut + extra))" "${reqs:-0}"); cpu1=$(us_per_req "$sut" "${reqs:-0}"); cpu2=$(us_per_req "$extra" "${reqs:-0}")
   util=$(( (sut + extra) * 100 / core ))
   # CPU of the SUT core not used by the SUT: other processes (and interrupts) that ran on it.
   other=$(( (c1[0] - c0[0] - sut - extra) * 100 / core )); ((other >= 0)) || other=0
   loadbusy=$(( (l1[0] - l0[0]) * 100 / (l1[1] - l0[1] > 0 ? l1[1] - l0[1] : 1) ))
+  # The same for the load core: what neither wrk nor the simulator used there.
+  loadother=$(( (l1[0] - l0[0] - wrk_ticks - (m1 - m0)) * 100 / (l1[1] - l0[1] > 0 ? l1[1] - l0[1] : 1) ))
+  ((loadother >= 0)) || loadother=0
   if [[ ${non2xx:-0} != 0 || ${sock:-0} != 0 ]]; then
     problem "pass $PASS, $label: ${non2xx:-0} non-2xx, ${sock:-0} socket errors (see pinned-logs/$(basename "$out"))"
     note="${note:+$note; }errors"
@@ -314,8 +319,12 @@ measure() {
     problem "pass $PASS, $label: ${other}% of the SUT core went to something else during the window; numbers skewed"
     note="${note:+$note; }SUT core ${other}% other"
   fi
+  if ((loadother > 10)); then
+    problem "pass $PASS, $label: ${loadother}% of the load core went to something else; req/s and latency skewed"
+    note="${note:+$note; }load core ${loadother}% other"
+  fi
   local split=""; ((${#SUT2_PIDS[@]})) && split=" = gateway $cpu1 + $SUT2_NAME $cpu2"
-  log "pass $PASS $label: $rps req/s, p50 $p50 ms, p99 $p99 ms, $cpu µs CPU/req$split ($((sut + extra)) ticks / ${reqs:-0} req), SUT ${util}% of its core, other on SUT core ${other}%, load core ${loadbusy}% busy"
+  log "pass $PASS $label: $rps req/s, p50 $p50 ms, p99 $p99 ms, $cpu µs CPU/req$split ($((sut + extra)) ticks / ${reqs:-0} req), SUT ${util}% of its core, other on SUT core ${other}%, load core ${loadbusy}% busy (${loadother}% other)"
   local k="$row|$label"
   [[ -n ${V_RPS[$k]:-} ]] || TARGETS+=("$k")
   V_RPS[$k]+=" ${rps:-0}"; V_P50[$k]+=" $p50"; V_P99[$k]+=" $p99"; V_CPU[$k]+=" $cpu"

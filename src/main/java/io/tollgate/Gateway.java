@@ -23,6 +23,7 @@ import io.tollgate.metrics.TollgateMetrics;
 import io.tollgate.proxy.Forwarder;
 import io.tollgate.proxy.Pipeline;
 import io.tollgate.proxy.ProxyVerticle;
+import io.tollgate.proxy.RouteTable;
 import io.tollgate.proxy.Stage;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
@@ -61,6 +62,7 @@ public final class Gateway {
   private Breakers breakers;
   private RetryPolicy retryPolicy;
   private RetryBudget retryBudget;
+  private RouteTable routes;
   private int proxyPort;
   private int managementPort;
 
@@ -97,11 +99,12 @@ public final class Gateway {
   private Future<Void> deploy() {
     // Not ready until the proxy listens, whatever other components report first (Redis may answer sooner).
     readiness.report("proxy", Readiness.State.DOWN, "starting");
+    routes = RouteTable.compile(options.getCache(), options.getRateLimit());
     trafficControl();
     List<Consumer<Router>> adminRoutes = new ArrayList<>();
     Future<?> cacheReady = Future.succeededFuture();
     if (options.getCache().isEnabled()) {
-      cacheVerticle = new CacheVerticle(options.getCache(), options.getRedis(), metrics.registry(), readiness, clock);
+      cacheVerticle = new CacheVerticle(options.getCache(), options.getRedis(), metrics.registry(), readiness, clock, workerPool);
       cacheReady = vertx.deployVerticle(cacheVerticle).onSuccess(id -> {
         coalescer = new Coalescer<>(vertx, cacheVerticle.cache().stats());
         adminRoutes.add(new AdminRoutes(cacheVerticle.cache()));
@@ -122,7 +125,7 @@ public final class Gateway {
           if (proxyOptions.getServer().getPort() == 0) proxyOptions.getServer().setPort(-1);
           List<ProxyVerticle> deployed = new java.util.concurrent.CopyOnWriteArrayList<>();
           return vertx.deployVerticle(() -> {
-            ProxyVerticle v = new ProxyVerticle(proxyOptions, metrics, this::pipeline);
+            ProxyVerticle v = new ProxyVerticle(proxyOptions, metrics, routes, this::pipeline);
             deployed.add(v);
             return v;
           }, new DeploymentOptions().setInstances(instances)).map(id -> deployed.get(0).port());
@@ -151,7 +154,7 @@ public final class Gateway {
       cacheStage = new CacheStage(cacheOptions, cacheVerticle.cache(), lookup, coalescer, deadline, LinkRewriter::mayContainLinks);
     }
     stages.add(new LinkRewriteStage(forwarder.origin(), options.getServer().getPublicUrl(), workerPool));
-    stages.add(new BatchStage(vertx, cacheStage, vertx.createSharedWorkerExecutor("tollgate-batch", 2), deadline));
+    stages.add(new BatchStage(vertx, cacheStage, routes, workerPool, deadline));
     if (cacheStage != null) stages.add(cacheStage);
     // Order of SPEC section 2: rate limit (3), bulkhead (4), breaker + retry (5); the learner sits right in
     // front of the upstream so it sees every attempt's 429/503 Retry-After, retries included.

@@ -4,8 +4,6 @@ import io.tollgate.proxy.GatewayException;
 import io.tollgate.proxy.GraphError;
 import io.vertx.core.Handler;
 import io.vertx.ext.web.RoutingContext;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 
 /**
  * Guards {@code /admin/*}: closed (403) when no admin token is configured, 401 without or with a wrong
@@ -17,22 +15,19 @@ public final class AdminAuth implements Handler<RoutingContext> {
   private static final GatewayException UNAUTHORIZED = new GatewayException(401, "Unauthorized",
       "A valid admin bearer token is required.", null);
 
-  private final byte[] expected;
+  private final AdminToken token;
 
   public AdminAuth(String adminToken) {
-    this.expected = adminToken == null ? null : adminToken.getBytes(StandardCharsets.UTF_8);
+    this.token = new AdminToken(adminToken);
   }
 
   @Override
   public void handle(RoutingContext ctx) {
-    if (expected == null) {
+    if (!token.configured()) {
       GraphError.write(ctx.response(), DISABLED, requestId());
       return;
     }
-    String header = ctx.request().getHeader("Authorization");
-    byte[] given = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7)
-        ? header.substring(7).trim().getBytes(StandardCharsets.UTF_8) : new byte[0];
-    if (!MessageDigest.isEqual(expected, given)) {
+    if (!token.admits(ctx.request().getHeader("Authorization"))) {
       ctx.response().putHeader("WWW-Authenticate", "Bearer realm=\"tollgate-admin\"");
       GraphError.write(ctx.response(), UNAUTHORIZED, requestId());
       return;

@@ -10,8 +10,6 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.handler.sockjs.BridgeEvent;
 import io.vertx.ext.web.handler.sockjs.SockJSBridgeOptions;
 import io.vertx.ext.web.handler.sockjs.SockJSHandler;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,10 +26,10 @@ public final class EventBusBridge implements Handler<BridgeEvent> {
   public static final String PATH = "/eventbus";
   static final String AUTH_HEADER = "authorization";
 
-  private final byte[] expected;
+  private final AdminToken token;
 
   private EventBusBridge(String adminToken) {
-    this.expected = adminToken == null ? null : ("Bearer " + adminToken).getBytes(StandardCharsets.UTF_8);
+    this.token = new AdminToken(adminToken);
   }
 
   /** The router to mount at {@code /eventbus/*}. */
@@ -55,14 +53,13 @@ public final class EventBusBridge implements Handler<BridgeEvent> {
     JsonObject raw = event.getRawMessage();
     JsonObject headers = raw == null ? null : raw.getJsonObject("headers");
     String given = headers == null ? null : headers.getString(AUTH_HEADER);
-    boolean allowed = expected != null && given != null
-        && MessageDigest.isEqual(expected, given.getBytes(StandardCharsets.UTF_8));
+    boolean allowed = token.admits(given);
     if (allowed) {
       headers.remove(AUTH_HEADER);
       event.setRawMessage(raw);
     } else {
       LOG.debug("event-bus bridge: inbound {} to {} refused ({})", type, raw == null ? null : raw.getString("address"),
-          expected == null ? "no admin token configured" : "missing or wrong token");
+          token.configured() ? "missing or wrong token" : "no admin token configured");
     }
     event.complete(allowed);
   }

@@ -1,10 +1,9 @@
 package io.tollgate.cache;
 
+import io.tollgate.proxy.RequestPath;
+import io.tollgate.proxy.Sha256;
 import io.vertx.core.MultiMap;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.util.Arrays;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 
@@ -47,17 +46,7 @@ public final class CacheKey {
 
   /** Collapses repeated slashes and drops a trailing slash: /v1.0//users/ and /v1.0/users are one resource. */
   public static String normalisePath(String path) {
-    if (path == null || path.isEmpty()) return "/";
-    StringBuilder sb = new StringBuilder(path.length());
-    char prev = 0;
-    for (int i = 0; i < path.length(); i++) {
-      char c = path.charAt(i);
-      if (c == '/' && prev == '/') continue;
-      sb.append(c);
-      prev = c;
-    }
-    if (sb.length() > 1 && sb.charAt(sb.length() - 1) == '/') sb.setLength(sb.length() - 1);
-    return sb.toString();
+    return RequestPath.normalise(path);
   }
 
   public String partition() { return partition; }
@@ -66,13 +55,7 @@ public final class CacheKey {
   public String value() { return value; }
 
   public String digest() {
-    if (digest == null) {
-      try {
-        digest = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(value.getBytes(StandardCharsets.UTF_8)));
-      } catch (java.security.NoSuchAlgorithmException e) {
-        throw new IllegalStateException(e);
-      }
-    }
+    if (digest == null) digest = Sha256.hex(value);
     return digest;
   }
 

@@ -3,19 +3,19 @@ package io.tollgate.cache;
 import io.tollgate.config.CacheOptions;
 import io.tollgate.config.CacheOptions.Route;
 import io.tollgate.config.PathPattern;
+import io.tollgate.proxy.BodyBuffer;
 import io.tollgate.proxy.Exchange;
 import io.tollgate.proxy.Reply;
+import io.tollgate.proxy.RouteTable;
 import io.tollgate.proxy.Stage;
+import io.tollgate.proxy.XCache;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
-import io.vertx.core.Promise;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpMethod;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.function.Predicate;
@@ -31,7 +31,7 @@ import java.util.function.Predicate;
  * and an expired entry is within {@code staleIfError}, that entry is served {@code STALE}.
  * A successful write runs the invalidation rules before its answer goes back, so read-after-write is fresh.
  */
-public final class CacheStage implements Stage {
+public final class CacheStage implements Stage, CacheAccess {
   private final CacheOptions options;
   private final ResponseCache cache;
   private final Function<CacheKey, Future<ResponseCache.Hit>> lookup;
@@ -62,53 +62,49 @@ public final class CacheStage implements Stage {
 
   @Override
   public Future<Reply> apply(Exchange ex, Chain next) {
-    HttpMethod method = ex.method();
-    if (method == HttpMethod.GET) {
-      Route route = routeFor(ex.path());
-      if (route == null) return next.proceed(ex);
-      ex.route(route.name());
+    RouteTable.Route route = ex.route();
+    if (ex.method() == HttpMethod.GET) {
+      Route rule = route.cacheRule();
+      if (rule == null) return next.proceed(ex);
       ex.upstreamIdentityEncoding(true);
-      CacheKey key = CacheKey.of("GET", ex.path(), ex.query(), ex.headers(), options.getVaryHeaders(), ex.partition());
-      if (clientBypasses(ex)) {
+      CacheKey key = keyFor(route.path(), route.query(), ex.headers(), ex.partition());
+      if (clientBypasses(ex.headers())) {
         cache.stats().bypassed.increment();
-        return fetch(ex, next, key, route, null).map(r -> r.cacheStatus("BYPASS"));
+        return fetch(ex, next, key, rule, null).map(r -> r.cacheStatus(XCache.BYPASS));
       }
       return lookup.apply(key).compose(hit -> {
         long now = clock.millis();
         CachedResponse stale = null;
         if (hit != null) {
           CachedResponse c = hit.response();
-          if (c.fresh(now)) return Future.succeededFuture(served(c, "HIT-" + hit.level(), now));
-          if (c.withinStaleWhileRevalidate(now)) {
-            cache.stats().staleServed.increment();
-            refreshInBackground(ex, next, key, route);
-            return Future.succeededFuture(served(c, "STALE", now));
+          switch (c.freshness(now)) {
+            case FRESH:
+              return Future.succeededFuture(served(c, hit.source(), now));
+            case STALE_WHILE_REVALIDATE:
+              cache.stats().staleServed.increment();
+              refreshInBackground(ex, next, key, rule);
+              return Future.succeededFuture(served(c, XCache.STALE, now));
+            default:
+              stale = c;
           }
-          stale = c;
         }
-        return fetch(ex, next, key, route, stale);
+        return fetch(ex, next, key, rule, stale);
       });
     }
-    if (method == HttpMethod.POST || method == HttpMethod.PUT || method == HttpMethod.PATCH || method == HttpMethod.DELETE) {
-      return next.proceed(ex).compose(reply -> reply.status() < 400 ? invalidateFor(ex.path(), method.name()).map(reply) : Future.succeededFuture(reply));
-    }
-    return next.proceed(ex);
+    List<PathPattern> evictions = route.evictions();
+    if (evictions.isEmpty()) return next.proceed(ex);
+    return next.proceed(ex).compose(reply -> reply.status() < 400 ? invalidate(evictions).map(reply) : Future.succeededFuture(reply));
   }
 
-  /** @return the cache rule for a GET on this path, or null when such reads are not cached */
-  public Route routeFor(String path) {
-    for (Route r : options.getRoutes()) if (r.path().matches(path)) return r;
-    return null;
-  }
-
-  private static boolean clientBypasses(Exchange ex) {
-    String cc = ex.headers().get("Cache-Control");
-    String pragma = ex.headers().get("Pragma");
+  /** The client asked not to be answered from the cache ({@code no-cache}/{@code no-store}). */
+  public static boolean clientBypasses(MultiMap headers) {
+    String cc = headers.get("Cache-Control");
+    String pragma = headers.get("Pragma");
     return (cc != null && (cc.contains("no-cache") || cc.contains("no-store"))) || (pragma != null && pragma.contains("no-cache"));
   }
 
-  private Reply served(CachedResponse c, String status, long now) {
-    Reply r = Reply.buffered(c.status(), c.headers(), c.body()).cacheStatus(status).ageSeconds(c.ageSeconds(now));
+  private Reply served(CachedResponse c, XCache source, long now) {
+    Reply r = Reply.buffered(c.status(), c.headers(), c.body()).cacheStatus(source).ageSeconds(c.ageSeconds(now));
     return c.hasLinks(mayHoldLinks) ? r : r.noLinks();
   }
 
@@ -117,21 +113,21 @@ public final class CacheStage implements Stage {
     Future<Captured> shared = coalescer.run(key.value(), () -> {
       led[0] = true;
       long began = System.currentTimeMillis();
-      return next.proceed(ex).compose(reply -> capture(reply)).onSuccess(c -> storeIfCacheable(key, route, c, began));
+      return next.proceed(ex).compose(this::capture).onSuccess(c -> storeIfCacheable(key, route, c, began));
     }, followerTimeoutMs);
     return shared.compose(c -> {
       if (c.leaderOnly() != null) return led[0] ? Future.succeededFuture(c.leaderOnly()) : next.proceed(ex);
-      if (c.status() >= 500 && stale != null && stale.withinStaleIfError(clock.millis())) return Future.succeededFuture(staleReply(stale));
-      return Future.succeededFuture(Reply.buffered(c.status(), c.headers(), c.body()).cacheStatus("MISS"));
+      if (c.status() >= 500 && stale != null && stale.usableOnError(clock.millis())) return Future.succeededFuture(staleReply(stale));
+      return Future.succeededFuture(Reply.buffered(c.status(), c.headers(), c.body()).cacheStatus(XCache.MISS));
     }, failure -> {
-      if (stale != null && stale.withinStaleIfError(clock.millis())) return Future.succeededFuture(staleReply(stale));
+      if (stale != null && stale.usableOnError(clock.millis())) return Future.succeededFuture(staleReply(stale));
       return Future.failedFuture(failure);
     });
   }
 
   private Reply staleReply(CachedResponse stale) {
     cache.stats().staleServed.increment();
-    return served(stale, "STALE", clock.millis());
+    return served(stale, XCache.STALE, clock.millis());
   }
 
   private void refreshInBackground(Exchange ex, Chain next, CacheKey key, Route route) {
@@ -143,38 +139,9 @@ public final class CacheStage implements Stage {
 
   /** Buffers the upstream body up to maxEntrySize; a larger body becomes a leader-only stream. */
   private Future<Captured> capture(Reply reply) {
-    if (!reply.isStreaming()) return Future.succeededFuture(new Captured(reply.status(), reply.headers(), reply.body(), null));
-    HttpClientResponse stream = reply.stream();
-    long cap = options.getMaxEntrySize();
-    String length = reply.headers().get("content-length");
-    if (length != null && parse(length) > cap) return Future.succeededFuture(new Captured(reply.status(), reply.headers(), null, reply));
-    Promise<Captured> done = Promise.promise();
-    Buffer acc = Buffer.buffer(length == null ? 4096 : (int) Math.max(0, parse(length)));
-    stream.exceptionHandler(done::tryFail);
-    stream.handler(chunk -> {
-      acc.appendBuffer(chunk);
-      if (acc.length() > cap) {
-        stream.pause();
-        stream.handler(null);
-        stream.endHandler(null);
-        done.tryComplete(new Captured(reply.status(), reply.headers(), null, Reply.prefixed(reply, acc)));
-      }
-    });
-    stream.endHandler(v -> {
-      MultiMap headers = reply.headers();
-      headers.remove("content-length");
-      done.tryComplete(new Captured(reply.status(), headers, acc, null));
-    });
-    stream.resume();
-    return done.future();
-  }
-
-  private static long parse(String n) {
-    try {
-      return Long.parseLong(n.trim());
-    } catch (NumberFormatException e) {
-      return Long.MAX_VALUE;
-    }
+    return BodyBuffer.upTo(reply, options.getMaxEntrySize()).map(r -> r.isStreaming()
+        ? new Captured(r.status(), r.headers(), null, r)
+        : new Captured(r.status(), r.headers(), r.body(), null));
   }
 
   /** The cache key of a read, as the rest of this stage builds it. */
@@ -182,27 +149,28 @@ public final class CacheStage implements Stage {
     return CacheKey.of("GET", path, query, headers, options.getVaryHeaders(), partition);
   }
 
-  /** Looks a key up the same way as single requests (in-process or through the event bus). */
-  public Future<ResponseCache.Hit> lookup(CacheKey key) {
-    return lookup.apply(key);
+  @Override
+  public Future<ResponseCache.Hit> lookup(RouteTable.Route read, MultiMap requestHeaders, String partition) {
+    if (read.method() != HttpMethod.GET || read.cacheRule() == null) return Future.succeededFuture();
+    return lookup.apply(keyFor(read.path(), read.query(), requestHeaders, partition));
   }
 
-  public Clock clock() {
-    return clock;
+  @Override
+  public long now() {
+    return clock.millis();
   }
 
-  /**
-   * Stores an answer obtained another way (a $batch sub-response) under the same rules as single reads.
-   *
-   * @param fetchBegan wall-clock millis when the upstream read began (a write invalidated since wins)
-   */
-  public void store(CacheKey key, Route route, int status, MultiMap headers, Buffer body, long fetchBegan) {
-    storeIfCacheable(key, route, new Captured(status, headers, body, null), fetchBegan);
+  @Override
+  public void store(RouteTable.Route read, MultiMap requestHeaders, String partition, int status, MultiMap headers, Buffer body,
+      long fetchBegan) {
+    if (read.method() != HttpMethod.GET || read.cacheRule() == null) return;
+    storeIfCacheable(keyFor(read.path(), read.query(), requestHeaders, partition), read.cacheRule(),
+        new Captured(status, headers, body, null), fetchBegan);
   }
 
-  /** Runs the invalidation rules for a successful write on {@code path}. */
-  public Future<Void> invalidateAfterWrite(String path, String method) {
-    return invalidateFor(path, method);
+  @Override
+  public void countStale() {
+    cache.stats().staleServed.increment();
   }
 
   private void storeIfCacheable(CacheKey key, Route route, Captured c, long fetchBegan) {
@@ -219,15 +187,16 @@ public final class CacheStage implements Stage {
         route.staleWhileRevalidate().toMillis(), route.staleIfError().toMillis()), fetchBegan);
   }
 
-  private Future<Void> invalidateFor(String path, String method) {
-    List<Future<Long>> evictions = new ArrayList<>();
-    for (CacheOptions.Invalidation rule : options.getInvalidations()) {
-      if (!rule.methods().contains(method)) continue;
-      Map<String, String> captures = rule.path().capture(CacheKey.normalisePath(path));
-      if (captures == null) continue;
-      for (PathPattern target : rule.evict()) evictions.add(cache.invalidate(target.bind(captures)));
-    }
+  /**
+   * Evicts what a successful write changed (the write's {@link RouteTable.Route#evictions()}), here and on
+   * every instance, before the write's answer goes back: read-after-write is fresh. Bounded by the upstream
+   * deadline; Redis trouble never fails the write.
+   */
+  @Override
+  public Future<Void> invalidate(List<PathPattern> evictions) {
     if (evictions.isEmpty()) return Future.succeededFuture();
-    return Future.join(evictions).<Void>mapEmpty().timeout(followerTimeoutMs, TimeUnit.MILLISECONDS).otherwiseEmpty();
+    List<Future<Long>> done = new ArrayList<>(evictions.size());
+    for (PathPattern target : evictions) done.add(cache.invalidate(target));
+    return Future.join(done).<Void>mapEmpty().timeout(followerTimeoutMs, TimeUnit.MILLISECONDS).otherwiseEmpty();
   }
 }

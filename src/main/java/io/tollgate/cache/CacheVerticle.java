@@ -9,7 +9,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.VerticleBase;
-import io.vertx.core.WorkerExecutor;
+import io.tollgate.concurrency.WorkerPool;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonObject;
@@ -37,13 +37,13 @@ public final class CacheVerticle extends VerticleBase {
   private final String instanceId = UUID.randomUUID().toString();
   private ResponseCache cache;
   private L2Store l2;
-  private WorkerExecutor codec;
+  private final WorkerPool workers;
   private long statsTimer = -1;
   private MessageConsumer<JsonObject> api;
   private MessageConsumer<CacheKey> hotPath;
   /** Local-only address of the hot-path lookup when {@code cache.hotPath: event-bus}. */
   static final String LOOKUP = Addresses.CACHE + ".lookup";
-  private static final ResponseCache.Hit MISS = new ResponseCache.Hit(null, "MISS");
+  private static final ResponseCache.Hit MISS = new ResponseCache.Hit(null, io.tollgate.proxy.XCache.MISS);
 
   /** The hot-path lookup through the event bus (one request/reply hop per cache lookup). */
   public static java.util.function.Function<CacheKey, Future<ResponseCache.Hit>> eventBusLookup(io.vertx.core.Vertx vertx, long timeoutMs) {
@@ -52,7 +52,10 @@ public final class CacheVerticle extends VerticleBase {
         .map(reply -> reply.body().response() == null ? null : reply.body());
   }
 
-  public CacheVerticle(CacheOptions options, RedisConnectionOptions redis, MeterRegistry registry, Readiness readiness, Clock clock) {
+  /** @param workers the gateway's pool for CPU-heavy work (L2 compression) */
+  public CacheVerticle(CacheOptions options, RedisConnectionOptions redis, MeterRegistry registry, Readiness readiness, Clock clock,
+      WorkerPool workers) {
+    this.workers = workers;
     this.options = new CacheOptions(options);
     this.redisOptions = new RedisConnectionOptions(redis);
     this.registry = registry;
@@ -72,11 +75,10 @@ public final class CacheVerticle extends VerticleBase {
     stats.bind(registry);
     Future<Void> l2Ready = Future.succeededFuture();
     if (redisOptions.getUrl() != null) {
-      codec = vertx.createSharedWorkerExecutor("tollgate-cache-codec", 2);
       long indexTtl = options.getRoutes().stream().mapToLong(r -> r.ttl().toMillis()
           + Math.max(r.staleWhileRevalidate().toMillis(), r.staleIfError().toMillis())).max().orElse(86_400_000L);
       l2 = new L2Store(vertx, redisOptions.toVertxOptions(), options.getKeyPrefix(), options.getL2Timeout().toMillis(),
-          options.getCompressAbove(), indexTtl, stats, codec, instanceId, this::onRemote);
+          options.getCompressAbove(), indexTtl, stats, workers, instanceId, this::onRemote);
       l2Ready = l2.start();
       LOG.info("cache: L1 {} bytes, L2 Redis {} prefix '{}'", options.getL1MaxWeight(),
           RedisConnectionOptions.mask(redisOptions.getUrl()), options.getKeyPrefix());
@@ -170,8 +172,7 @@ public final class CacheVerticle extends VerticleBase {
     if (statsTimer >= 0) vertx.cancelTimer(statsTimer);
     Future<Void> consumer = api == null ? Future.succeededFuture() : api.unregister();
     if (hotPath != null) consumer = consumer.eventually(hotPath::unregister);
-    return consumer.eventually(() -> l2 == null ? Future.succeededFuture() : l2.close())
-        .eventually(() -> codec == null ? Future.succeededFuture() : codec.close());
+    return consumer.eventually(() -> l2 == null ? Future.succeededFuture() : l2.close());
   }
 
 }

@@ -64,9 +64,28 @@ public final class CachedResponse {
   public long staleWhileRevalidateMillis() { return staleWhileRevalidateMillis; }
   public long staleIfErrorMillis() { return staleIfErrorMillis; }
 
-  public boolean fresh(long now) { return now < storedAtMillis + ttlMillis; }
-  public boolean withinStaleWhileRevalidate(long now) { return now < storedAtMillis + ttlMillis + staleWhileRevalidateMillis; }
-  public boolean withinStaleIfError(long now) { return now < storedAtMillis + ttlMillis + staleIfErrorMillis; }
+  /** How an entry may be used at a moment: the one place that decides it, for single reads and $batch alike. */
+  public enum Freshness {
+    /** Within its TTL: serve it. */
+    FRESH,
+    /** Past its TTL but within {@code staleWhileRevalidate}: serve it and refresh in the background. */
+    STALE_WHILE_REVALIDATE,
+    /** Past both, but within {@code staleIfError}: ask the upstream, serve it only if that fails. */
+    STALE_IF_ERROR,
+    /** Of no use. */
+    EXPIRED
+  }
+
+  public Freshness freshness(long now) {
+    long expires = storedAtMillis + ttlMillis;
+    if (now < expires) return Freshness.FRESH;
+    if (now < expires + staleWhileRevalidateMillis) return Freshness.STALE_WHILE_REVALIDATE;
+    if (now < expires + staleIfErrorMillis) return Freshness.STALE_IF_ERROR;
+    return Freshness.EXPIRED;
+  }
+
+  /** True when the entry may stand in for a failed upstream call (within its TTL plus {@code staleIfError}). */
+  public boolean usableOnError(long now) { return now < storedAtMillis + ttlMillis + staleIfErrorMillis; }
   /** How long the entry is worth keeping at all: fresh time plus the longer stale window. */
   public long retainMillis() { return ttlMillis + Math.max(staleWhileRevalidateMillis, staleIfErrorMillis); }
   public long ageSeconds(long now) { return Math.max(0, (now - storedAtMillis) / 1000); }

@@ -2,10 +2,11 @@ package io.tollgate.cache;
 
 import io.tollgate.config.PathPattern;
 import io.tollgate.metrics.Addresses;
+import io.tollgate.proxy.Sha256;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.vertx.core.WorkerExecutor;
+import io.tollgate.concurrency.WorkerPool;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
 import io.vertx.redis.client.Command;
@@ -75,7 +76,7 @@ public final class L2Store {
   private final long compressAbove;
   private final long indexTtlMs;
   private final CacheStats stats;
-  private final WorkerExecutor codec;
+  private final WorkerPool codec;
   private final String instanceId;
   private final Consumer<JsonObject> onRemoteInvalidation;
   private volatile boolean connected = true;
@@ -93,7 +94,7 @@ public final class L2Store {
    * @param onRemoteInvalidation called (on the cache verticle's context) with invalidations from other instances
    */
   public L2Store(Vertx vertx, RedisOptions redisOptions, String prefix, long timeoutMs, long compressAbove,
-      long indexTtlMs, CacheStats stats, WorkerExecutor codec, String instanceId, Consumer<JsonObject> onRemoteInvalidation) {
+      long indexTtlMs, CacheStats stats, WorkerPool codec, String instanceId, Consumer<JsonObject> onRemoteInvalidation) {
     this.vertx = vertx;
     this.redisOptions = redisOptions;
     this.redis = Redis.createClient(vertx, redisOptions);
@@ -128,7 +129,7 @@ public final class L2Store {
 
   /** {@code prefix{hash of path}}: the hash tag shared by a path's entries and its index. */
   static String tag(String prefix, String path) {
-    return prefix + "{" + sha1(path) + "}";
+    return prefix + "{" + Sha256.shortHex(path, 8) + "}";
   }
 
   private String entryKey(CacheKey key) {
@@ -158,7 +159,7 @@ public final class L2Store {
           Buffer body = r.get(1).toBuffer();
           boolean gz = r.get(2) != null && "1".equals(r.get(2).toString());
           if (!gz) return Future.succeededFuture(CachedResponse.fromMeta(meta, body));
-          return codec.executeBlocking(() -> CachedResponse.fromMeta(meta, gunzip(body)), false);
+          return codec.run(() -> CachedResponse.fromMeta(meta, gunzip(body)));
         })
         .otherwiseEmpty();
   }
@@ -180,7 +181,7 @@ public final class L2Store {
     if (fetchBeganMillis < System.currentTimeMillis() - INVALIDATION_WINDOW_MS) return Future.succeededFuture();
     boolean compress = response.body().length() > compressAbove;
     Future<Buffer> body = compress
-        ? codec.executeBlocking(() -> gzip(response.body()), false)
+        ? codec.run(() -> gzip(response.body()))
         : Future.succeededFuture(response.body());
     return body.compose(b -> send(Request.cmd(Command.EVAL).arg(INDEX_PATH).arg(2).arg(pathsKey()).arg(invalidationLogKey())
             .arg(key.path()).arg(System.currentTimeMillis() + indexTtlMs).arg(fetchBeganMillis))
@@ -408,13 +409,6 @@ public final class L2Store {
     }
   }
 
-  private static String sha1(String s) {
-    try {
-      byte[] d = MessageDigest.getInstance("SHA-1").digest(s.getBytes(StandardCharsets.UTF_8));
-      return HexFormat.of().formatHex(d, 0, 8);
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-  }
+
 
 }

@@ -1,6 +1,7 @@
 package io.tollgate.cache;
 
 import io.tollgate.config.PathPattern;
+import io.tollgate.proxy.XCache;
 import io.vertx.core.Future;
 import java.time.Clock;
 
@@ -11,7 +12,12 @@ import java.time.Clock;
  */
 public final class ResponseCache {
   /** A found entry and the level that had it. */
-  public record Hit(CachedResponse response, String level) {}
+  public record Hit(CachedResponse response, XCache source) {
+    /** "L1" or "L2", as the event-bus API names the level. */
+    public String level() {
+      return source == XCache.HIT_L2 ? "L2" : "L1";
+    }
+  }
 
   private final L1Store l1;
   private final L2Store l2;
@@ -36,7 +42,7 @@ public final class ResponseCache {
     CachedResponse local = l1.get(key);
     if (local != null) {
       stats.l1Hits.increment();
-      return Future.succeededFuture(new Hit(local, "L1"));
+      return Future.succeededFuture(new Hit(local, XCache.HIT_L1));
     }
     stats.l1Misses.increment();
     if (l2 == null || !l2.connected()) return Future.succeededFuture();
@@ -47,7 +53,7 @@ public final class ResponseCache {
       }
       stats.l2Hits.increment();
       l1.put(key, remote);
-      return new Hit(remote, "L2");
+      return new Hit(remote, XCache.HIT_L2);
     });
   }
 

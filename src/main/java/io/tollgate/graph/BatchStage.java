@@ -1,208 +1,212 @@
 package io.tollgate.graph;
 
-import io.tollgate.cache.CacheKey;
-import io.tollgate.cache.CacheStage;
-import io.tollgate.config.CacheOptions.Route;
+import io.tollgate.cache.CacheAccess;
+import io.tollgate.cache.CachedResponse;
+import io.tollgate.cache.ResponseCache;
+import io.tollgate.concurrency.WorkerPool;
+import io.tollgate.proxy.BodyBuffer;
 import io.tollgate.proxy.Exchange;
 import io.tollgate.proxy.GatewayException;
+import io.tollgate.proxy.GraphError;
 import io.tollgate.proxy.Reply;
+import io.tollgate.proxy.RetryAfter;
+import io.tollgate.proxy.RouteTable;
 import io.tollgate.proxy.Stage;
+import io.tollgate.proxy.Timers;
+import io.tollgate.proxy.XCache;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
-import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.vertx.core.WorkerExecutor;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * {@code POST /v1.0/$batch} and {@code /beta/$batch}, answered from the cache where possible.
  *
- * <p>The batch is parsed and validated first (a malformed one never reaches the upstream). GET sub-requests
- * on cached routes are looked up with the same keys as single reads, in the outer request's caller
- * partition; hits are answered locally. The rest go upstream in waves: each wave holds the requests whose
- * dependencies are answered (a failed dependency gives 424 locally), split into batches of at most 20, each
- * sent through the rest of the pipeline as its own call costing one token per sub-request. Sub-responses
- * that come back 429/503 are retried after their own Retry-After while the request deadline allows.
- * Successful GET sub-responses are stored; successful writes run the invalidation rules. The client gets
- * one batch response with every id it sent, in its original order. Parsing and assembly run on a bounded
- * worker pool: batch bodies can be large.
+ * <p>Three parts: {@link BatchRequest} parses and validates (a malformed batch never reaches the upstream),
+ * {@link BatchPlan} gives each sub-request its route rules and works out the waves, and this stage does the
+ * I/O. GET sub-requests on cached routes are looked up through {@link CacheAccess} with the same keys as single
+ * reads, in the outer request's caller partition, and served by the entry's own freshness exactly as a single
+ * read would be: fresh, or stale while one refresh runs, or stale only if the upstream fails. The rest go
+ * upstream in waves of at most 20, each sent through the rest of the pipeline as its own call costing one
+ * token per sub-request; a failed dependency gives 424 locally. Sub-responses that come back 429/503 are
+ * retried after their own Retry-After while the request deadline allows. Successful GET sub-responses are
+ * stored; successful writes evict what they changed. The client gets one batch response with every id it
+ * sent, in its original order. Parsing and assembly run on the bounded worker pool: batch bodies can be large.
  */
 public final class BatchStage implements Stage {
   private static final int MAX_BODY = 4 << 20;
+  /** The upstream's answer to one chunk of 20 is buffered to be split; past this it is refused, not held. */
+  private static final long MAX_UPSTREAM_ANSWER = 64L << 20;
   private static final int MAX_ATTEMPTS = 3;
   private static final long MAX_RETRY_AFTER_MS = 30_000;
+  private static final GatewayException EMPTY = new GatewayException(400, "BadRequest", "The batch body is empty.", null);
+  private static final GatewayException ANSWER_TOO_LARGE = new GatewayException(502, "BadGateway",
+      "The upstream's batch answer is larger than the gateway buffers.", null);
 
   private final Vertx vertx;
-  private final CacheStage cache;
-  private final WorkerExecutor workers;
+  private final CacheAccess cache;
+  private final RouteTable routes;
+  private final WorkerPool workers;
   private final long deadlineMs;
 
   /**
-   * @param cache the cache stage whose keys, rules and store are used, or null when caching is off
+   * @param cache the cache's read/store face, or null when caching is off
    * @param deadlineMs the longest a batch may take, retries included
    */
-  public BatchStage(Vertx vertx, CacheStage cache, WorkerExecutor workers, long deadlineMs) {
+  public BatchStage(Vertx vertx, CacheAccess cache, RouteTable routes, WorkerPool workers, long deadlineMs) {
     this.vertx = vertx;
     this.cache = cache;
+    this.routes = routes;
     this.workers = workers;
     this.deadlineMs = deadlineMs;
   }
 
-  static boolean isBatch(String path) {
-    return "/v1.0/$batch".equals(path) || "/beta/$batch".equals(path);
-  }
-
   @Override
   public Future<Reply> apply(Exchange ex, Chain next) {
-    if (ex.method() != io.vertx.core.http.HttpMethod.POST || !isBatch(ex.path())) return next.proceed(ex);
-    ex.route("batch");
-    String version = ex.path().substring(0, ex.path().indexOf("/$batch"));
-    return readBody(ex)
-        .compose(body -> workers.executeBlocking(() -> BatchRequest.parse(body), false))
-        .compose(batch -> new Run(ex, next, batch, version).start());
-  }
-
-  private static Future<Buffer> readBody(Exchange ex) {
-    if (!ex.hasBody()) return Future.failedFuture(new GatewayException(400, "BadRequest", "The batch body is empty.", null));
-    Promise<Buffer> done = Promise.promise();
-    Buffer acc = Buffer.buffer();
-    var body = ex.body();
-    body.exceptionHandler(done::tryFail);
-    body.handler(chunk -> {
-      acc.appendBuffer(chunk);
-      if (acc.length() > MAX_BODY) done.tryFail(GatewayException.BODY_TOO_LARGE);
-    });
-    body.endHandler(v -> done.tryComplete(acc));
-    body.resume();
-    return done.future();
+    if (!RouteTable.BATCH.equals(ex.routeName())) return next.proceed(ex);
+    String path = ex.route().path();
+    String version = path.substring(0, path.indexOf("/$batch"));
+    if (!ex.hasBody()) return Future.failedFuture(EMPTY);
+    return BodyBuffer.read(ex.body(), MAX_BODY, GatewayException.BODY_TOO_LARGE)
+        .compose(body -> workers.run(() -> BatchPlan.of(BatchRequest.parse(body), version, routes)))
+        .compose(plan -> new Run(ex, next, plan).start());
   }
 
   /** One batch in progress; touched only on the proxy verticle's event loop. */
   private final class Run {
     private final Exchange ex;
     private final Chain next;
-    private final List<BatchRequest.Sub> subs;
-    private final String version;
+    private final BatchPlan plan;
     private final JsonObject[] results;
+    private final CachedResponse[] staleIfError;
     private final int[] attempts;
     private final long deadline;
+    private final List<BatchPlan.Step> refreshAfter = new ArrayList<>();
     private boolean upstreamUsed;
-    private boolean anyHit;
+    private XCache fromCache;
 
-    Run(Exchange ex, Chain next, BatchRequest batch, String version) {
+    Run(Exchange ex, Chain next, BatchPlan plan) {
       this.ex = ex;
       this.next = next;
-      this.subs = batch.subs();
-      this.version = version;
-      this.results = new JsonObject[subs.size()];
-      this.attempts = new int[subs.size()];
+      this.plan = plan;
+      int n = plan.steps().size();
+      this.results = new JsonObject[n];
+      this.staleIfError = new CachedResponse[n];
+      this.attempts = new int[n];
       this.deadline = System.currentTimeMillis() + deadlineMs;
     }
 
     Future<Reply> start() {
-      return answerFromCache().compose(v -> wave()).compose(v -> assemble());
+      return answerFromCache().compose(v -> wave()).compose(v -> assemble()).onSuccess(r -> refreshStale());
     }
 
     private Future<Void> answerFromCache() {
       if (cache == null) return Future.succeededFuture();
       List<Future<Void>> lookups = new ArrayList<>();
-      for (BatchRequest.Sub s : subs) {
-        if (!"GET".equals(s.method())) continue;
-        String path = version + s.path();
-        if (cache.routeFor(path) == null) continue;
-        CacheKey key = cache.keyFor(path, s.query(), headersOf(s), ex.partition());
-        lookups.add(cache.lookup(key).map(hit -> {
-          if (hit != null && hit.response().fresh(cache.clock().millis())) {
-            anyHit = true;
-            results[s.index()] = new JsonObject().put("id", s.id()).put("status", hit.response().status())
-                .put("headers", headersJson(hit.response().headers())).put("body", parseBody(hit.response().body()));
-          }
+      for (BatchPlan.Step s : plan.steps()) {
+        if (!s.cacheable() || s.bypassCache()) continue;
+        lookups.add(cache.lookup(s.route(), s.headers(), ex.partition()).map(hit -> {
+          if (hit != null) use(s, hit);
           return null;
         }));
       }
       return Future.join(lookups).<Void>mapEmpty().otherwiseEmpty();
     }
 
+    /** The same decision a single read makes, by the entry's own freshness. */
+    private void use(BatchPlan.Step s, ResponseCache.Hit hit) {
+      CachedResponse c = hit.response();
+      switch (c.freshness(cache.now())) {
+        case FRESH -> answer(s, c, hit.source());
+        case STALE_WHILE_REVALIDATE -> {
+          cache.countStale();
+          answer(s, c, XCache.STALE);
+          refreshAfter.add(s);
+        }
+        case STALE_IF_ERROR -> staleIfError[s.index()] = c;
+        default -> { }
+      }
+    }
+
+    private void answer(BatchPlan.Step s, CachedResponse c, XCache source) {
+      results[s.index()] = new JsonObject().put("id", s.id()).put("status", c.status())
+          .put("headers", headersJson(c.headers())).put("body", parseBody(c.body()));
+      fromCache = worst(fromCache, source);
+    }
+
     /** Sends every request whose dependencies are answered, then repeats until all are answered. */
     private Future<Void> wave() {
-      List<BatchRequest.Sub> ready = new ArrayList<>();
-      boolean pending = false;
-      for (BatchRequest.Sub s : subs) {
-        if (results[s.index()] != null) continue;
-        pending = true;
-        boolean depsDone = true;
-        boolean depFailed = false;
-        for (String dep : s.dependsOn()) {
-          JsonObject r = resultOf(dep);
-          if (r == null) depsDone = false;
-          else if (r.getInteger("status", 500) >= 400) depFailed = true;
-        }
-        if (!depsDone) continue;
-        if (depFailed) {
-          results[s.index()] = failure(s.id(), 424, "FailedDependency", "A request this one depends on failed.");
-          continue;
-        }
-        ready.add(s);
+      BatchPlan.Wave wave = plan.nextWave(i -> results[i] == null ? 0 : results[i].getInteger("status", 500));
+      for (BatchPlan.Step s : wave.failedDependency()) {
+        results[s.index()] = failure(s.id(), 424, "FailedDependency", "A request this one depends on failed.");
       }
-      if (!pending) return Future.succeededFuture();
-      if (ready.isEmpty()) return wave();
+      if (!wave.pending()) return Future.succeededFuture();
+      if (wave.ready().isEmpty()) return wave();
       List<Future<Void>> calls = new ArrayList<>();
-      for (int i = 0; i < ready.size(); i += BatchRequest.MAX_REQUESTS) {
-        calls.add(send(ready.subList(i, Math.min(ready.size(), i + BatchRequest.MAX_REQUESTS))));
-      }
+      for (List<BatchPlan.Step> chunk : BatchPlan.chunks(wave.ready())) calls.add(send(chunk));
       return Future.all(calls).compose(v -> wave());
     }
 
-    private JsonObject resultOf(String id) {
-      for (BatchRequest.Sub s : subs) if (s.id().equals(id)) return results[s.index()];
-      return null;
-    }
-
     /** One upstream $batch call; throttled sub-requests are left unanswered for a later wave. */
-    private Future<Void> send(List<BatchRequest.Sub> chunk) {
+    private Future<Void> send(List<BatchPlan.Step> chunk) {
       upstreamUsed = true;
       JsonArray requests = new JsonArray();
-      for (BatchRequest.Sub s : chunk) {
+      for (BatchPlan.Step s : chunk) {
         attempts[s.index()]++;
-        JsonObject r = s.raw().copy();
+        JsonObject r = s.sub().raw().copy();
         r.remove("dependsOn");
         requests.add(r);
       }
       Buffer body = new JsonObject().put("requests", requests).toBuffer();
       long began = System.currentTimeMillis();
       return next.proceed(ex.derive(body, chunk.size()))
-          .compose(reply -> collect(reply))
-          .compose(reply -> workers.executeBlocking(() -> reply.body().toJsonObject(), false)
-              .map(json -> new Object[] {reply, json}))
-          .compose(pair -> {
-            Reply reply = (Reply) pair[0];
+          .compose(reply -> BodyBuffer.upTo(reply, MAX_UPSTREAM_ANSWER))
+          .compose(reply -> {
+            if (reply.isStreaming()) {
+              reply.stream().request().reset();
+              return Future.failedFuture(ANSWER_TOO_LARGE);
+            }
             if (reply.status() != 200) {
-              for (BatchRequest.Sub s : chunk) results[s.index()] = failure(s.id(), reply.status(), "UpstreamBatchFailed", "The upstream refused the batch.");
+              for (BatchPlan.Step s : chunk) settle(s, failure(s.id(), reply.status(), "UpstreamBatchFailed", "The upstream refused the batch."));
               return Future.succeededFuture();
             }
-            return absorb(chunk, (JsonObject) pair[1], began);
-          }, failure -> {
+            return workers.run(() -> reply.body().toJsonObject()).compose(json -> absorb(chunk, json, began));
+          })
+          .recover(failure -> {
             int status = failure instanceof GatewayException g ? g.status() : 502;
-            for (BatchRequest.Sub s : chunk) results[s.index()] = failure(s.id(), status, "UpstreamUnavailable", failure.getMessage());
+            for (BatchPlan.Step s : chunk) settle(s, failure(s.id(), status, "UpstreamUnavailable", failure.getMessage()));
             return Future.succeededFuture();
           });
     }
 
-    private Future<Void> absorb(List<BatchRequest.Sub> chunk, JsonObject response, long fetchBegan) {
+    /** A final sub-answer; a failed one gives way to a stale entry within staleIfError. */
+    private void settle(BatchPlan.Step s, JsonObject answer) {
+      CachedResponse stale = staleIfError[s.index()];
+      if (answer.getInteger("status", 500) >= 500 && stale != null && stale.usableOnError(cache.now())) {
+        cache.countStale();
+        answer(s, stale, XCache.STALE);
+        return;
+      }
+      results[s.index()] = answer;
+    }
+
+    private Future<Void> absorb(List<BatchPlan.Step> chunk, JsonObject response, long fetchBegan) {
       JsonArray responses = response.getJsonArray("responses", new JsonArray());
       long waitMs = 0;
       List<Future<Void>> invalidations = new ArrayList<>();
-      for (BatchRequest.Sub s : chunk) {
+      for (BatchPlan.Step s : chunk) {
         JsonObject r = null;
         for (Object o : responses) {
           if (o instanceof JsonObject j && s.id().equals(String.valueOf(j.getValue("id")))) r = j;
         }
         if (r == null) {
-          results[s.index()] = failure(s.id(), 502, "MissingResponse", "The upstream batch did not answer this request.");
+          settle(s, failure(s.id(), 502, "MissingResponse", "The upstream batch did not answer this request."));
           continue;
         }
         int status = r.getInteger("status", 500);
@@ -212,49 +216,51 @@ public final class BatchStage implements Stage {
           waitMs = Math.max(waitMs, retryAfter);
           continue;
         }
-        results[s.index()] = r;
+        settle(s, r);
         if (cache == null || status >= 400) continue;
-        String path = version + s.path();
-        if ("GET".equals(s.method())) {
-          Route route = cache.routeFor(path);
-          if (route != null) {
-            cache.store(cache.keyFor(path, s.query(), headersOf(s), ex.partition()), route, status,
-                headersOf(r.getJsonObject("headers")), bodyBuffer(r.getValue("body")), fetchBegan);
-          }
-        } else {
-          invalidations.add(cache.invalidateAfterWrite(path, s.method()));
+        if (s.cacheable()) {
+          cache.store(s.route(), s.headers(), ex.partition(), status, headersOf(r.getJsonObject("headers")),
+              bodyBuffer(r.getValue("body")), fetchBegan);
+        } else if (!s.route().evictions().isEmpty()) {
+          invalidations.add(cache.invalidate(s.route().evictions()));
         }
       }
       Future<Void> written = Future.join(invalidations).<Void>mapEmpty().otherwiseEmpty();
       if (waitMs == 0) return written;
       long delay = waitMs;
-      return written.compose(v -> {
-        Promise<Void> later = Promise.promise();
-        vertx.setTimer(Math.max(1, delay), id -> later.complete());
-        return later.future();
-      });
+      return written.compose(v -> Timers.delay(vertx, Math.max(1, delay)));
     }
 
     private Future<Reply> assemble() {
-      return workers.executeBlocking(() -> {
+      XCache source = upstreamUsed || fromCache == null ? XCache.MISS : fromCache;
+      return workers.run(() -> {
         JsonArray responses = new JsonArray();
         for (JsonObject r : results) responses.add(r);
         MultiMap headers = MultiMap.caseInsensitiveMultiMap().add("Content-Type", "application/json");
-        return Reply.buffered(200, headers, new JsonObject().put("responses", responses).toBuffer())
-            .cacheStatus(upstreamUsed ? "MISS" : anyHit ? "HIT-L1" : "MISS");
-      }, false);
+        return Reply.buffered(200, headers, new JsonObject().put("responses", responses).toBuffer()).cacheStatus(source);
+      });
+    }
+
+    private JsonObject failure(String id, int status, String code, String message) {
+      return BatchStage.failure(id, status, code, message, ex.requestId());
+    }
+
+    /** Entries served stale-while-revalidate are fetched again after the client has its answer. */
+    private void refreshStale() {
+      if (refreshAfter.isEmpty() || ex.cancelled()) return;
+      List<BatchPlan.Step> refresh = List.copyOf(refreshAfter);
+      refreshAfter.clear();
+      for (BatchPlan.Step s : refresh) results[s.index()] = null;
+      for (List<BatchPlan.Step> chunk : BatchPlan.chunks(refresh)) send(chunk);
     }
   }
 
-  private static Future<Reply> collect(Reply reply) {
-    if (!reply.isStreaming()) return Future.succeededFuture(reply);
-    Future<Buffer> body = reply.stream().body();
-    reply.stream().resume();
-    return body.map(b -> Reply.buffered(reply.status(), reply.headers(), b));
-  }
-
-  private static MultiMap headersOf(BatchRequest.Sub s) {
-    return headersOf(s.headers());
+  /** The batch's X-Cache when no sub-request went upstream: the least fresh source of its answers. */
+  private static XCache worst(XCache a, XCache b) {
+    if (a == null) return b;
+    if (a == XCache.STALE || b == XCache.STALE) return XCache.STALE;
+    if (a == XCache.HIT_L2 || b == XCache.HIT_L2) return XCache.HIT_L2;
+    return XCache.HIT_L1;
   }
 
   private static MultiMap headersOf(JsonObject json) {
@@ -290,15 +296,16 @@ public final class BatchStage implements Stage {
     if (headers != null) {
       for (String name : headers.fieldNames()) {
         if (!"retry-after".equalsIgnoreCase(name)) continue;
-        java.time.Duration d = io.tollgate.proxy.RetryAfter.parse(String.valueOf(headers.getValue(name)), java.time.Clock.systemUTC());
+        Duration d = RetryAfter.parse(String.valueOf(headers.getValue(name)), Clock.systemUTC());
         return d == null ? 1000 : Math.min(MAX_RETRY_AFTER_MS, d.toMillis());
       }
     }
     return 1000;
   }
 
-  private static JsonObject failure(String id, int status, String code, String message) {
+  /** A sub-response in Graph's error shape (the same body Tollgate's own errors carry). */
+  private static JsonObject failure(String id, int status, String code, String message, String requestId) {
     return new JsonObject().put("id", id).put("status", status).put("headers", new JsonObject().put("Content-Type", "application/json"))
-        .put("body", new JsonObject().put("error", new JsonObject().put("code", code).put("message", message)));
+        .put("body", GraphError.body(code, message, requestId));
   }
 }

@@ -3,7 +3,6 @@ package io.tollgate.proxy;
 import io.vertx.core.MultiMap;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.List;
 
@@ -14,13 +13,6 @@ import java.util.List;
  */
 public final class CallerIdentity {
   public static final String ANONYMOUS = "anonymous";
-  private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
-    try {
-      return MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-  });
 
   private final List<String> headers;
 
@@ -34,10 +26,7 @@ public final class CallerIdentity {
     for (String name : headers) {
       String value = requestHeaders.get(name);
       if (value == null) continue;
-      if (digest == null) {
-        digest = SHA256.get();
-        digest.reset();
-      }
+      if (digest == null) digest = Sha256.digest();
       digest.update(name.getBytes(StandardCharsets.US_ASCII));
       digest.update((byte) 0);
       digest.update(value.getBytes(StandardCharsets.UTF_8));

@@ -22,14 +22,18 @@ public final class Exchange {
   private final long maxBodySize;
   private List<Runnable> cancelHooks;
   private boolean cancelled;
-  private String route = "passthrough";
+  private final RouteTable routes;
+  private RouteTable.Route route;
+  private List<Charge> charges = List.of();
   private LimitedBody body;
   private boolean upstreamIdentityEncoding;
   private final Exchange parent;
   private final io.vertx.core.buffer.Buffer bodyOverride;
   private int cost = 1;
 
-  public Exchange(String requestId, HttpServerRequest request, String partition, long maxBodySize) {
+  /** @param routes the compiled rules; this request's {@link #route()} is matched on first use */
+  public Exchange(String requestId, HttpServerRequest request, String partition, long maxBodySize, RouteTable routes) {
+    this.routes = routes;
     this.requestId = requestId;
     this.request = request;
     this.partition = partition;
@@ -56,7 +60,8 @@ public final class Exchange {
     this.parent = parent;
     this.bodyOverride = body;
     this.cost = cost;
-    this.route = parent.route;
+    this.routes = parent.routes;
+    this.route = parent.route();
   }
 
   /**
@@ -90,9 +95,18 @@ public final class Exchange {
   public long startNanos() { return startNanos; }
   public boolean hasBody() { return hasBody; }
 
+  /** Every rule that applies to this request (cache rule, evictions, limits, cost, name), matched once. */
+  public RouteTable.Route route() {
+    if (route == null) route = routes.match(request.method(), request.path(), request.query());
+    return route;
+  }
+
   /** Route rule name for metrics and logs: low cardinality, never a raw path. */
-  public String route() { return route; }
-  public Exchange route(String route) { this.route = route; return this; }
+  public String routeName() { return route().name(); }
+
+  /** The buckets the rate limiter charged for this request (empty when none applied). */
+  public List<Charge> charges() { return charges; }
+  public Exchange charges(List<Charge> paid) { this.charges = List.copyOf(paid); return this; }
 
   /**
    * Asks the upstream for an uncompressed answer: a body that will be stored must serve every client,

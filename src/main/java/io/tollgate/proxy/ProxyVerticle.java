@@ -34,6 +34,7 @@ public final class ProxyVerticle extends VerticleBase {
   private final TollgateMetrics metrics;
   private final Function<Forwarder, Pipeline> pipelineFactory;
   private final CallerIdentity identity;
+  private final RouteTable routes;
   private HttpServer server;
   private Forwarder forwarder;
   private Pipeline pipeline;
@@ -42,7 +43,8 @@ public final class ProxyVerticle extends VerticleBase {
    * @param pipelineFactory builds this verticle's pipeline around its own forwarder (stages are shared or
    *     per-verticle as each needs)
    */
-  public ProxyVerticle(TollgateOptions options, TollgateMetrics metrics, Function<Forwarder, Pipeline> pipelineFactory) {
+  public ProxyVerticle(TollgateOptions options, TollgateMetrics metrics, RouteTable routes, Function<Forwarder, Pipeline> pipelineFactory) {
+    this.routes = routes;
     this.options = new TollgateOptions(options);
     this.metrics = metrics;
     this.pipelineFactory = pipelineFactory;
@@ -76,7 +78,7 @@ public final class ProxyVerticle extends VerticleBase {
     String requestId = NODE + "-" + Long.toHexString(SEQUENCE.incrementAndGet());
     HttpServerResponse response = request.response();
     metrics.requestStarted();
-    Exchange ex = new Exchange(requestId, request, identity.partition(request.headers()), options.getServer().getMaxBodySize());
+    Exchange ex = new Exchange(requestId, request, identity.partition(request.headers()), options.getServer().getMaxBodySize(), routes);
     response.closeHandler(v -> ex.cancel());
     String length = request.getHeader(HttpHeaders.CONTENT_LENGTH);
     if (length != null && tooLong(length)) {
@@ -88,7 +90,7 @@ public final class ProxyVerticle extends VerticleBase {
     pipeline.run(ex).onComplete(ar -> {
       if (ex.cancelled()) {
         if (ar.succeeded() && ar.result().isStreaming()) ar.result().stream().request().reset();
-        finish(ex, 499, "CANCELLED");
+        finish(ex, 499, null);
       } else if (ar.succeeded()) {
         write(ex, ar.result());
       } else {
@@ -112,7 +114,7 @@ public final class ProxyVerticle extends VerticleBase {
     HttpServerResponse response = ex.request().response();
     if (e == GatewayException.BODY_TOO_LARGE && !response.headWritten()) response.putHeader(HttpHeaders.CONNECTION, "close");
     GraphError.write(response, e, ex.requestId());
-    finish(ex, e.status(), "MISS");
+    finish(ex, e.status(), XCache.MISS);
   }
 
   private void write(Exchange ex, Reply reply) {
@@ -120,7 +122,7 @@ public final class ProxyVerticle extends VerticleBase {
     if (response.headWritten() || response.closed()) return;
     response.setStatusCode(reply.status());
     response.headers().addAll(reply.headers());
-    response.headers().set(X_CACHE, reply.cacheStatus());
+    response.headers().set(X_CACHE, reply.cacheStatus().header());
     if (reply.ageSeconds() >= 0) response.headers().set(AGE, Long.toString(reply.ageSeconds()));
     if (!reply.isStreaming()) {
       response.headers().remove(HttpHeaders.CONTENT_LENGTH);
@@ -177,12 +179,14 @@ public final class ProxyVerticle extends VerticleBase {
     upstream.resume();
   }
 
-  private void finish(Exchange ex, int status, String cache) {
+  /** @param cache where the answer came from, or null when the client left before it */
+  private void finish(Exchange ex, int status, XCache cache) {
     long nanos = System.nanoTime() - ex.startNanos();
-    metrics.requestEnded(ex.route(), status, cache, nanos);
+    String source = cache == null ? "CANCELLED" : cache.header();
+    metrics.requestEnded(ex.routeName(), status, source, nanos);
     if (LOG.isDebugEnabled()) {
-      LOG.debug("{} {} route={} caller={} status={} cache={} {}ms", ex.requestId(), ex.method(), ex.route(),
-          CallerIdentity.shortForm(ex.partition()), status, cache, nanos / 1_000_000);
+      LOG.debug("{} {} route={} caller={} status={} cache={} {}ms", ex.requestId(), ex.method(), ex.routeName(),
+          CallerIdentity.shortForm(ex.partition()), status, source, nanos / 1_000_000);
     }
   }
 

@@ -15,7 +15,7 @@ public final class Reply {
   private final HttpClientResponse stream;
   private Buffer prefix;
   private BodyTransform transform;
-  private String cacheStatus = "MISS";
+  private XCache cacheStatus = XCache.MISS;
   private long ageSeconds = -1;
   private boolean linksChecked;
 
@@ -94,9 +94,9 @@ public final class Reply {
   public HttpClientResponse stream() { return stream; }
   public boolean isStreaming() { return stream != null; }
 
-  /** {@code X-Cache} value: HIT-L1, HIT-L2, MISS, STALE or BYPASS. */
-  public String cacheStatus() { return cacheStatus; }
-  public Reply cacheStatus(String value) { this.cacheStatus = value; return this; }
+  /** Where the answer came from ({@code X-Cache}). */
+  public XCache cacheStatus() { return cacheStatus; }
+  public Reply cacheStatus(XCache value) { this.cacheStatus = value; return this; }
   /** Seconds since the answer was fetched from the upstream, or -1 for a fresh one. */
   public long ageSeconds() { return ageSeconds; }
   public Reply ageSeconds(long value) { this.ageSeconds = value; return this; }

@@ -1,5 +1,6 @@
 package io.tollgate.ratelimit;
 
+import io.tollgate.proxy.Charge;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.tollgate.config.RateLimitOptions;

@@ -1,5 +1,6 @@
 package io.tollgate.ratelimit;
 
+import io.tollgate.proxy.Charge;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.micrometer.core.instrument.Counter;
@@ -10,6 +11,7 @@ import io.tollgate.config.RateLimitOptions;
 import io.tollgate.metrics.MeterNames;
 import io.tollgate.proxy.Exchange;
 import io.tollgate.proxy.Reply;
+import io.tollgate.proxy.RouteTable;
 import io.tollgate.proxy.Stage;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -40,9 +42,6 @@ import java.util.stream.Collectors;
  */
 public final class RateLimitStage implements Stage {
   private final RateLimiter limiter;
-  private final List<Rule> rules;
-  private final List<CostRule> costs;
-  private final Map<String, Integer> queryCosts;
   private final Cache<String, Claims> claims = Caffeine.newBuilder().maximumSize(10_000)
       .expireAfterAccess(Duration.ofMinutes(10)).build();
   private final Counter waits;
@@ -57,15 +56,12 @@ public final class RateLimitStage implements Stage {
 
   public RateLimitStage(Vertx vertx, RateLimitOptions options, RateLimiter limiter, MeterRegistry registry, Clock clock) {
     this.limiter = limiter;
-    this.rules = options.getLimits().stream().map(Rule::new).toList();
-    this.costs = options.getCosts().stream().map(CostRule::new).toList();
-    this.queryCosts = Map.copyOf(options.getQueryCosts());
     this.waits = Counter.builder(MeterNames.RATELIMIT_WAITS).description("requests that waited for tokens").register(registry);
     this.tokensWaited = Counter.builder(MeterNames.RATELIMIT_TOKENS_WAITED).description("tokens waited for").register(registry);
     this.waitTime = Timer.builder(MeterNames.RATELIMIT_WAIT).description("time waited for tokens")
         .publishPercentileHistogram().register(registry);
     this.rejected = Counter.builder(MeterNames.RATELIMIT_REJECTED).description("429s produced by the rate limiter").register(registry);
-    this.learner = new RetryAfterLearner(vertx, this, limiter, registry, clock);
+    this.learner = new RetryAfterLearner(vertx, limiter, registry, clock);
   }
 
   /** The stage that learns from upstream 429/503 Retry-After; put it last, right before the upstream. */
@@ -77,6 +73,7 @@ public final class RateLimitStage implements Stage {
   public Future<Reply> apply(Exchange ex, Chain next) {
     List<Charge> charges = charges(ex);
     if (charges.isEmpty()) return next.proceed(ex);
+    ex.charges(charges);
     return limiter.acquire(charges)
         .onFailure(failure -> rejected.increment())
         .compose(permit -> {
@@ -89,49 +86,29 @@ public final class RateLimitStage implements Stage {
         });
   }
 
-  /** The buckets a request pays, with their price. */
+  /** The buckets a request pays, with their price: one per limit its route falls under. */
   List<Charge> charges(Exchange ex) {
-    String method = ex.method().name();
-    String path = ex.path();
-    List<Charge> out = null;
-    int cost = -1;
+    RouteTable.Route route = ex.route();
+    List<RouteTable.AppliedLimit> applied = route.limits();
+    if (applied.isEmpty()) return List.of();
+    List<Charge> out = new ArrayList<>(applied.size());
     Claims who = null;
-    for (Rule rule : rules) {
-      String matched = rule.match(method, path);
-      if (matched == null) continue;
-      if (cost < 0) cost = cost(method, path, ex.query());
-      if (who == null && rule.needsClaims) who = claims(ex);
-      if (out == null) out = new ArrayList<>(rules.size());
+    for (RouteTable.AppliedLimit a : applied) {
+      RouteTable.Limit l = a.limit();
+      if (who == null && l.needsClaims()) who = claims(ex);
       // A $batch chunk carries its sub-request count: each sub-request pays like a single call.
-      out.add(new Charge(rule.name, rule.id(who, matched), rule.rate, rule.burst, (rule.useCosts ? cost : 1) * ex.cost()));
+      out.add(new Charge(l.name(), bucketId(l, who, a.matched()), l.rate(), l.burst(), (l.useCosts() ? route.cost() : 1) * ex.cost()));
     }
-    return out == null ? List.of() : out;
+    return out;
   }
 
-  /** Price in tokens: first matching cost rule (else 1) plus query modifiers, at least 1. */
-  int cost(String method, String path, String query) {
-    int cost = 1;
-    for (CostRule c : costs) {
-      if ((c.method == null || c.method.equals(method)) && c.glob.matches(path)) {
-        cost = c.cost;
-        break;
-      }
-    }
-    if (query != null && !queryCosts.isEmpty()) {
-      int start = 0;
-      while (start <= query.length()) {
-        int amp = query.indexOf('&', start);
-        int end = amp < 0 ? query.length() : amp;
-        int eq = query.indexOf('=', start);
-        String name = query.substring(start, eq >= 0 && eq < end ? eq : end);
-        if (name.indexOf('%') >= 0) name = URLDecoder.decode(name, StandardCharsets.UTF_8);
-        Integer delta = queryCosts.get(name);
-        if (delta != null) cost += delta;
-        if (amp < 0) break;
-        start = amp + 1;
-      }
-    }
-    return Math.max(1, cost);
+  private static String bucketId(RouteTable.Limit l, Claims who, String matched) {
+    if (!l.byTenant() && !l.byApp() && !l.byRoute()) return "global";
+    StringBuilder sb = new StringBuilder();
+    if (l.byTenant()) sb.append("t=").append(who.tenant()).append('|');
+    if (l.byApp()) sb.append("a=").append(who.app()).append('|');
+    if (l.byRoute()) sb.append("r=").append(matched).append('|');
+    return sb.toString();
   }
 
   private Claims claims(Exchange ex) {
@@ -159,62 +136,6 @@ public final class RateLimitStage implements Stage {
         }
       }
       return new Claims(tid == null ? "p:" + partition : tid, app == null ? "p:" + partition : app);
-    }
-  }
-
-  private static final class Rule {
-    final String name;
-    final double rate;
-    final int burst;
-    final boolean useCosts;
-    final List<PathPattern> paths;
-    final Set<String> methods;
-    final boolean tenant;
-    final boolean app;
-    final boolean route;
-    final boolean needsClaims;
-
-    Rule(RateLimitOptions.Limit l) {
-      name = l.getName();
-      rate = l.getRate();
-      burst = l.getBurst();
-      useCosts = l.isUseCosts();
-      paths = l.getPaths().stream().map(PathPattern::compile).toList();
-      methods = l.getMethods().stream().map(m -> m.toUpperCase(Locale.ROOT)).collect(Collectors.toUnmodifiableSet());
-      Set<String> parts = Set.of(l.getKey().split("\\+"));
-      tenant = parts.contains("tenant");
-      app = parts.contains("app");
-      route = parts.contains("route");
-      needsClaims = tenant || app;
-    }
-
-    /** @return the glob that matched ("*" for a limit on every path), or null when the limit does not apply */
-    String match(String method, String path) {
-      if (!methods.isEmpty() && !methods.contains(method)) return null;
-      if (paths.isEmpty()) return "*";
-      for (PathPattern g : paths) if (g.matches(path)) return g.toString();
-      return null;
-    }
-
-    String id(Claims who, String matched) {
-      if (!tenant && !app && !route) return "global";
-      StringBuilder sb = new StringBuilder();
-      if (tenant) sb.append("t=").append(who.tenant()).append('|');
-      if (app) sb.append("a=").append(who.app()).append('|');
-      if (route) sb.append("r=").append(matched).append('|');
-      return sb.toString();
-    }
-  }
-
-  private static final class CostRule {
-    final String method;
-    final PathPattern glob;
-    final int cost;
-
-    CostRule(RateLimitOptions.Cost c) {
-      method = c.getMethod();
-      glob = PathPattern.compile(c.getPath());
-      cost = c.getCost();
     }
   }
 }

@@ -1,5 +1,6 @@
 package io.tollgate.ratelimit;
 
+import io.tollgate.proxy.Charge;
 import io.tollgate.metrics.Readiness;
 import io.tollgate.config.RateLimitOptions;
 import io.vertx.core.Future;

@@ -1,5 +1,6 @@
 package io.tollgate.ratelimit;
 
+import io.tollgate.proxy.Charge;
 import io.tollgate.metrics.Addresses;
 import io.tollgate.metrics.Readiness;
 import io.tollgate.config.RateLimitOptions;
@@ -174,9 +175,7 @@ final class RedisRateLimiter implements RateLimiter {
   }
 
   private Future<Void> sleep(long ms) {
-    Promise<Void> p = Promise.promise();
-    vertx.setTimer(Math.max(1, ms), id -> p.complete());
-    return p.future();
+    return io.tollgate.proxy.Timers.delay(vertx, Math.max(1, ms));
   }
 
   @Override

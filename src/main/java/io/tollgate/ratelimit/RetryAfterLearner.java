@@ -1,23 +1,21 @@
 package io.tollgate.ratelimit;
 
+import io.tollgate.proxy.Charge;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.tollgate.metrics.Addresses;
 import io.tollgate.metrics.MeterNames;
 import io.tollgate.proxy.Exchange;
 import io.tollgate.proxy.Reply;
-import io.tollgate.proxy.RetryAfter;
+import io.tollgate.proxy.Sha256;
+import io.tollgate.proxy.UpstreamOutcome;
 import io.tollgate.proxy.Stage;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
@@ -32,16 +30,14 @@ public final class RetryAfterLearner implements Stage {
   private static final Logger LOG = LoggerFactory.getLogger(RetryAfterLearner.class);
 
   private final Vertx vertx;
-  private final RateLimitStage limits;
   private final RateLimiter limiter;
   private final MeterRegistry registry;
   private final Counter pauses;
   private final ConcurrentHashMap<String, Counter> throttledByRoute = new ConcurrentHashMap<>();
   private final Clock clock;
 
-  RetryAfterLearner(Vertx vertx, RateLimitStage limits, RateLimiter limiter, MeterRegistry registry, Clock clock) {
+  RetryAfterLearner(Vertx vertx, RateLimiter limiter, MeterRegistry registry, Clock clock) {
     this.vertx = vertx;
-    this.limits = limits;
     this.limiter = limiter;
     this.registry = registry;
     this.clock = clock;
@@ -52,24 +48,23 @@ public final class RetryAfterLearner implements Stage {
   @Override
   public Future<Reply> apply(Exchange ex, Chain next) {
     return next.proceed(ex).onSuccess(reply -> {
-      int status = reply.status();
-      if (status != 429 && status != 503) return;
-      String header = reply.headers().get("Retry-After");
-      if (status == 429 || header != null) {
-        throttledByRoute.computeIfAbsent(ex.route() + '|' + status, k -> Counter.builder(MeterNames.UPSTREAM_THROTTLED)
-            .tag(MeterNames.TAG_ROUTE, ex.route()).tag(MeterNames.TAG_STATUS, Integer.toString(status)).register(registry))
-            .increment();
-      }
-      Duration retryAfter = RetryAfter.parse(header, clock);
-      if (retryAfter == null || retryAfter.isZero()) return;
-      List<Charge> began = limiter.pause(limits.charges(ex), retryAfter);
+      UpstreamOutcome outcome = UpstreamOutcome.of(reply, clock);
+      if (outcome.kind() != UpstreamOutcome.Kind.THROTTLED) return;
+      int status = outcome.status();
+      String route = ex.routeName();
+      throttledByRoute.computeIfAbsent(route + '|' + status, k -> Counter.builder(MeterNames.UPSTREAM_THROTTLED)
+          .tag(MeterNames.TAG_ROUTE, route).tag(MeterNames.TAG_STATUS, Integer.toString(status)).register(registry))
+          .increment();
+      Duration retryAfter = outcome.retryAfter();
+      if (retryAfter == null || retryAfter.isZero() || ex.charges().isEmpty()) return;
+      List<Charge> began = limiter.pause(ex.charges(), retryAfter);
       if (began.isEmpty()) return;
       pauses.increment(began.size());
       String at = Instant.now(clock).toString();
       for (Charge c : began) {
         LOG.warn("upstream throttling: pausing '{}' bucket {} for {} ms", c.limit(), shortHash(c.id()), retryAfter.toMillis());
         vertx.eventBus().publish(Addresses.EVENTS, new JsonObject().put("type", "throttled").put("scope", c.limit())
-            .put("bucket", shortHash(c.id())).put("route", ex.route()).put("status", status)
+            .put("bucket", shortHash(c.id())).put("route", route).put("status", status)
             .put("retryAfterMs", retryAfter.toMillis()).put("at", at));
       }
     });
@@ -77,11 +72,6 @@ public final class RetryAfterLearner implements Stage {
 
   /** Bucket ids may carry a tenant id: events and logs get its first 8 hex of SHA-256. */
   static String shortHash(String id) {
-    try {
-      byte[] d = MessageDigest.getInstance("SHA-256").digest(id.getBytes(StandardCharsets.UTF_8));
-      return HexFormat.of().formatHex(d, 0, 4);
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    return Sha256.shortHex(id, 4);
   }
 }

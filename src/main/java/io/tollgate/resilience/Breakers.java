@@ -9,6 +9,7 @@ import io.tollgate.config.BreakerOptions;
 import io.tollgate.metrics.MeterNames;
 import io.tollgate.proxy.GatewayException;
 import io.tollgate.proxy.Reply;
+import io.tollgate.proxy.UpstreamOutcome;
 import io.vertx.circuitbreaker.CircuitBreaker;
 import io.vertx.circuitbreaker.CircuitBreakerOptions;
 import io.vertx.circuitbreaker.CircuitBreakerState;
@@ -157,14 +158,12 @@ public final class Breakers {
 
   /** The failure policy documented on the class: which failed attempts count. */
   static boolean counts(Throwable t) {
-    return t == GatewayException.BAD_GATEWAY || t == GatewayException.UPSTREAM_TIMEOUT || !(t instanceof GatewayException);
+    return UpstreamOutcome.of(t, t == CLIENT_GONE).countsAgainstUpstream();
   }
 
   /** The failure policy documented on the class: which answers count. */
   static boolean isFailure(Reply r) {
-    int s = r.status();
-    if (s < 500 || s == 501) return false;
-    return !(s == 503 && r.headers().contains("Retry-After"));
+    return UpstreamOutcome.of(r, java.time.Clock.systemUTC()).countsAgainstUpstream();
   }
 
   public Future<Void> close() {

@@ -6,6 +6,9 @@ import io.tollgate.metrics.MeterNames;
 import io.tollgate.proxy.Exchange;
 import io.tollgate.proxy.Reply;
 import io.tollgate.proxy.Stage;
+import io.tollgate.proxy.Timers;
+import io.tollgate.proxy.UpstreamOutcome;
+import java.time.Clock;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -28,6 +31,7 @@ public final class ResilienceStage implements Stage {
   private final MeterRegistry registry;
   private final ConcurrentHashMap<String, Counter> retries = new ConcurrentHashMap<>();
   private final Counter budgetExhausted;
+  private final Clock clock = Clock.systemUTC();
 
   public ResilienceStage(Vertx vertx, String origin, Breakers breakers, RetryPolicy policy, RetryBudget budget, MeterRegistry registry) {
     this.vertx = vertx;
@@ -53,10 +57,11 @@ public final class ResilienceStage implements Stage {
     if (!replayable || n >= policy.maxAttempts()) return outcome;
     return outcome.transform(ar -> {
       Reply reply = ar.succeeded() ? ar.result() : null;
-      String cause = ex.cancelled() ? null : policy.cause(ar.cause(), reply);
+      UpstreamOutcome said = reply != null ? UpstreamOutcome.of(reply, clock) : UpstreamOutcome.of(ar.cause(), ex.cancelled());
+      String cause = ex.cancelled() ? null : said.retryCause();
       Future<Reply> asIs = ar.succeeded() ? Future.succeededFuture(reply) : Future.failedFuture(ar.cause());
       if (cause == null) return asIs;
-      Duration delay = policy.delay(n, reply);
+      Duration delay = policy.delay(n, said);
       if (delay == null || System.nanoTime() + delay.toNanos() > deadline) return asIs;
       if (!budget.tryRetry()) {
         budgetExhausted.increment();
@@ -77,9 +82,6 @@ public final class ResilienceStage implements Stage {
   }
 
   private Future<Void> sleep(Duration d) {
-    if (d.isZero()) return Future.succeededFuture();
-    Promise<Void> p = Promise.promise();
-    vertx.setTimer(Math.max(1, d.toMillis()), id -> p.complete());
-    return p.future();
+    return Timers.delay(vertx, d);
   }
 }

@@ -1,9 +1,7 @@
 package io.tollgate.resilience;
 
 import io.tollgate.config.RetryOptions;
-import io.tollgate.proxy.GatewayException;
-import io.tollgate.proxy.Reply;
-import io.tollgate.proxy.RetryAfter;
+import io.tollgate.proxy.UpstreamOutcome;
 import io.vertx.core.http.HttpMethod;
 import java.time.Clock;
 import java.time.Duration;
@@ -42,29 +40,14 @@ public final class RetryPolicy {
     return options.isEnabled() && !hasBody && IDEMPOTENT.contains(method);
   }
 
-  /** @return the retry cause for metrics ("connect", "timeout", "429"...), or null when not retryable */
-  public String cause(Throwable failure, Reply reply) {
-    if (failure != null) {
-      if (failure == GatewayException.BAD_GATEWAY) return "connect";
-      if (failure == GatewayException.UPSTREAM_TIMEOUT) return "timeout";
-      return null;
-    }
-    return switch (reply.status()) {
-      case 429 -> "429";
-      case 502 -> "502";
-      case 503 -> "503";
-      case 504 -> "504";
-      default -> null;
-    };
-  }
-
   /**
    * @param attempt the attempt that just failed, from 1
+   * @param outcome what that attempt said (its {@code Retry-After} wins over backoff)
    * @return how long to wait before the next attempt, or null when the upstream's Retry-After is beyond
    *     {@code maxRetryAfter} (the client gets the answer and its Retry-After instead)
    */
-  public Duration delay(int attempt, Reply reply) {
-    Duration retryAfter = reply == null ? null : RetryAfter.parse(reply.headers().get("Retry-After"), clock);
+  public Duration delay(int attempt, UpstreamOutcome outcome) {
+    Duration retryAfter = outcome.retryAfter();
     if (retryAfter != null) return retryAfter.compareTo(options.getMaxRetryAfter()) > 0 ? null : retryAfter;
     long capMs = options.getInitialBackoff().toMillis() << Math.min(20, attempt - 1);
     capMs = Math.min(capMs, options.getMaxBackoff().toMillis());

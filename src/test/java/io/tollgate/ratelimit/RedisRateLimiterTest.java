@@ -1,5 +1,6 @@
 package io.tollgate.ratelimit;
 
+import io.tollgate.proxy.Charge;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

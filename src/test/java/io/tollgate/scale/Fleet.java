@@ -53,15 +53,30 @@ final class Fleet implements AutoCloseable {
   }
 
   /**
-   * How many paths the shared path index {@code prefix{paths}} lists: an L2 write registers its path there
-   * last, so this counts completed writes.
+   * How many paths have an entry in Redis: paths the shared path index {@code prefix{paths}} lists whose
+   * entry index {@code prefix{h}:keys} exists (written atomically with the entry), so this counts completed
+   * writes.
    */
   long pathsInL2() {
     try {
-      Response n = redis.send(Request.cmd(Command.ZCARD).arg(keyPrefix + "{paths}")).await(5, TimeUnit.SECONDS);
-      return n == null ? 0 : n.toLong();
+      Response paths = redis.send(Request.cmd(Command.ZRANGE).arg(keyPrefix + "{paths}").arg(0).arg(-1)).await(5, TimeUnit.SECONDS);
+      long n = 0;
+      if (paths == null) return 0;
+      for (Response p : paths) if (l2Holds(p.toString())) n++;
+      return n;
     } catch (Exception e) {
       return -1;
+    }
+  }
+
+  /** True when Redis holds an entry for {@code path} (any caller). */
+  boolean l2Holds(String path) {
+    try {
+      String index = keyPrefix + "{" + io.tollgate.proxy.Sha256.shortHex(path, 8) + "}:keys";
+      Response n = redis.send(Request.cmd(Command.EXISTS).arg(index)).await(5, TimeUnit.SECONDS);
+      return n != null && n.toLong() > 0;
+    } catch (Exception e) {
+      return false;
     }
   }
 

@@ -60,13 +60,8 @@ class RedisSentinelTest {
 
     // Written after the failover by A, read by B: both talk to the promoted primary.
     assertEquals("MISS", xCache(fleet.get(a, "/v1.0/groups/g7")));
-    Fleet.waitFor(() -> {
-      try {
-        return "HIT-L2".equals(xCache(fleet.get(b, "/v1.0/groups/g7")));
-      } catch (Exception e) {
-        return false;
-      }
-    }, Duration.ofSeconds(5), "B reads A's post-failover entry from the new primary");
+    Fleet.waitFor(() -> fleet.l2Holds("/v1.0/groups/g7"), Duration.ofSeconds(5), "A's post-failover entry reached the new primary");
+    assertEquals("HIT-L2", xCache(fleet.get(b, "/v1.0/groups/g7")), "B reads A's post-failover entry from the new primary");
     assertEquals(redis.replica().port(), redis.primaryPort());
   }
 }

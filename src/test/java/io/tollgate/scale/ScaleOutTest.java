@@ -130,13 +130,8 @@ class ScaleOutTest {
     }
     // The survivors still share Redis and invalidations with each other.
     assertEquals("MISS", xCache(fleet.get(b, "/v1.0/groups/g199")));
-    Fleet.waitFor(() -> {
-      try {
-        return "HIT-L2".equals(xCache(fleet.get(c, "/v1.0/groups/g199")));
-      } catch (Exception e) {
-        return false;
-      }
-    }, Duration.ofSeconds(5), "C reads B's entry from Redis");
+    Fleet.waitFor(() -> fleet.l2Holds("/v1.0/groups/g199"), Duration.ofSeconds(5), "B's entry reached Redis");
+    assertEquals("HIT-L2", xCache(fleet.get(c, "/v1.0/groups/g199")), "C reads B's entry from Redis");
     assertEquals(200, fleet.invalidate(b, "/v1.0/groups/g199*").statusCode());
     Fleet.waitFor(() -> !inL1(c, "/v1.0/groups/g199"), PROPAGATION_BOUND, "C forgets it");
   }
