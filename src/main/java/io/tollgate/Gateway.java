@@ -42,6 +42,15 @@ import org.slf4j.LoggerFactory;
 /**
  * One running Tollgate: its own Vert.x instance (with Micrometer metrics), the management verticle and the
  * proxy verticles. Tests start several in one JVM as if they were separate sidecars.
+ *
+ * <p>Design note, the wiring order of {@link #deploy()}: (1) readiness says "starting" until the proxy
+ * listens; (2) the {@link RouteTable} is compiled from the cache and rate-limit rules, once; (3) traffic
+ * control (limiter, bulkhead, the one {@link WorkerPool}, breakers, retry policy and budget) is built,
+ * shared by every proxy verticle and thread-safe; (4) the cache verticle deploys and owns L1/L2; (5) the
+ * management port starts (health, metrics, admin); (6) one proxy verticle per event loop deploys, each
+ * building its {@link Pipeline} around its own {@link Forwarder} (see {@code Pipeline} for the stage order);
+ * (7) readiness turns UP. A failure at any step closes what was started, and the start future fails.
+ * This class is the only place that names every package: everything below it imports downwards only.
  */
 public final class Gateway {
   private static final Logger LOG = LoggerFactory.getLogger(Gateway.class);

@@ -23,6 +23,13 @@ import java.util.function.Predicate;
 /**
  * Stages 2 and 6: cache lookup and store, plus write-driven invalidation.
  *
+ * <p>Design note. What is cached is decided by the request's {@link RouteTable.Route} (its cache rule), never
+ * here; how an entry may be used is decided by the entry ({@link CachedResponse#freshness}); this stage only
+ * acts on both. Shared by every proxy verticle: it holds immutable options and thread-safe parts (the
+ * Caffeine L1 behind {@link ResponseCache}, the {@link Coalescer}'s concurrent map, stats adders) and keeps
+ * no per-request state outside the futures it composes. {@code $batch} reaches the same keys and rules
+ * through {@link CacheAccess}, which this class implements.
+ *
  * <p>A GET matching a route rule is looked up (L1, then L2). Fresh → served ({@code HIT-L1}/{@code HIT-L2},
  * {@code Age}). Expired but within {@code staleWhileRevalidate} → served {@code STALE} while one background
  * refresh runs. Otherwise the rest of the pipeline is called through the {@link Coalescer}, so concurrent

@@ -4,9 +4,27 @@ import io.vertx.core.Future;
 import java.util.List;
 
 /**
- * The ordered stages of SPEC §2 ending in the upstream call. The chain is composed once at construction,
- * so a request walks a fixed list of closures: no per-request allocation for routing between stages.
- * Stages not built yet are simply absent; each capability slots in by adding its stage here.
+ * The ordered stages of SPEC §2 ending in the upstream call: an onion. Each stage gets the exchange on the
+ * way in and may answer by itself (a cache hit, a 429, a {@code $batch} assembled from the cache) or call
+ * the rest and work on what comes back (store it, rewrite its links, learn from a 429).
+ *
+ * <p>Design note. The order, outermost first, as {@code Gateway} assembles it, and why:
+ * <ol>
+ *   <li>{@code graph.LinkRewriteStage} — outermost so every answer (hit, miss, {@code $batch}, Tollgate's own)
+ *       leaves with links pointing at the gateway, while the cache keeps the upstream's bytes;</li>
+ *   <li>{@code graph.BatchStage} — splits a {@code $batch} and sends its misses back through the stages below
+ *       as derived exchanges, so they are cached, limited and shielded like single calls;</li>
+ *   <li>{@code cache.CacheStage} — before the limiter: a hit spends no budget and never waits;</li>
+ *   <li>{@code ratelimit.RateLimitStage} — paces what the cache could not answer;</li>
+ *   <li>{@code concurrency.BulkheadStage} — bounds concurrent upstream calls after pacing, so a waiting
+ *       request holds no upstream slot;</li>
+ *   <li>{@code resilience.ResilienceStage} — breaker and retries around each attempt;</li>
+ *   <li>the limiter's learner — innermost, so it sees every attempt's 429/503, retries included;</li>
+ *   <li>{@link Forwarder} — the upstream call itself.</li>
+ * </ol>
+ * The chain is composed once at construction, so a request walks a fixed list of closures: no per-request
+ * allocation for routing between stages. This package names no stage: the wiring lives in {@code Gateway}.
+ * Runs on the proxy verticle's event loop; stages must not block.
  */
 public final class Pipeline {
   private final Stage.Chain head;

@@ -35,6 +35,9 @@ public final class Reply {
     // Paused until a stage consumes it: later stages may do async work (store, invalidate) first, and an
     // unpaused body would flow into no handler and be lost.
     response.pause();
+    // Until a stage or the writer takes the body over, a reset (client gone, retry drained) has no reader
+    // to tell; without a handler Vert.x would log it as an unhandled ERROR with a stack trace.
+    response.exceptionHandler(ignored -> { });
     MultiMap headers = MultiMap.caseInsensitiveMultiMap();
     HopByHop.copy(response.headers(), headers);
     return new Reply(response.statusCode(), headers, null, response);
@@ -52,18 +55,22 @@ public final class Reply {
 
   /** The same answer with another buffered body (a rewritten one); status, headers and cache facts kept. */
   public Reply withBody(Buffer newBody) {
-    Reply r = new Reply(status, headers, newBody, null);
-    r.cacheStatus = cacheStatus;
-    r.ageSeconds = ageSeconds;
+    Reply r = copy(headers, newBody, null);
     r.linksChecked = true;
     return r;
   }
 
   /** The same answer with its headers replaced (they may be shared with a cache entry, so never edit them in place). */
   public Reply withHeaders(MultiMap newHeaders) {
-    Reply r = new Reply(status, newHeaders, body, stream);
-    r.prefix = prefix;
-    r.transform = transform;
+    return copy(newHeaders, body, stream);
+  }
+
+  private Reply copy(MultiMap newHeaders, Buffer newBody, HttpClientResponse newStream) {
+    Reply r = new Reply(status, newHeaders, newBody, newStream);
+    if (newStream != null) {
+      r.prefix = prefix;
+      r.transform = transform;
+    }
     r.cacheStatus = cacheStatus;
     r.ageSeconds = ageSeconds;
     r.linksChecked = linksChecked;
