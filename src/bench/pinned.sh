@@ -3,8 +3,8 @@
 #
 # The SUT (Tollgate, or nginx for comparison) is pinned to one core (SUT_CPU); wrk and the Graph
 # simulator are pinned to the other (LOAD_CPU), with taskset. Every request carries a realistic ~2 KB
-# JWT-shaped bearer token (RS256-shaped header.payload.signature with Graph claims; the signature
-# bytes are not a real signature, nobody checks them), set by a wrk Lua script. Reported per target:
+# JWT-shaped bearer token (header.payload.signature with Graph's claims, signed with the simulator's HMAC key
+# so the simulator accepts it as Graph would a real one), set by a wrk Lua script. Reported per target:
 #   requests/s, p50 and p99 (wrk --latency), and CPU µs per request of the SUT =
 #   (utime + stime from /proc/PID/stat, all threads, over the measured window) / requests completed;
 #   for nginx master + worker, for the L2 row Tollgate + its redis-server (both on SUT_CPU).
@@ -235,8 +235,9 @@ profile Reports.Read.All Sites.Read.All Sites.FullControl.All User.Read User.Rea
 \"upn\":\"astrid.lindqvist@contoso.onmicrosoft.com\",\"uti\":\"Hq2Wk8Yd0UqPZr4mT7xXAA\",\"ver\":\"1.0\",\
 \"wids\":[\"f2ef992c-3afb-46b9-b7cf-a126ee74c451\",\"5d6b6bb7-de71-4623-b4af-96380a352509\",\"b79fbf4d-3ef9-4689-8143-76b194e85509\"],\
 \"xms_cc\":[\"CP1\"],\"xms_tcdt\":1496217600,\"xms_tdbr\":\"EU\"}" | b64url)
-  # 256 signature bytes (RS256-sized), deterministic, not a signature.
-  sig=$(for i in 1 2 3 4 5 6 7 8; do printf 'tollgate-bench-signature-%d' "$i" | sha256sum | cut -c1-64; done | xxd -r -p | b64url)
+  # Signed the way the Graph simulator checks (HMAC-SHA256 with its default key, sim.Tokens): like Graph, it
+  # answers 401 to a JWT whose signature it cannot verify.
+  sig=$(printf '%s' "$header.$payload" | openssl dgst -sha256 -hmac "tollgate-simulator-signing-key" -binary | b64url)
   TOKEN="$header.$payload.$sig"
   AUTH="Authorization: Bearer $TOKEN"
 }

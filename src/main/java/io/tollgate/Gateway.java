@@ -20,6 +20,8 @@ import io.tollgate.resilience.ResilienceStage;
 import io.tollgate.resilience.RetryBudget;
 import io.tollgate.resilience.RetryPolicy;
 import io.tollgate.metrics.TollgateMetrics;
+import io.tollgate.proxy.CallerIdentity;
+import io.tollgate.proxy.CallerVerification;
 import io.tollgate.proxy.Forwarder;
 import io.tollgate.proxy.Pipeline;
 import io.tollgate.proxy.ProxyVerticle;
@@ -72,6 +74,8 @@ public final class Gateway {
   private RetryPolicy retryPolicy;
   private RetryBudget retryBudget;
   private RouteTable routes;
+  private CallerIdentity identity;
+  private CallerVerification verification;
   private int proxyPort;
   private int managementPort;
 
@@ -109,6 +113,9 @@ public final class Gateway {
     // Not ready until the proxy listens, whatever other components report first (Redis may answer sooner).
     readiness.report("proxy", Readiness.State.DOWN, "starting");
     routes = RouteTable.compile(options.getCache(), options.getRateLimit());
+    identity = new CallerIdentity(options.getCache().getIdentityHeaders(), options.getIdentity());
+    verification = new CallerVerification(vertx, identity,
+        options.getUpstream().getRequestTimeout().toMillis() + options.getUpstream().getConnectTimeout().toMillis());
     trafficControl();
     List<Consumer<Router>> adminRoutes = new ArrayList<>();
     Future<?> cacheReady = Future.succeededFuture();
@@ -134,7 +141,7 @@ public final class Gateway {
           if (proxyOptions.getServer().getPort() == 0) proxyOptions.getServer().setPort(-1);
           List<ProxyVerticle> deployed = new java.util.concurrent.CopyOnWriteArrayList<>();
           return vertx.deployVerticle(() -> {
-            ProxyVerticle v = new ProxyVerticle(proxyOptions, metrics, routes, this::pipeline);
+            ProxyVerticle v = new ProxyVerticle(proxyOptions, metrics, routes, identity, this::pipeline);
             deployed.add(v);
             return v;
           }, new DeploymentOptions().setInstances(instances)).map(id -> deployed.get(0).port());
@@ -163,6 +170,7 @@ public final class Gateway {
       cacheStage = new CacheStage(cacheOptions, cacheVerticle.cache(), lookup, coalescer, deadline, LinkRewriter::mayContainLinks);
     }
     stages.add(new LinkRewriteStage(forwarder.origin(), options.getServer().getPublicUrl(), workerPool));
+    stages.add(verification);
     stages.add(new BatchStage(vertx, cacheStage, routes, workerPool, deadline));
     if (cacheStage != null) stages.add(cacheStage);
     // Order of SPEC section 2: rate limit (3), bulkhead (4), breaker + retry (5); the learner sits right in
@@ -171,6 +179,7 @@ public final class Gateway {
     if (bulkhead != null) stages.add(new BulkheadStage(bulkhead));
     stages.add(new ResilienceStage(vertx, forwarder.origin(), breakers, retryPolicy, retryBudget, metrics.registry()));
     if (rateLimitStage != null) stages.add(rateLimitStage.learner());
+    stages.add(verification.observer());
     return new Pipeline(stages, forwarder);
   }
 

@@ -104,7 +104,11 @@ public final class Tollgate {
       finished = true;
       return Future.succeededFuture(0);
     }
-    if (parsed.hasSubcommand()) return ((Simulate) parsed.subcommand().commandSpec().userObject()).start(out, err);
+    if (parsed.hasSubcommand()) {
+      Simulate simulate = (Simulate) parsed.subcommand().commandSpec().userObject();
+      if (simulate.issueToken != null) finished = true;
+      return simulate.start(out, err);
+    }
     return startGateway();
   }
 
@@ -218,8 +222,21 @@ public final class Tollgate {
     double errorRate;
     @Option(names = "--sites", paramLabel = "N", description = "number of sites in the data set (default: 100)")
     int sites = 100;
+    @Option(names = "--issue-token", paramLabel = "CLAIMS", description = "print a bearer token the simulator accepts, "
+        + "carrying these JSON claims (e.g. '{\"tid\":\"t1\",\"appid\":\"a1\"}'), and exit")
+    String issueToken;
 
     Future<Integer> start(PrintStream out, PrintStream err) {
+      if (issueToken != null) {
+        try {
+          out.println(io.tollgate.sim.Tokens.issue(new io.vertx.core.json.JsonObject(issueToken)));
+          out.flush();
+          return Future.succeededFuture(0);
+        } catch (RuntimeException e) {
+          err.println("config error: --issue-token: got '" + issueToken + "', expected a JSON object of claims");
+          return Future.succeededFuture(EXIT_CONFIG);
+        }
+      }
       Duration lat = io.tollgate.config.Units.parseDuration(latency);
       if (lat == null) {
         err.println("config error: --latency: got '" + latency + "', expected a duration such as 30ms");

@@ -4,6 +4,7 @@ import io.tollgate.config.CacheOptions;
 import io.tollgate.config.CacheOptions.Route;
 import io.tollgate.config.PathPattern;
 import io.tollgate.proxy.BodyBuffer;
+import io.tollgate.proxy.Caller;
 import io.tollgate.proxy.Exchange;
 import io.tollgate.proxy.Reply;
 import io.tollgate.proxy.RouteTable;
@@ -72,13 +73,17 @@ public final class CacheStage implements Stage, CacheAccess {
     RouteTable.Route route = ex.route();
     if (ex.method() == HttpMethod.GET) {
       Route rule = route.cacheRule();
-      if (rule == null) return next.proceed(ex);
+      Caller who = ex.caller();
+      if (rule == null || !who.cacheable()) return next.proceed(ex);
       ex.upstreamIdentityEncoding(true);
-      CacheKey key = keyFor(route.path(), route.query(), ex.headers(), ex.partition());
+      CacheKey key = keyFor(route.path(), route.query(), ex.headers(), who.partition());
       if (clientBypasses(ex.headers())) {
         cache.stats().bypassed.increment();
         return fetch(ex, next, key, rule, null).map(r -> r.cacheStatus(XCache.BYPASS));
       }
+      // An expired or refused token, or a shared partition not verified lately: ask the upstream, which
+      // judges the token again; a 2xx answer refreshes the entry for everyone in the partition.
+      if (!who.mayUseHits(System.currentTimeMillis())) return fetch(ex, next, key, rule, null);
       return lookup.apply(key).compose(hit -> {
         long now = clock.millis();
         CachedResponse stale = null;
@@ -120,7 +125,7 @@ public final class CacheStage implements Stage, CacheAccess {
     Future<Captured> shared = coalescer.run(key.value(), () -> {
       led[0] = true;
       long began = System.currentTimeMillis();
-      return next.proceed(ex).compose(this::capture).onSuccess(c -> storeIfCacheable(key, route, c, began));
+      return next.proceed(ex).compose(this::capture).onSuccess(c -> storeIfCacheable(storeKey(ex, key), route, c, began));
     }, followerTimeoutMs);
     return shared.compose(c -> {
       if (c.leaderOnly() != null) return led[0] ? Future.succeededFuture(c.leaderOnly()) : next.proceed(ex);
@@ -140,8 +145,17 @@ public final class CacheStage implements Stage, CacheAccess {
   private void refreshInBackground(Exchange ex, Chain next, CacheKey key, Route route) {
     coalescer.run(key.value(), () -> {
       long began = System.currentTimeMillis();
-      return next.proceed(ex).compose(this::capture).onSuccess(c -> storeIfCacheable(key, route, c, began));
+      return next.proceed(ex).compose(this::capture).onSuccess(c -> storeIfCacheable(storeKey(ex, key), route, c, began));
     }, followerTimeoutMs);
+  }
+
+  /**
+   * Where an answer is stored: the caller's partition as it is now. The request that first brings a token's
+   * 2xx has just verified it, so its answer already lands in the shared partition the next requests read.
+   */
+  private CacheKey storeKey(Exchange ex, CacheKey looked) {
+    String now = ex.partition();
+    return now.equals(looked.partition()) ? looked : keyFor(ex.route().path(), ex.route().query(), ex.headers(), now);
   }
 
   /** Buffers the upstream body up to maxEntrySize; a larger body becomes a leader-only stream. */

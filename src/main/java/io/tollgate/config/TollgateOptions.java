@@ -18,6 +18,7 @@ public final class TollgateOptions {
   private BulkheadOptions bulkhead = new BulkheadOptions();
   private BreakerOptions breaker = new BreakerOptions();
   private RetryOptions retry = new RetryOptions();
+  private IdentityOptions identity = new IdentityOptions();
 
   public TollgateOptions() {}
 
@@ -31,6 +32,7 @@ public final class TollgateOptions {
     bulkhead = new BulkheadOptions(o.bulkhead);
     breaker = new BreakerOptions(o.breaker);
     retry = new RetryOptions(o.retry);
+    identity = new IdentityOptions(o.identity);
   }
 
   /**
@@ -51,6 +53,7 @@ public final class TollgateOptions {
     o.bulkhead = BulkheadOptions.read(root.section("bulkhead"));
     o.breaker = BreakerOptions.read(root.section("breaker"));
     o.retry = RetryOptions.read(root.section("retry"));
+    o.identity = IdentityOptions.read(root.section("identity"));
     root.rejectUnknown();
     if (o.server.getPort() != 0 && o.server.getPort() == o.management.getPort()) {
       problems.add(new ConfigProblem("management.port", o.management.getPort(), "a port other than server.port"));
@@ -68,7 +71,7 @@ public final class TollgateOptions {
         .put("management", management.toJson()).put("redis", redis.toJson())
         .put("cache", cache.toJson())
         .put("rateLimit", rateLimit.toJson()).put("bulkhead", bulkhead.toJson())
-        .put("breaker", breaker.toJson()).put("retry", retry.toJson());
+        .put("breaker", breaker.toJson()).put("retry", retry.toJson()).put("identity", identity.toJson());
   }
 
   @Override
@@ -88,6 +91,8 @@ public final class TollgateOptions {
   public TollgateOptions setRateLimit(RateLimitOptions rateLimit) { this.rateLimit = rateLimit; return this; }
   public BulkheadOptions getBulkhead() { return bulkhead; }
   public TollgateOptions setBulkhead(BulkheadOptions bulkhead) { this.bulkhead = bulkhead; return this; }
+  public IdentityOptions getIdentity() { return identity; }
+  public TollgateOptions setIdentity(IdentityOptions identity) { this.identity = identity; return this; }
   public BreakerOptions getBreaker() { return breaker; }
   public TollgateOptions setBreaker(BreakerOptions breaker) { this.breaker = breaker; return this; }
   public RetryOptions getRetry() { return retry; }

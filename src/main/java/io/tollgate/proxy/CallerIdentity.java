@@ -1,26 +1,69 @@
 package io.tollgate.proxy;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import io.tollgate.config.IdentityOptions;
 import io.vertx.core.MultiMap;
+import io.vertx.core.http.HttpHeaders;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 
 /**
- * Stage 1, identify: the cache partition is a SHA-256 over the identity headers (by default
- * {@code Authorization}). The hash, never the token, is what travels on: into cache keys, Redis, logs
- * (first 8 hex characters) and event-bus messages.
+ * Stage 1, identify, and what the upstream has said about each token since.
+ *
+ * <p>A request's token hash is a SHA-256 over its identity headers (by default {@code Authorization}); the
+ * hash, never the token, travels on (cache keys, Redis, logs as 8 hex characters, events). A JWT's claims
+ * are read once per token and trusted only after the upstream answered 2xx to that exact token
+ * ({@link #observe}); a 401 marks it refused. From verification on, tokens whose identity claims are equal
+ * share one partition, for at most {@code identity.maxSharedAge} after the partition was last verified.
+ *
+ * <p>Design note. Shared by every proxy verticle; every table is a bounded Caffeine cache
+ * ({@code identity.maxTokens}), so random tokens cannot grow memory. The "one request per unverified
+ * token in flight" rule is kept by {@link CallerVerification}, which uses {@link #claimVerification}.
  */
 public final class CallerIdentity {
   public static final String ANONYMOUS = "anonymous";
+  private static final Duration FORGET_AFTER = Duration.ofHours(2);
 
   private final List<String> headers;
+  private final boolean cacheAnonymous;
+  private final long maxSharedAgeMs;
+  private final Cache<String, Claims> claimsByToken;
+  private final Cache<String, Boolean> verified;
+  private final Cache<String, Boolean> refused;
+  private final Cache<String, Long> partitionVerifiedAt;
+  private final java.util.concurrent.ConcurrentHashMap<String, Object> verifying = new java.util.concurrent.ConcurrentHashMap<>();
 
+  /** With the default identity options (tests that only need partitions). */
   public CallerIdentity(List<String> headers) {
-    this.headers = List.copyOf(headers);
+    this(headers, new IdentityOptions());
   }
 
-  /** @return hex SHA-256 of the identity headers, or {@link #ANONYMOUS} when none is present */
+  public CallerIdentity(List<String> headers, IdentityOptions options) {
+    this.headers = List.copyOf(headers);
+    this.cacheAnonymous = options.isCacheAnonymous();
+    this.maxSharedAgeMs = options.getMaxSharedAge().toMillis();
+    int max = options.getMaxTokens();
+    this.claimsByToken = Caffeine.newBuilder().maximumSize(max).expireAfterAccess(FORGET_AFTER).build();
+    this.verified = Caffeine.newBuilder().maximumSize(max).expireAfterAccess(FORGET_AFTER).build();
+    this.refused = Caffeine.newBuilder().maximumSize(max).expireAfterWrite(FORGET_AFTER).build();
+    this.partitionVerifiedAt = Caffeine.newBuilder().maximumSize(max).expireAfterWrite(options.getMaxSharedAge()).build();
+  }
+
+  /** Who sent a request with these headers. */
+  public Caller identify(MultiMap requestHeaders) {
+    String hash = partition(requestHeaders);
+    if (ANONYMOUS.equals(hash)) return new Caller(this, null, null, null);
+    String authorization = requestHeaders.get(HttpHeaders.AUTHORIZATION);
+    Claims claims = authorization == null ? null : claimsByToken.get(hash, h -> Claims.of(authorization));
+    String shared = claims == null || claims.sharedKey() == null ? null : Sha256.hex(claims.sharedKey());
+    return new Caller(this, hash, claims, shared);
+  }
+
+  /** @return hex SHA-256 of the identity headers (the token hash), or {@link #ANONYMOUS} when none is present */
   public String partition(MultiMap requestHeaders) {
     MessageDigest digest = null;
     for (String name : headers) {
@@ -33,6 +76,56 @@ public final class CallerIdentity {
       digest.update((byte) 0);
     }
     return digest == null ? ANONYMOUS : HexFormat.of().formatHex(digest.digest());
+  }
+
+  /**
+   * Records what the upstream answered a token: 2xx verifies it (and refreshes its shared partition), 401
+   * refuses it. Other statuses say nothing about the token.
+   */
+  public void observe(Caller caller, int status, long nowMillis) {
+    if (caller.anonymous()) return;
+    String hash = caller.tokenHash();
+    if (status >= 200 && status < 300) {
+      verified.put(hash, Boolean.TRUE);
+      refused.invalidate(hash);
+      if (caller.sharedPartitionKey() != null) partitionVerifiedAt.put(caller.sharedPartitionKey(), nowMillis);
+    } else if (status == 401) {
+      refused.put(hash, Boolean.TRUE);
+      verified.invalidate(hash);
+    }
+  }
+
+  /**
+   * Claims the one verification slot of an unverified token.
+   *
+   * @param holder an object identifying the claimant (released with {@link #releaseVerification})
+   * @return null when this claimant holds the slot (or needs none), else the current holder
+   */
+  Object claimVerification(Caller caller, Object holder) {
+    if (caller.anonymous() || caller.verified()) return null;
+    Object existing = verifying.putIfAbsent(caller.tokenHash(), holder);
+    return existing == null || existing == holder ? null : existing;
+  }
+
+  void releaseVerification(Caller caller, Object holder) {
+    if (!caller.anonymous()) verifying.remove(caller.tokenHash(), holder);
+  }
+
+  boolean isVerified(String tokenHash) {
+    return verified.getIfPresent(tokenHash) != null;
+  }
+
+  boolean isRefused(String tokenHash) {
+    return refused.getIfPresent(tokenHash) != null;
+  }
+
+  boolean cacheAnonymous() {
+    return cacheAnonymous;
+  }
+
+  boolean sharedPartitionFresh(String sharedPartition, long nowMillis) {
+    Long at = partitionVerifiedAt.getIfPresent(sharedPartition);
+    return at != null && nowMillis - at <= maxSharedAgeMs;
   }
 
   /** What a log line may show of a caller. */

@@ -16,7 +16,7 @@ import java.util.List;
 public final class Exchange {
   private final String requestId;
   private final HttpServerRequest request;
-  private final String partition;
+  private final Caller caller;
   private final long startNanos;
   private final boolean hasBody;
   private final long maxBodySize;
@@ -32,11 +32,11 @@ public final class Exchange {
   private int cost = 1;
 
   /** @param routes the compiled rules; this request's {@link #route()} is matched on first use */
-  public Exchange(String requestId, HttpServerRequest request, String partition, long maxBodySize, RouteTable routes) {
+  public Exchange(String requestId, HttpServerRequest request, Caller caller, long maxBodySize, RouteTable routes) {
     this.routes = routes;
     this.requestId = requestId;
     this.request = request;
-    this.partition = partition;
+    this.caller = caller;
     this.maxBodySize = maxBodySize;
     this.startNanos = System.nanoTime();
     this.parent = null;
@@ -53,7 +53,7 @@ public final class Exchange {
   private Exchange(Exchange parent, io.vertx.core.buffer.Buffer body, int cost) {
     this.requestId = parent.requestId;
     this.request = parent.request;
-    this.partition = parent.partition;
+    this.caller = parent.caller;
     this.maxBodySize = parent.maxBodySize;
     this.startNanos = parent.startNanos;
     this.hasBody = true;
@@ -91,7 +91,10 @@ public final class Exchange {
   public String path() { return request.path(); }
   public String query() { return request.query(); }
   public MultiMap headers() { return request.headers(); }
-  public String partition() { return partition; }
+  /** Who sent the request, as far as Tollgate trusts it. */
+  public Caller caller() { return caller; }
+  /** The caller's cache partition now (it changes when this very request verifies the token). */
+  public String partition() { return caller.partition(); }
   public long startNanos() { return startNanos; }
   public boolean hasBody() { return hasBody; }
 

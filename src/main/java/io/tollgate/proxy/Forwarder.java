@@ -79,12 +79,22 @@ public final class Forwarder implements Stage.Chain {
         .setHost(host)
         .setPort(port)
         .setSsl(ssl)
-        .setURI(basePath + ex.uri())
+        .setURI(target(ex))
         .setConnectTimeout(connectTimeoutMs);
     return client.request(request)
         .compose(upstream -> send(ex, upstream))
         .map(Reply::streaming)
         .recover(failure -> Future.failedFuture(classify(ex, failure)));
+  }
+
+  /**
+   * The forwarded target: the base path, then exactly the normalised path the cache keyed on, then the
+   * query as sent. {@link RequestTarget} has refused anything that is not origin-form before this runs.
+   */
+  private String target(Exchange ex) {
+    String path = ex.route().path();
+    String query = ex.query();
+    return query == null ? basePath + path : basePath + path + '?' + query;
   }
 
   private Future<HttpClientResponse> send(Exchange ex, HttpClientRequest upstream) {

@@ -43,12 +43,13 @@ public final class ProxyVerticle extends VerticleBase {
    * @param pipelineFactory builds this verticle's pipeline around its own forwarder (stages are shared or
    *     per-verticle as each needs)
    */
-  public ProxyVerticle(TollgateOptions options, TollgateMetrics metrics, RouteTable routes, Function<Forwarder, Pipeline> pipelineFactory) {
+  public ProxyVerticle(TollgateOptions options, TollgateMetrics metrics, RouteTable routes, CallerIdentity identity,
+      Function<Forwarder, Pipeline> pipelineFactory) {
     this.routes = routes;
+    this.identity = identity;
     this.options = new TollgateOptions(options);
     this.metrics = metrics;
     this.pipelineFactory = pipelineFactory;
-    this.identity = new CallerIdentity(options.getCache().getIdentityHeaders());
   }
 
   @Override
@@ -78,8 +79,15 @@ public final class ProxyVerticle extends VerticleBase {
     String requestId = NODE + "-" + Long.toHexString(SEQUENCE.incrementAndGet());
     HttpServerResponse response = request.response();
     metrics.requestStarted();
-    Exchange ex = new Exchange(requestId, request, identity.partition(request.headers()), options.getServer().getMaxBodySize(), routes);
+    Exchange ex = new Exchange(requestId, request, identity.identify(request.headers()), options.getServer().getMaxBodySize(), routes);
     response.closeHandler(v -> ex.cancel());
+    GatewayException refused = RequestTarget.refusal(request.uri());
+    if (refused != null) {
+      LOG.debug("request {} refused: {}", requestId, refused.getMessage());
+      if (ex.hasBody()) response.putHeader(HttpHeaders.CONNECTION, "close");
+      fail(ex, refused);
+      return;
+    }
     String length = request.getHeader(HttpHeaders.CONTENT_LENGTH);
     if (length != null && tooLong(length)) {
       response.putHeader(HttpHeaders.CONNECTION, "close");
@@ -186,7 +194,7 @@ public final class ProxyVerticle extends VerticleBase {
     metrics.requestEnded(ex.routeName(), status, source, nanos);
     if (LOG.isDebugEnabled()) {
       LOG.debug("{} {} route={} caller={} status={} cache={} {}ms", ex.requestId(), ex.method(), ex.routeName(),
-          CallerIdentity.shortForm(ex.partition()), status, source, nanos / 1_000_000);
+          ex.caller().shortForm(), status, source, nanos / 1_000_000);
     }
   }
 

@@ -9,6 +9,7 @@ import io.micrometer.core.instrument.Timer;
 import io.tollgate.config.PathPattern;
 import io.tollgate.config.RateLimitOptions;
 import io.tollgate.metrics.MeterNames;
+import io.tollgate.proxy.Caller;
 import io.tollgate.proxy.Exchange;
 import io.tollgate.proxy.Reply;
 import io.tollgate.proxy.RouteTable;
@@ -36,14 +37,12 @@ import java.util.stream.Collectors;
  * the configured table. Cache hits never get here (the cache stage answers first). Shared by all proxy
  * verticles; holds only immutable compiled rules, a claims cache and meters.
  *
- * <p>Tenant and app come from the bearer JWT's payload ({@code tid}, {@code appid}/{@code azp}), decoded
- * without verification: good enough to choose a bucket, never used to share data. A caller without a
- * readable token is its own tenant and app (its partition hash).
+ * <p>Tenant and app come from the caller's claims ({@code tid}, {@code appid}/{@code azp}) once the upstream has
+ * accepted its token ({@link Caller#tenant()}); until then, and for opaque tokens, a caller is its own
+ * tenant and app (its token hash), so a forged token never spends another tenant's budget.
  */
 public final class RateLimitStage implements Stage {
   private final RateLimiter limiter;
-  private final Cache<String, Claims> claims = Caffeine.newBuilder().maximumSize(10_000)
-      .expireAfterAccess(Duration.ofMinutes(10)).build();
   private final Counter waits;
   private final Counter tokensWaited;
   private final Timer waitTime;
@@ -92,50 +91,21 @@ public final class RateLimitStage implements Stage {
     List<RouteTable.AppliedLimit> applied = route.limits();
     if (applied.isEmpty()) return List.of();
     List<Charge> out = new ArrayList<>(applied.size());
-    Claims who = null;
+    Caller who = ex.caller();
     for (RouteTable.AppliedLimit a : applied) {
       RouteTable.Limit l = a.limit();
-      if (who == null && l.needsClaims()) who = claims(ex);
       // A $batch chunk carries its sub-request count: each sub-request pays like a single call.
       out.add(new Charge(l.name(), bucketId(l, who, a.matched()), l.rate(), l.burst(), (l.useCosts() ? route.cost() : 1) * ex.cost()));
     }
     return out;
   }
 
-  private static String bucketId(RouteTable.Limit l, Claims who, String matched) {
+  private static String bucketId(RouteTable.Limit l, Caller who, String matched) {
     if (!l.byTenant() && !l.byApp() && !l.byRoute()) return "global";
     StringBuilder sb = new StringBuilder();
     if (l.byTenant()) sb.append("t=").append(who.tenant()).append('|');
     if (l.byApp()) sb.append("a=").append(who.app()).append('|');
     if (l.byRoute()) sb.append("r=").append(matched).append('|');
     return sb.toString();
-  }
-
-  private Claims claims(Exchange ex) {
-    return claims.get(ex.partition(), p -> Claims.of(ex.headers().get(HttpHeaders.AUTHORIZATION), p));
-  }
-
-  /** What a bucket is chosen by. The raw token never leaves this method. */
-  record Claims(String tenant, String app) {
-    static Claims of(String authorization, String partition) {
-      String tid = null;
-      String app = null;
-      if (authorization != null && authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
-        String token = authorization.substring(7).trim();
-        int a = token.indexOf('.');
-        int b = a < 0 ? -1 : token.indexOf('.', a + 1);
-        if (b > a + 1) {
-          try {
-            JsonObject payload = new JsonObject(new String(Base64.getUrlDecoder().decode(token.substring(a + 1, b)), StandardCharsets.UTF_8));
-            tid = payload.getValue("tid") instanceof String s ? s : null;
-            Object appid = payload.getValue("appid", payload.getValue("azp"));
-            app = appid instanceof String s ? s : null;
-          } catch (RuntimeException notAJwt) {
-            // An opaque or malformed token: the caller is keyed by its hash, like an anonymous one.
-          }
-        }
-      }
-      return new Claims(tid == null ? "p:" + partition : tid, app == null ? "p:" + partition : app);
-    }
   }
 }

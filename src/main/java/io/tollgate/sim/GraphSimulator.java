@@ -36,6 +36,7 @@ public final class GraphSimulator extends VerticleBase {
 
   private final SimulatorOptions initial;
   private final SimulatorStats stats = new SimulatorStats();
+  private final Tokens tokens = new Tokens(Tokens.DEFAULT_SECRET);
   private final GraphApi api = new GraphApi(this::origin);
   private volatile Behaviour behaviour;
   private volatile Tenant tenant;
@@ -101,6 +102,14 @@ public final class GraphSimulator extends VerticleBase {
     if (host.equals("0.0.0.0") || host.equals("::")) host = "127.0.0.1";
     if (host.contains(":")) host = "[" + host + "]";
     return "http://" + host + ":" + port;
+  }
+
+  /**
+   * From now on this exact {@code Authorization} value gets 401, as Graph answers a revoked or disabled
+   * token. Callable from any thread.
+   */
+  public void revoke(String authorization) {
+    tokens.revoke(authorization);
   }
 
   /** Live counters; safe to read from any thread. */
@@ -179,6 +188,12 @@ public final class GraphSimulator extends VerticleBase {
     GraphApi.Call head = GraphApi.Call.of(req.method().name(), version, rawPath, req.query(),
         Caller.of(req.getHeader(HttpHeaders.AUTHORIZATION)), null, req.getHeader("client-request-id"));
     stats.received(head.key());
+    if (!tokens.accepts(req.getHeader(HttpHeaders.AUTHORIZATION), System.currentTimeMillis())) {
+      stats.unauthorizedOne();
+      write(req.response(), head, GraphApi.error(401, "InvalidAuthenticationToken",
+          "Access token validation failure. Invalid audience, signature or expiry.", head));
+      return;
+    }
     if (b.hangRate() > 0 && t.random.nextDouble() < b.hangRate()) {
       LOG.debug("hanging {} on purpose", head.key());
       return;

@@ -20,6 +20,7 @@ public final class SimulatorStats {
   private final LongAdder throttled = new LongAdder();
   private final LongAdder errors = new LongAdder();
   private final LongAdder cancelled = new LongAdder();
+  private final LongAdder unauthorized = new LongAdder();
   private final AtomicInteger inFlight = new AtomicInteger();
   private final AtomicInteger maxInFlight = new AtomicInteger();
   private final ConcurrentHashMap<String, LongAdder> byPath = new ConcurrentHashMap<>();
@@ -50,6 +51,9 @@ public final class SimulatorStats {
   /** 503 answers injected by {@code errorRate}. */
   public long errors() { return errors.sum(); }
 
+  /** 401 answers to tokens the simulator does not accept (forged, expired, revoked). */
+  public long unauthorized() { return unauthorized.sum(); }
+
   /** Requests whose client closed the connection before an answer was written. */
   public long cancelled() { return cancelled.sum(); }
 
@@ -59,12 +63,12 @@ public final class SimulatorStats {
   /** Highest {@link #inFlight()} seen since start or the last reset. */
   public int maxInFlight() { return maxInFlight.get(); }
 
-  /** {"total":n,"throttled":n,"errors":n,"cancelled":n,"maxInFlight":n,"inFlight":n,"byPath":{"GET /v1.0/users":n}} */
+  /** {"total":n,"throttled":n,"errors":n,"cancelled":n,"unauthorized":n,"maxInFlight":n,"inFlight":n,"byPath":{"GET /v1.0/users":n}} */
   public JsonObject toJson() {
     JsonObject paths = new JsonObject();
     new TreeMap<>(byPath).forEach((k, v) -> paths.put(k, v.sum()));
     return new JsonObject().put("total", total()).put("throttled", throttled()).put("errors", errors())
-        .put("cancelled", cancelled()).put("maxInFlight", maxInFlight()).put("inFlight", inFlight())
+        .put("cancelled", cancelled()).put("unauthorized", unauthorized()).put("maxInFlight", maxInFlight()).put("inFlight", inFlight())
         .put("byPath", paths);
   }
 
@@ -84,6 +88,8 @@ public final class SimulatorStats {
 
   void cancelledOne() { cancelled.increment(); }
 
+  void unauthorizedOne() { unauthorized.increment(); }
+
   void opened() {
     int now = inFlight.incrementAndGet();
     maxInFlight.accumulateAndGet(now, Math::max);
@@ -97,6 +103,7 @@ public final class SimulatorStats {
     throttled.reset();
     errors.reset();
     cancelled.reset();
+    unauthorized.reset();
     byPath.clear();
     maxInFlight.set(inFlight.get());
   }

@@ -60,17 +60,6 @@ class CostTest {
   }
 
   @Test
-  void tenant_and_app_come_from_the_unverified_jwt_payload_or_fall_back_to_the_caller_hash() {
-    RateLimitStage.Claims c = RateLimitStage.Claims.of(RateLimitTest.jwt("t-1", "a-1"), "abcd");
-    assertEquals("t-1", c.tenant());
-    assertEquals("a-1", c.app());
-    RateLimitStage.Claims opaque = RateLimitStage.Claims.of("Bearer opaque-token", "abcd");
-    assertEquals("p:abcd", opaque.tenant());
-    assertEquals("p:abcd", opaque.app());
-    assertEquals("p:ef01", RateLimitStage.Claims.of(null, "ef01").tenant());
-  }
-
-  @Test
   void idle_buckets_are_forgotten_so_many_keys_cannot_exhaust_memory() {
     RateLimitOptions o = new RateLimitOptions().setMaxBuckets(1000);
     LocalRateLimiter limiter = new LocalRateLimiter(vertx, o, System::nanoTime, 1);
