@@ -211,6 +211,17 @@ public final class GatewayHarness implements AutoCloseable {
     return http.send(request(proxy(via) + path, headers).GET().build(), HttpResponse.BodyHandlers.ofString());
   }
 
+  /** A GET through the first gateway by the caller {@code authorization}; more headers as name, value pairs. */
+  public HttpResponse<String> getAs(String authorization, String path, String... headers) throws Exception {
+    return getAs(gateway(), authorization, path, headers);
+  }
+
+  /** A GET through the given gateway by the caller {@code authorization}; more headers as name, value pairs. */
+  public HttpResponse<String> getAs(Gateway via, String authorization, String path, String... headers) throws Exception {
+    return http.send(request(proxy(via) + path, headers).header("Authorization", authorization).GET().build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
   /** Sends through the first gateway without waiting; a POST or PATCH carries {@code {}}; headers as name, value pairs. */
   public CompletableFuture<HttpResponse<String>> send(String method, String path, String... headers) {
     HttpRequest.Builder b = request(proxy() + path, headers);
