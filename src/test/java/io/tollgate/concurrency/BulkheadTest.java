@@ -89,14 +89,4 @@ class BulkheadTest {
     assertEquals(0, b.inFlight());
     assertEquals(0, b.queued());
   }
-
-  @Test
-  void the_worker_pool_runs_tasks_off_the_event_loop() {
-    vertx = Vertx.vertx();
-    WorkerPool pool = new WorkerPool(vertx, "test-pool", 2);
-    String thread = vertx.getOrCreateContext().<String>executeBlocking(() -> "unused").compose(x -> pool.run(() -> Thread.currentThread().getName()))
-        .await();
-    assertTrue(thread.startsWith("test-pool"), thread);
-    pool.close().await();
-  }
 }
