@@ -127,11 +127,8 @@ public final class GatewayHarness implements AutoCloseable {
     }
   }
 
-  /**
-   * Options a test gateway starts from: the shipped {@code conf/tollgate.yaml}, ports 0 and two proxy
-   * verticles. The harness adds the upstream and Redis; tests use this directly for gateways it does not run.
-   */
-  public static TollgateOptions options() {
+  /** Options every gateway starts from: the shipped {@code conf/tollgate.yaml}, ports 0 and two proxy verticles. */
+  private static TollgateOptions options() {
     TollgateOptions o = new TollgateOptions(shipped());
     o.getServer().setPort(0).setInstances(2);
     o.getManagement().setPort(0);
