@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tollgate.sim.GraphSimulator;
 import io.tollgate.sim.SimulatorOptions;
+import io.tollgate.testing.Await;
 import io.vertx.core.Vertx;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -15,6 +16,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -95,21 +97,16 @@ class TollgateCommandTest {
           "--port", "0", "--management-port", "0", "--upstream", sim.origin())
           .redirectErrorStream(true).redirectOutput(out.toFile()).start();
       Pattern proxyLine = Pattern.compile("proxy on http://127\\.0\\.0\\.1:(\\d+)");
-      int port = -1;
-      long started = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      while (port < 0 && System.nanoTime() < started) {
-        Matcher m = proxyLine.matcher(Files.readString(out));
-        if (m.find()) port = Integer.parseInt(m.group(1));
-        else Thread.sleep(50);
-      }
-      assertTrue(port > 0, "gateway started:\n" + Files.readString(out));
+      Await.until(() -> proxyLine.matcher(Files.readString(out)).find(), Duration.ofSeconds(30), "the gateway logs its proxy port");
+      Matcher m = proxyLine.matcher(Files.readString(out));
+      assertTrue(m.find(), Files.readString(out));
+      int port = Integer.parseInt(m.group(1));
       // HTTP/1.1: the JDK 17 client drops in-flight HTTP/2 streams on GOAWAY (fixed in JDK 24), which
       // would test the client, not the drain.
       HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
       CompletableFuture<HttpResponse<String>> slow = http.sendAsync(
           HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/_sim/slow?ms=1500")).build(), HttpResponse.BodyHandlers.ofString());
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-      while (sim.stats().inFlight() == 0 && System.nanoTime() < deadline) Thread.sleep(10);
+      Await.until(() -> sim.stats().inFlight() > 0, Duration.ofSeconds(10), "the slow request reached the upstream");
       p.destroy();
       assertTrue(p.waitFor(30, TimeUnit.SECONDS), "exited after draining");
       assertEquals(0, p.exitValue(), Files.readString(out));

@@ -36,6 +36,11 @@ import org.slf4j.LoggerFactory;
  * Vert.x semantics: {@code failureThreshold} failures in a row within {@code failureWindow} open it; after
  * {@code resetTimeout} one probe goes through (half-open); its success closes it, its failure reopens it.
  * Transitions are logged, counted, published on {@code tollgate.events} and shown on readiness ({@code breaker}).
+ *
+ * <p>Time: the open → half-open wait is the Vert.x breaker's own {@code vertx.setTimer(resetTimeout)} and its
+ * failure window reads {@code System.currentTimeMillis()}; the library (5.0) takes no clock and has no public
+ * way into half-open, so no clock is injected here. Tests set a short {@code resetTimeout} and wait on
+ * {@link #state(String)}.
  */
 public final class Breakers {
   private static final Logger LOG = LoggerFactory.getLogger(Breakers.class);

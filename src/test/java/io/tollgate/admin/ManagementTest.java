@@ -5,13 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.tollgate.sim.SimulatorOptions;
-import io.tollgate.testing.Stack;
+import io.tollgate.testing.Await;
+import io.tollgate.testing.GatewayHarness;
 import io.vertx.core.json.JsonObject;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
@@ -21,22 +22,22 @@ import org.junit.jupiter.api.Test;
 class ManagementTest {
   static final String ADMIN = "admin-token-0123456789";
   HttpClient http = HttpClient.newHttpClient();
-  Stack stack;
+  GatewayHarness harness;
 
   @AfterEach
   void stop() {
-    if (stack != null) stack.close();
+    if (harness != null) harness.close();
   }
 
   HttpResponse<String> call(String method, String path, String token) throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(stack.management() + path)).method(method, HttpRequest.BodyPublishers.noBody());
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(harness.management() + path)).method(method, HttpRequest.BodyPublishers.noBody());
     if (token != null) b.header("Authorization", "Bearer " + token);
     return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
 
   @Test
   void liveness_and_readiness_report_up_with_components() throws Exception {
-    stack = Stack.start(new SimulatorOptions(), o -> { });
+    harness = GatewayHarness.builder().start();
     assertEquals(200, call("GET", "/health/live", null).statusCode());
     HttpResponse<String> ready = call("GET", "/health/ready", null);
     assertEquals(200, ready.statusCode());
@@ -47,21 +48,19 @@ class ManagementTest {
 
   @Test
   void readiness_goes_down_while_shutting_down() throws Exception {
-    stack = Stack.start(new SimulatorOptions(), o -> { });
-    stack.gateway.readiness().report("proxy", Readiness.State.DOWN, "shutting down");
+    harness = GatewayHarness.builder().start();
+    harness.gateway().readiness().report("proxy", Readiness.State.DOWN, "shutting down");
     assertEquals(503, call("GET", "/health/ready", null).statusCode());
   }
 
   @Test
   void metrics_expose_vertx_http_jvm_and_tollgate_meters_in_prometheus_text() throws Exception {
-    stack = Stack.start(new SimulatorOptions(), o -> { });
-    http.send(HttpRequest.newBuilder(URI.create(stack.proxy() + "/v1.0/users/u1")).build(), HttpResponse.BodyHandlers.ofString());
+    harness = GatewayHarness.builder().start();
+    http.send(HttpRequest.newBuilder(URI.create(harness.proxy() + "/v1.0/users/u1")).build(), HttpResponse.BodyHandlers.ofString());
     // The request is timed when its response has been written, which may be just after the client has it.
+    Await.until(() -> call("GET", "/metrics", null).body().contains("tollgate_requests_seconds_count{"), Duration.ofSeconds(5),
+        "the request is timed");
     HttpResponse<String> m = call("GET", "/metrics", null);
-    for (int i = 0; i < 50 && !m.body().contains("tollgate_requests_seconds_count{"); i++) {
-      Thread.sleep(20);
-      m = call("GET", "/metrics", null);
-    }
     assertEquals(200, m.statusCode());
     assertTrue(m.headers().firstValue("Content-Type").orElse("").startsWith("text/plain"));
     String text = m.body();
@@ -74,7 +73,7 @@ class ManagementTest {
 
   @Test
   void admin_is_closed_without_a_configured_token() throws Exception {
-    stack = Stack.start(new SimulatorOptions(), o -> { });
+    harness = GatewayHarness.builder().start();
     HttpResponse<String> r = call("GET", "/admin/cache/stats", "anything-at-all-123");
     assertEquals(403, r.statusCode());
     assertEquals("Forbidden", new JsonObject(r.body()).getJsonObject("error").getString("code"));
@@ -82,7 +81,7 @@ class ManagementTest {
 
   @Test
   void admin_needs_the_right_bearer_token() throws Exception {
-    stack = Stack.start(new SimulatorOptions(), o -> o.getManagement().setAdminToken(ADMIN));
+    harness = GatewayHarness.builder().gateway(o -> o.getManagement().setAdminToken(ADMIN)).start();
     assertEquals(401, call("GET", "/admin/cache/stats", null).statusCode());
     assertEquals(401, call("GET", "/admin/cache/stats", ADMIN + "x").statusCode());
     assertEquals(401, call("GET", "/admin/cache/stats", ADMIN.substring(1)).statusCode());
@@ -96,7 +95,7 @@ class ManagementTest {
 
   @Test
   void bad_invalidation_patterns_get_400() throws Exception {
-    stack = Stack.start(new SimulatorOptions(), o -> o.getManagement().setAdminToken(ADMIN));
+    harness = GatewayHarness.builder().gateway(o -> o.getManagement().setAdminToken(ADMIN)).start();
     for (String bad : new String[] {"", "v1.0/users/*", "/v1.0/users/[a-z]", "/v1.0//users", "/has%20space%0A\n"}) {
       String q = bad.isEmpty() ? "" : "?pattern=" + java.net.URLEncoder.encode(bad, java.nio.charset.StandardCharsets.UTF_8);
       HttpResponse<String> r = call("POST", "/admin/cache/invalidate" + q, ADMIN);

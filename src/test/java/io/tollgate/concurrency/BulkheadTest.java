@@ -6,8 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.tollgate.config.BulkheadOptions;
 import io.tollgate.proxy.GatewayException;
-import io.tollgate.sim.SimulatorOptions;
-import io.tollgate.testing.TrafficStack;
+import io.tollgate.testing.GatewayHarness;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.net.http.HttpResponse;
@@ -24,12 +23,12 @@ import org.junit.jupiter.api.Test;
 /** Stage 4: bounded upstream concurrency, bounded queue, shedding. */
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
 class BulkheadTest {
-  TrafficStack stack;
+  GatewayHarness harness;
   Vertx vertx;
 
   @AfterEach
   void stop() {
-    if (stack != null) stack.close();
+    if (harness != null) harness.close();
     if (vertx != null) vertx.close().await();
   }
 
@@ -41,33 +40,33 @@ class BulkheadTest {
 
   @Test
   void upstream_calls_in_flight_never_exceed_max_in_flight() throws Exception {
-    stack = TrafficStack.start(new SimulatorOptions(), o -> {
+    harness = GatewayHarness.builder().gateway(o -> {
       o.getRateLimit().setEnabled(false);
       o.getBulkhead().setMaxInFlight(4).setMaxQueue(100).setQueueTimeout(Duration.ofSeconds(20));
-    });
+    }).start();
     List<CompletableFuture<HttpResponse<String>>> pending = new ArrayList<>();
-    for (int i = 0; i < 16; i++) pending.add(stack.send("GET", "/_sim/slow?ms=300"));
+    for (int i = 0; i < 16; i++) pending.add(harness.send("GET", "/_sim/slow?ms=300"));
     List<HttpResponse<String>> answers = all(pending);
     assertTrue(answers.stream().allMatch(r -> r.statusCode() == 200), "all served, the extra ones queued");
-    assertEquals(4, stack.sim.stats().maxInFlight(), "the simulator never saw more than 4 at once");
+    assertEquals(4, harness.sim().stats().maxInFlight(), "the simulator never saw more than 4 at once");
   }
 
   @Test
   void requests_beyond_the_queue_are_shed_at_once_with_503_and_retry_after() throws Exception {
-    stack = TrafficStack.start(new SimulatorOptions(), o -> {
+    harness = GatewayHarness.builder().gateway(o -> {
       o.getRateLimit().setEnabled(false);
       o.getRetry().setEnabled(false);
       o.getBulkhead().setMaxInFlight(2).setMaxQueue(2).setQueueTimeout(Duration.ofSeconds(20));
-    });
+    }).start();
     List<CompletableFuture<HttpResponse<String>>> pending = new ArrayList<>();
-    for (int i = 0; i < 10; i++) pending.add(stack.send("GET", "/_sim/slow?ms=500"));
+    for (int i = 0; i < 10; i++) pending.add(harness.send("GET", "/_sim/slow?ms=500"));
     List<HttpResponse<String>> answers = all(pending);
     List<HttpResponse<String>> shed = answers.stream().filter(r -> r.statusCode() == 503).toList();
     assertEquals(4, answers.stream().filter(r -> r.statusCode() == 200).count(), "2 in flight + 2 queued");
     assertEquals(6, shed.size());
     assertEquals("1", shed.get(0).headers().firstValue("Retry-After").orElseThrow());
     assertTrue(shed.get(0).body().contains("ServiceUnavailable"));
-    assertTrue(stack.sim.stats().maxInFlight() <= 2);
+    assertTrue(harness.sim().stats().maxInFlight() <= 2);
   }
 
   @Test
@@ -89,15 +88,5 @@ class BulkheadTest {
     s2.release();
     assertEquals(0, b.inFlight());
     assertEquals(0, b.queued());
-  }
-
-  @Test
-  void the_worker_pool_runs_tasks_off_the_event_loop() {
-    vertx = Vertx.vertx();
-    WorkerPool pool = new WorkerPool(vertx, "test-pool", 2);
-    String thread = vertx.getOrCreateContext().<String>executeBlocking(() -> "unused").compose(x -> pool.run(() -> Thread.currentThread().getName()))
-        .await();
-    assertTrue(thread.startsWith("test-pool"), thread);
-    pool.close().await();
   }
 }

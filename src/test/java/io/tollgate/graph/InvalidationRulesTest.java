@@ -4,8 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.tollgate.sim.SimulatorOptions;
-import io.tollgate.testing.Stack;
+import io.tollgate.testing.GatewayHarness;
 import io.vertx.core.json.JsonObject;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -22,20 +21,20 @@ import org.junit.jupiter.api.Test;
 class InvalidationRulesTest {
   static final String ALICE = "Bearer alice";
   final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-  Stack stack;
+  GatewayHarness harness;
 
   @BeforeEach
   void start() {
-    stack = Stack.start(new SimulatorOptions(), o -> { });
+    harness = GatewayHarness.builder().start();
   }
 
   @AfterEach
   void stop() {
-    stack.close();
+    harness.close();
   }
 
   HttpResponse<String> send(String method, String path, String json) throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(stack.proxy() + path)).header("Authorization", ALICE);
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(harness.proxy() + path)).header("Authorization", ALICE);
     if (json == null) b.method(method, HttpRequest.BodyPublishers.noBody());
     else b.header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(json));
     return http.send(b.build(), HttpResponse.BodyHandlers.ofString());

@@ -7,9 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tollgate.Gateway;
-import io.tollgate.sim.SimulatorOptions;
 import io.tollgate.testing.LogCapture;
-import io.tollgate.testing.Stack;
+import io.tollgate.testing.Await;
+import io.tollgate.testing.GatewayHarness;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
@@ -34,24 +34,26 @@ import org.junit.jupiter.api.Test;
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
 class ProxyTest {
   static final long MIB = 1 << 20;
-  Stack stack;
+  GatewayHarness harness;
   HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
 
   @BeforeEach
   void start() {
-    stack = Stack.start(new SimulatorOptions(), o -> {
+    harness = GatewayHarness.builder().gateway(o -> {
       o.getServer().setMaxBodySize(300 * MIB);
       o.getUpstream().setRequestTimeout(Duration.ofSeconds(2));
-    });
+      // Each answer here is the pass-through's own; retrying a 504 would only wait out two more timeouts.
+      o.getRetry().setEnabled(false);
+    }).start();
   }
 
   @AfterEach
   void stop() {
-    stack.close();
+    harness.close();
   }
 
   HttpResponse<String> get(String path, String... headers) throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(stack.proxy() + path)).timeout(Duration.ofSeconds(20));
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(harness.proxy() + path)).timeout(Duration.ofSeconds(20));
     for (int i = 0; i < headers.length; i += 2) b.header(headers[i], headers[i + 1]);
     return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
@@ -69,14 +71,14 @@ class ProxyTest {
     assertEquals("Bearer t1", first(h, "authorization"), "the caller's token goes to the upstream, not into logs");
     assertEquals("127.0.0.1", first(h, "x-forwarded-for"));
     assertEquals("http", first(h, "x-forwarded-proto"));
-    assertEquals("127.0.0.1:" + stack.gateway.proxyPort(), first(h, "x-forwarded-host"));
-    assertEquals("127.0.0.1:" + stack.sim.port(), first(h, "host"), "Host names the upstream, like nginx's proxy_pass");
+    assertEquals("127.0.0.1:" + harness.gateway().proxyPort(), first(h, "x-forwarded-host"));
+    assertEquals("127.0.0.1:" + harness.sim().port(), first(h, "host"), "Host names the upstream, like nginx's proxy_pass");
     assertEquals("MISS", r.headers().firstValue("X-Cache").orElse(null));
   }
 
   @Test
   void hop_by_hop_headers_are_not_forwarded() throws Exception {
-    try (Socket s = new Socket("127.0.0.1", stack.gateway.proxyPort())) {
+    try (Socket s = new Socket("127.0.0.1", harness.gateway().proxyPort())) {
       s.setSoTimeout(10_000);
       String req = "GET /_sim/headers HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, X-Secret-Hop\r\nX-Secret-Hop: 1\r\n"
           + "Keep-Alive: timeout=5\r\nTE: trailers\r\nProxy-Authorization: Basic abc\r\nUpgrade: websocket\r\nX-End-To-End: yes\r\n\r\n";
@@ -95,7 +97,7 @@ class ProxyTest {
   void a_200_mib_upload_streams_through_with_the_heap_bounded() throws Exception {
     long size = 200 * MIB;
     MessageDigest sent = MessageDigest.getInstance("SHA-256");
-    HttpRequest req = HttpRequest.newBuilder(URI.create(stack.proxy() + "/_sim/count")).timeout(Duration.ofSeconds(120))
+    HttpRequest req = HttpRequest.newBuilder(URI.create(harness.proxy() + "/_sim/count")).timeout(Duration.ofSeconds(120))
         .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new PatternStream(size, sent))).build();
     HttpResponse<String> r = http.send(req, HttpResponse.BodyHandlers.ofString());
     assertEquals(200, r.statusCode(), r.body());
@@ -108,7 +110,7 @@ class ProxyTest {
   void a_200_mib_download_streams_through_with_the_heap_bounded() throws Exception {
     long size = 200 * MIB;
     for (String chunked : new String[] {"false", "true"}) {
-      HttpRequest req = HttpRequest.newBuilder(URI.create(stack.proxy() + "/_sim/bytes?size=" + size + "&chunked=" + chunked))
+      HttpRequest req = HttpRequest.newBuilder(URI.create(harness.proxy() + "/_sim/bytes?size=" + size + "&chunked=" + chunked))
           .timeout(Duration.ofSeconds(120)).build();
       HttpResponse<InputStream> r = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
       assertEquals(200, r.statusCode());
@@ -123,15 +125,15 @@ class ProxyTest {
 
   @Test
   void a_body_over_the_limit_gets_413_without_reaching_the_upstream() throws Exception {
-    stack.close();
-    stack = Stack.start(new SimulatorOptions(), o -> o.getServer().setMaxBodySize(1 * MIB));
-    HttpResponse<String> declared = http.send(HttpRequest.newBuilder(URI.create(stack.proxy() + "/v1.0/users"))
+    harness.close();
+    harness = GatewayHarness.builder().gateway(o -> o.getServer().setMaxBodySize(1 * MIB)).start();
+    HttpResponse<String> declared = http.send(HttpRequest.newBuilder(URI.create(harness.proxy() + "/v1.0/users"))
         .POST(HttpRequest.BodyPublishers.ofByteArray(new byte[2 * (int) MIB])).build(), HttpResponse.BodyHandlers.ofString());
     assertEquals(413, declared.statusCode());
     assertGraphError(declared.body(), "RequestEntityTooLarge");
-    assertEquals(0, stack.sim.stats().total(), "nothing reached the upstream");
+    assertEquals(0, harness.sim().stats().total(), "nothing reached the upstream");
 
-    HttpResponse<String> chunked = http.send(HttpRequest.newBuilder(URI.create(stack.proxy() + "/_sim/count"))
+    HttpResponse<String> chunked = http.send(HttpRequest.newBuilder(URI.create(harness.proxy() + "/_sim/count"))
         .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new PatternStream(3 * MIB, null))).build(),
         HttpResponse.BodyHandlers.ofString());
     assertEquals(413, chunked.statusCode(), "a chunked body is counted as it streams");
@@ -141,22 +143,17 @@ class ProxyTest {
   void oversized_request_headers_get_431() throws Exception {
     HttpResponse<String> r = get("/v1.0/users", "X-Big", "x".repeat(20_000));
     assertEquals(431, r.statusCode());
-    assertEquals(0, stack.sim.stats().total());
+    assertEquals(0, harness.sim().stats().total());
   }
 
   @Test
   void an_unreachable_upstream_gives_a_graph_shaped_502() throws Exception {
     int dead = io.tollgate.testing.RedisProcess.freePort();
-    Gateway g = stack.another(o -> o.getUpstream().setUrl("http://127.0.0.1:" + dead));
-    try {
-      HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + g.proxyPort() + "/v1.0/users")).build(),
-          HttpResponse.BodyHandlers.ofString());
-      assertEquals(502, r.statusCode());
-      assertGraphError(r.body(), "BadGateway");
-      assertNotNull(r.headers().firstValue("request-id").orElse(null));
-    } finally {
-      g.close().await(10, TimeUnit.SECONDS);
-    }
+    Gateway g = harness.another(o -> o.getUpstream().setUrl("http://127.0.0.1:" + dead));
+    HttpResponse<String> r = harness.get(g, "/v1.0/users");
+    assertEquals(502, r.statusCode());
+    assertGraphError(r.body(), "BadGateway");
+    assertNotNull(r.headers().firstValue("request-id").orElse(null));
   }
 
   @Test
@@ -168,11 +165,11 @@ class ProxyTest {
 
   @Test
   void a_client_that_disconnects_cancels_its_upstream_request() throws Exception {
-    try (Socket s = new Socket("127.0.0.1", stack.gateway.proxyPort())) {
+    try (Socket s = new Socket("127.0.0.1", harness.gateway().proxyPort())) {
       s.getOutputStream().write("GET /_sim/hang HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-      waitFor(() -> stack.sim.stats().inFlight() == 1, "the request reached the upstream");
+      Await.until(() -> harness.sim().stats().inFlight() == 1, Duration.ofSeconds(10), "the request reached the upstream");
     }
-    waitFor(() -> stack.sim.stats().cancelled() == 1, "the upstream saw its request cancelled");
+    Await.until(() -> harness.sim().stats().cancelled() == 1, Duration.ofSeconds(10), "the upstream saw its request cancelled");
   }
 
   @Test
@@ -205,14 +202,6 @@ class ProxyTest {
     Object v = headers.getValue(name);
     if (v instanceof JsonArray a) return a.isEmpty() ? null : a.getString(0);
     return (String) v;
-  }
-
-  static void waitFor(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) throw new AssertionError("timed out waiting until " + what);
-      Thread.sleep(20);
-    }
   }
 
   private static String readResponse(InputStream in) throws IOException {

@@ -8,7 +8,7 @@ import io.tollgate.metrics.Addresses;
 import io.tollgate.config.RateLimitOptions;
 import io.tollgate.config.TollgateOptions;
 import io.tollgate.sim.SimulatorOptions;
-import io.tollgate.testing.TrafficStack;
+import io.tollgate.testing.GatewayHarness;
 import io.vertx.core.json.JsonObject;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -28,11 +28,11 @@ import org.junit.jupiter.api.Test;
 /** Stage 3 over real HTTP: gateway in front of the Graph simulator. */
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
 class RateLimitTest {
-  TrafficStack stack;
+  GatewayHarness harness;
 
   @AfterEach
   void stop() {
-    if (stack != null) stack.close();
+    if (harness != null) harness.close();
   }
 
   static Consumer<TollgateOptions> limits(Duration maxWait, RateLimitOptions.Limit... limits) {
@@ -58,18 +58,18 @@ class RateLimitTest {
   void requests_wait_for_tokens_and_those_beyond_max_wait_get_429_with_retry_after_and_rate_limit_headers() throws Exception {
     // rate 2/s, burst 2, maxWait 1.2 s: 2 at once, 2 more after 0.5 and 1 s, the rest would wait >= 1.5 s
     // (the arrivals may spread over up to 300 ms without changing that).
-    stack = TrafficStack.start(new SimulatorOptions(), limits(Duration.ofMillis(1200),
-        new RateLimitOptions.Limit().setName("users").setKey("global").setRate(2).setBurst(2).setPaths(List.of("/v1.0/users/**"))));
-    assertEquals(200, stack.get("/v1.0/groups").statusCode(), "warm-up outside the limit");
+    harness = GatewayHarness.builder().gateway(limits(Duration.ofMillis(1200),
+        new RateLimitOptions.Limit().setName("users").setKey("global").setRate(2).setBurst(2).setPaths(List.of("/v1.0/users/**")))).start();
+    assertEquals(200, harness.get("/v1.0/groups").statusCode(), "warm-up outside the limit");
     List<CompletableFuture<HttpResponse<String>>> pending = new ArrayList<>();
-    for (int i = 0; i < 8; i++) pending.add(stack.send("GET", "/v1.0/users"));
+    for (int i = 0; i < 8; i++) pending.add(harness.send("GET", "/v1.0/users"));
     List<HttpResponse<String>> answers = all(pending);
 
     long admitted = answers.stream().filter(r -> r.statusCode() == 200).count();
     List<HttpResponse<String>> refused = answers.stream().filter(r -> r.statusCode() == 429).toList();
     assertEquals(4, admitted);
     assertEquals(4, refused.size());
-    assertEquals(4, stack.sim.stats().count("GET /v1.0/users"), "the simulator saw only the admitted ones");
+    assertEquals(4, harness.sim().stats().count("GET /v1.0/users"), "the simulator saw only the admitted ones");
     HttpResponse<String> r = refused.get(0);
     assertEquals("TooManyRequests", new JsonObject(r.body()).getJsonObject("error").getString("code"));
     assertTrue(Long.parseLong(r.headers().firstValue("Retry-After").orElseThrow()) >= 1);
@@ -81,15 +81,15 @@ class RateLimitTest {
   @Test
   void a_throttled_tenant_does_not_slow_another_tenant() throws Exception {
     // maxWait 0: any wait at all would be a 429, so B's 200s prove B never waited behind A.
-    stack = TrafficStack.start(new SimulatorOptions(), limits(Duration.ZERO,
-        new RateLimitOptions.Limit().setName("tenant").setKey("tenant").setRate(0.5).setBurst(2)));
+    harness = GatewayHarness.builder().gateway(limits(Duration.ZERO,
+        new RateLimitOptions.Limit().setName("tenant").setKey("tenant").setRate(0.5).setBurst(2))).start();
     String a = jwt("tenant-a", "app-1");
     String b = jwt("tenant-b", "app-1");
     List<CompletableFuture<HttpResponse<String>>> fromA = new ArrayList<>();
-    for (int i = 0; i < 6; i++) fromA.add(stack.send("GET", "/v1.0/users", "Authorization", a));
+    for (int i = 0; i < 6; i++) fromA.add(harness.send("GET", "/v1.0/users", "Authorization", a));
     List<HttpResponse<String>> answersA = all(fromA);
-    List<HttpResponse<String>> answersB = all(List.of(stack.send("GET", "/v1.0/users", "Authorization", b),
-        stack.send("GET", "/v1.0/users", "Authorization", b)));
+    List<HttpResponse<String>> answersB = all(List.of(harness.send("GET", "/v1.0/users", "Authorization", b),
+        harness.send("GET", "/v1.0/users", "Authorization", b)));
 
     assertEquals(2, answersA.stream().filter(r -> r.statusCode() == 200).count());
     assertEquals(4, answersA.stream().filter(r -> r.statusCode() == 429).count());
@@ -99,22 +99,23 @@ class RateLimitTest {
   @Test
   void an_upstream_429_with_retry_after_pauses_the_bucket_and_nothing_is_sent_before_it_ends() throws Exception {
     // The simulator admits 3 at once then 2/s, and asks for 2 s after a 429; the gateway's own limit is generous.
-    stack = TrafficStack.start(new SimulatorOptions().setThrottleRate(2).setThrottleBurst(3).setRetryAfter(Duration.ofSeconds(2)),
-        limits(Duration.ofSeconds(10), new RateLimitOptions.Limit().setName("graph").setKey("global").setRate(100).setBurst(100)));
+    harness = GatewayHarness.builder().simulator(new SimulatorOptions().setThrottleRate(2).setThrottleBurst(3).setRetryAfter(Duration.ofSeconds(2)))
+        .gateway(limits(Duration.ofSeconds(10), new RateLimitOptions.Limit().setName("graph").setKey("global").setRate(100).setBurst(100)))
+        .start();
     List<JsonObject> events = new CopyOnWriteArrayList<>();
-    stack.gateway.vertx().eventBus().<JsonObject>consumer(Addresses.EVENTS, m -> events.add(m.body()));
+    harness.gateway().vertx().eventBus().<JsonObject>consumer(Addresses.EVENTS, m -> events.add(m.body()));
 
     List<CompletableFuture<HttpResponse<String>>> first = new ArrayList<>();
-    for (int i = 0; i < 4; i++) first.add(stack.send("GET", "/v1.0/users"));
+    for (int i = 0; i < 4; i++) first.add(harness.send("GET", "/v1.0/users"));
     assertEquals(1, all(first).stream().filter(r -> r.statusCode() == 429).count());
-    assertEquals(1, stack.sim.stats().throttled());
+    assertEquals(1, harness.sim().stats().throttled());
 
     // Sent now, these would meet an empty simulator bucket; held for the 2 s, they find it refilled.
     List<CompletableFuture<HttpResponse<String>>> next = new ArrayList<>();
-    for (int i = 0; i < 3; i++) next.add(stack.send("GET", "/v1.0/users"));
+    for (int i = 0; i < 3; i++) next.add(harness.send("GET", "/v1.0/users"));
     assertEquals(List.of(200, 200, 200), all(next).stream().map(HttpResponse::statusCode).toList());
-    assertEquals(1, stack.sim.stats().throttled(), "no request reached the simulator before its Retry-After");
-    assertEquals(7, stack.sim.stats().count("GET /v1.0/users"));
+    assertEquals(1, harness.sim().stats().throttled(), "no request reached the simulator before its Retry-After");
+    assertEquals(7, harness.sim().stats().count("GET /v1.0/users"));
 
     JsonObject event = events.stream().filter(e -> "throttled".equals(e.getString("type"))).findFirst().orElse(null);
     assertNotNull(event, "a throttled event was published");
@@ -125,10 +126,10 @@ class RateLimitTest {
 
   @Test
   void cache_free_requests_outside_every_limit_pass_untouched() throws Exception {
-    stack = TrafficStack.start(new SimulatorOptions(), limits(Duration.ZERO,
-        new RateLimitOptions.Limit().setName("groups").setKey("global").setRate(0.1).setBurst(1).setPaths(List.of("/v1.0/groups/**"))));
-    for (int i = 0; i < 5; i++) assertEquals(200, stack.get("/v1.0/users").statusCode());
-    assertEquals(200, stack.get("/v1.0/groups").statusCode());
-    assertEquals(429, stack.get("/v1.0/groups").statusCode());
+    harness = GatewayHarness.builder().gateway(limits(Duration.ZERO,
+        new RateLimitOptions.Limit().setName("groups").setKey("global").setRate(0.1).setBurst(1).setPaths(List.of("/v1.0/groups/**")))).start();
+    for (int i = 0; i < 5; i++) assertEquals(200, harness.get("/v1.0/users").statusCode());
+    assertEquals(200, harness.get("/v1.0/groups").statusCode());
+    assertEquals(429, harness.get("/v1.0/groups").statusCode());
   }
 }

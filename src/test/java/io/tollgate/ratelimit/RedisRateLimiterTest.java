@@ -7,11 +7,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.tollgate.metrics.Addresses;
 import io.tollgate.metrics.Readiness;
 import io.tollgate.config.RateLimitOptions;
+import io.tollgate.testing.Await;
 import io.tollgate.testing.RedisProcess;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
+import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
 import io.vertx.redis.client.RedisOptions;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -52,6 +56,15 @@ class RedisRateLimiterTest {
     return RateLimiter.redis(vertx, client, o.setKeyPrefix(redis.keyPrefix()), readiness);
   }
 
+  /** True when a bucket under this test's key prefix carries a {@code paused} time (only a pause writes one). */
+  boolean aBucketIsPausedInRedis() throws Exception {
+    Redis admin = clients.get(0);
+    for (Response key : admin.send(Request.cmd(Command.KEYS).arg(redis.keyPrefix() + "*")).await(2, TimeUnit.SECONDS)) {
+      if (admin.send(Request.cmd(Command.HGET).arg(key.toString()).arg("paused")).await(2, TimeUnit.SECONDS) != null) return true;
+    }
+    return false;
+  }
+
   @Test
   void three_gateways_on_one_redis_never_admit_more_than_the_shared_budget_plus_burst() throws Exception {
     RateLimitOptions o = new RateLimitOptions().setMaxWait(Duration.ZERO).setInstances(3).setRedisTimeout(Duration.ofSeconds(2));
@@ -59,16 +72,17 @@ class RedisRateLimiterTest {
     List<Charge> charge = List.of(new Charge("shared", "tenant-1", 20, 10, 1));
     AtomicInteger admitted = new AtomicInteger();
     AtomicInteger refused = new AtomicInteger();
-    List<Future<?>> calls = new CopyOnWriteArrayList<>();
+    // Each limiter is offered one admission every 5 ms, 300 in all: at least 1.5 s of demand at ~10x the budget.
+    int offers = 300;
     long start = System.nanoTime();
-    List<Long> timers = new ArrayList<>();
     for (RateLimiter g : gateways) {
-      timers.add(vertx.setPeriodic(5, id -> calls.add(g.acquire(charge)
-          .onSuccess(p -> admitted.incrementAndGet()).onFailure(f -> refused.incrementAndGet()))));
+      AtomicInteger offered = new AtomicInteger();
+      vertx.setPeriodic(5, id -> {
+        if (offered.incrementAndGet() == offers) vertx.cancelTimer(id);
+        g.acquire(charge).onSuccess(p -> admitted.incrementAndGet()).onFailure(f -> refused.incrementAndGet());
+      });
     }
-    Thread.sleep(1500);
-    timers.forEach(vertx::cancelTimer);
-    Future.join(new ArrayList<>(calls)).otherwise(x -> null).await(5, TimeUnit.SECONDS);
+    Await.until(() -> admitted.get() + refused.get() == 3 * offers, Duration.ofSeconds(20), "every offer was answered");
     double seconds = (System.nanoTime() - start) / 1e9;
     org.slf4j.LoggerFactory.getLogger(RedisRateLimiterTest.class).info("3 limiters: admitted {} refused {} in {} s (budget 10 + 20/s)",
         admitted, refused, seconds);
@@ -100,13 +114,12 @@ class RedisRateLimiterTest {
     assertTrue(local <= 25, "local share " + local);
 
     redis.restart();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (!"redis".equals(limiter.mode()) && System.nanoTime() < deadline) Thread.sleep(50);
+    // The limiter probes Redis once a second and announces its return last, after mode and readiness.
+    Await.until(() -> events.size() >= 2, Duration.ofSeconds(10), "the limiter announces it is back on Redis");
+    assertEquals(List.of("local-fallback", "redis"), events.stream().map(e -> e.getString("mode")).toList());
     assertEquals("redis", limiter.mode());
     assertEquals("UP", readiness.toJson().getJsonObject("components").getJsonObject("rateLimit").getString("status"));
     assertEquals(1, limiter.acquire(charge).await(5, TimeUnit.SECONDS).tokens());
-    Thread.sleep(100);
-    assertEquals(List.of("local-fallback", "redis"), events.stream().map(e -> e.getString("mode")).toList());
     limiter.close();
   }
 
@@ -119,7 +132,7 @@ class RedisRateLimiterTest {
     List<Charge> charge = List.of(new Charge("l", "t", 100, 50, 1));
     assertTrue(b.acquire(charge).await(5, TimeUnit.SECONDS) != null);
     a.pause(charge, Duration.ofSeconds(5));
-    Thread.sleep(200);
+    Await.until(this::aBucketIsPausedInRedis, Duration.ofSeconds(5), "A's pause reached Redis");
     assertEquals("redis", b.mode());
     Throwable refused = b.acquire(charge).transform(ar -> Future.succeededFuture(ar.cause())).await(5, TimeUnit.SECONDS);
     assertTrue(refused instanceof io.tollgate.proxy.GatewayException g && g.status() == 429, "other gateway refused: " + refused);

@@ -4,8 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tollgate.metrics.Addresses;
-import io.tollgate.sim.SimulatorOptions;
-import io.tollgate.testing.Stack;
+import io.tollgate.testing.GatewayHarness;
 import io.vertx.core.json.JsonObject;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -27,18 +26,18 @@ import org.junit.jupiter.api.Test;
 /** The event-bus bridge on the management port, spoken to by real clients outside the gateway's Vert.x. */
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
 class EventBusBridgeTest {
-  Stack stack;
+  GatewayHarness harness;
 
   @AfterEach
   void stop() {
-    if (stack != null) stack.close();
+    if (harness != null) harness.close();
   }
 
   void start(String adminToken) {
-    stack = Stack.start(new SimulatorOptions(), o -> {
+    harness = GatewayHarness.builder().gateway(o -> {
       o.getCache().setStatsInterval(Duration.ofMillis(200));
       o.getManagement().setAdminToken(adminToken);
-    });
+    }).start();
   }
 
   /** A raw WebSocket to /eventbus/websocket; every text frame lands in {@link #frames}. */
@@ -48,7 +47,7 @@ class EventBusBridgeTest {
 
     BridgeClient() throws Exception {
       ws = HttpClient.newHttpClient().newWebSocketBuilder()
-          .buildAsync(URI.create("ws://127.0.0.1:" + stack.gateway.managementPort() + "/eventbus/websocket"), new WebSocket.Listener() {
+          .buildAsync(URI.create("ws://127.0.0.1:" + harness.gateway().managementPort() + "/eventbus/websocket"), new WebSocket.Listener() {
             final StringBuilder frame = new StringBuilder();
 
             @Override
@@ -96,7 +95,7 @@ class EventBusBridgeTest {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     Path out = Files.createTempFile("stats-consumer", ".log");
     Process consumer = new ProcessBuilder(java, "src/bench/StatsConsumer.java",
-        "ws://127.0.0.1:" + stack.gateway.managementPort() + "/eventbus/websocket", "1")
+        "ws://127.0.0.1:" + harness.gateway().managementPort() + "/eventbus/websocket", "1")
         .redirectErrorStream(true).redirectOutput(out.toFile()).start();
     assertTrue(consumer.waitFor(30, TimeUnit.SECONDS), "the example consumer exits after one message");
     String printed = Files.readString(out);
@@ -110,7 +109,7 @@ class EventBusBridgeTest {
   void inbound_messages_need_the_admin_token_and_never_carry_it_onto_the_bus() throws Exception {
     start(Fleet.ADMIN);
     List<JsonObject> seenOnBus = new java.util.concurrent.CopyOnWriteArrayList<>();
-    stack.gateway.vertx().eventBus().addInboundInterceptor(ctx -> {
+    harness.gateway().vertx().eventBus().addInboundInterceptor(ctx -> {
       if (Addresses.CACHE.equals(ctx.message().address())) {
         seenOnBus.add(new JsonObject().put("headers", ctx.message().headers().toString()));
       }
@@ -147,7 +146,7 @@ class EventBusBridgeTest {
       client.send(new JsonObject().put("type", "publish").put("address", Addresses.CACHE).put("body", new JsonObject().put("action", "clear"))
           .put("headers", new JsonObject().put("authorization", "Bearer anything-at-all-0123456789")));
       assertEquals("rejected", client.next("err", null).getString("body"));
-      stack.gateway.vertx().eventBus().publish(Addresses.EVENTS, new JsonObject().put("type", "l2").put("connected", true));
+      harness.gateway().vertx().eventBus().publish(Addresses.EVENTS, new JsonObject().put("type", "l2").put("connected", true));
       assertEquals("l2", client.next("rec", Addresses.EVENTS).getJsonObject("body").getString("type"));
     }
   }

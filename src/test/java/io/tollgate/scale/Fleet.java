@@ -1,15 +1,9 @@
 package io.tollgate.scale;
 
 import io.tollgate.Gateway;
-import io.tollgate.cache.CacheKey;
-import io.tollgate.config.CacheOptions;
 import io.tollgate.config.TollgateOptions;
-import io.tollgate.proxy.CallerIdentity;
 import io.tollgate.sim.GraphSimulator;
-import io.tollgate.sim.SimulatorOptions;
-import io.tollgate.testing.Stack;
-import io.vertx.core.Future;
-import io.vertx.core.MultiMap;
+import io.tollgate.testing.GatewayHarness;
 import io.vertx.core.Vertx;
 import io.tollgate.config.RedisConnectionOptions;
 import io.vertx.redis.client.Command;
@@ -23,33 +17,32 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 
 /**
- * Several gateways (sidecars) in front of one Graph simulator, sharing one Redis URL and key prefix.
- * Each gateway has its own Vert.x, as separate processes would; {@link #close()} stops them all.
+ * Several gateways (sidecars) of one {@link GatewayHarness}, in front of its Graph simulator, sharing one Redis
+ * URL and key prefix. Each gateway has its own Vert.x, as separate processes would; {@link #close()} stops them all.
  */
 final class Fleet implements AutoCloseable {
   static final String ALICE = "Bearer alice-token";
   static final String ADMIN = "admin-token-0123456789";
 
+  final GatewayHarness harness;
   final GraphSimulator sim;
-  final List<Gateway> gateways = new ArrayList<>();
+  final List<Gateway> gateways;
   final String redisUrl;
-  final String keyPrefix = "s" + UUID.randomUUID().toString().substring(0, 8) + ":";
-  private final Vertx simVertx;
+  final String keyPrefix;
+  private final Vertx vertx = Vertx.vertx();
   private final Redis redis;
-  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-      .connectTimeout(Duration.ofSeconds(5)).build();
 
-  private Fleet(Vertx simVertx, GraphSimulator sim, String redisUrl) {
-    this.simVertx = simVertx;
-    this.sim = sim;
-    this.redisUrl = redisUrl;
-    this.redis = Redis.createClient(simVertx, new RedisConnectionOptions().setUrl(redisUrl).toVertxOptions());
+  private Fleet(GatewayHarness harness) {
+    this.harness = harness;
+    this.sim = harness.sim();
+    this.gateways = harness.gateways();
+    this.redisUrl = harness.redisUrl();
+    this.keyPrefix = harness.keyPrefix();
+    this.redis = Redis.createClient(vertx, new RedisConnectionOptions().setUrl(redisUrl).toVertxOptions());
   }
 
   /**
@@ -82,42 +75,22 @@ final class Fleet implements AutoCloseable {
 
   /** Starts {@code n} gateways on {@code redisUrl}, each with an admin token and a 1-instance proxy. */
   static Fleet start(int n, String redisUrl, Consumer<TollgateOptions> customize) {
-    Vertx simVertx = Vertx.vertx();
+    Consumer<TollgateOptions> member = o -> {
+      o.getServer().setInstances(1);
+      // These tests check sharing across sidecars; on a loaded 2-core CI machine a Redis reply can take longer
+      // than the 250 ms default, which would (correctly) degrade to L1 and make the sharing checks flaky.
+      o.getCache().setL2Timeout(Duration.ofSeconds(2));
+      o.getManagement().setAdminToken(ADMIN);
+      customize.accept(o);
+    };
+    GatewayHarness harness = GatewayHarness.builder().redis(redisUrl).gateway(member).start();
     try {
-      GraphSimulator sim = GraphSimulator.start(simVertx, new SimulatorOptions()).await(10, TimeUnit.SECONDS);
-      Fleet fleet = new Fleet(simVertx, sim, redisUrl);
-      for (int i = 0; i < n; i++) fleet.add(customize);
-      return fleet;
-    } catch (Exception e) {
-      simVertx.close();
-      throw new IllegalStateException(e);
+      for (int i = 1; i < n; i++) harness.another(member);
+      return new Fleet(harness);
+    } catch (RuntimeException e) {
+      harness.close();
+      throw e;
     }
-  }
-
-  Gateway add(Consumer<TollgateOptions> customize) {
-    TollgateOptions o = options();
-    customize.accept(o);
-    try {
-      Gateway g = Gateway.start(o).await(20, TimeUnit.SECONDS);
-      gateways.add(g);
-      return g;
-    } catch (Exception e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  /** The options every member of the fleet starts from: same upstream, Redis and key prefix. */
-  TollgateOptions options() {
-    TollgateOptions o = Stack.options();
-    o.getServer().setInstances(1);
-    o.getUpstream().setUrl(sim.origin());
-    o.getRedis().setUrl(redisUrl);
-    o.getCache().setKeyPrefix(keyPrefix);
-    // These tests check sharing across sidecars; on a loaded 2-core CI machine a Redis reply can take longer
-    // than the 250 ms default, which would (correctly) degrade to L1 and make the sharing checks flaky.
-    o.getCache().setL2Timeout(java.time.Duration.ofSeconds(2));
-    o.getManagement().setAdminToken(ADMIN);
-    return o;
   }
 
   Gateway gateway(int i) {
@@ -127,7 +100,7 @@ final class Fleet implements AutoCloseable {
   HttpResponse<String> get(int port, String path, String auth) throws Exception {
     HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).timeout(Duration.ofSeconds(10));
     if (auth != null) b.header("Authorization", auth);
-    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    return harness.http().send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
 
   /**
@@ -179,42 +152,23 @@ final class Fleet implements AutoCloseable {
   }
 
   HttpResponse<String> post(Gateway g, String path, String json) throws Exception {
-    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + g.proxyPort() + path))
+    return harness.http().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + g.proxyPort() + path))
         .header("Authorization", ALICE).header("Content-Type", "application/json")
         .timeout(Duration.ofSeconds(10)).POST(HttpRequest.BodyPublishers.ofString(json)).build(), HttpResponse.BodyHandlers.ofString());
   }
 
   HttpResponse<String> invalidate(Gateway g, String pattern) throws Exception {
-    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + g.managementPort() + "/admin/cache/invalidate?pattern=" + pattern))
+    return harness.http().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + g.managementPort() + "/admin/cache/invalidate?pattern=" + pattern))
         .header("Authorization", "Bearer " + ADMIN).timeout(Duration.ofSeconds(10))
         .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
   }
 
   HttpClient http() {
-    return http;
-  }
-
-  static String xCache(HttpResponse<?> r) {
-    return r.headers().firstValue("X-Cache").orElse("none");
-  }
-
-  /** The cache key the gateway builds for a plain GET of {@code path} by {@code auth}. */
-  static CacheKey keyFor(String path, String auth) {
-    MultiMap h = MultiMap.caseInsensitiveMultiMap().add("Authorization", auth);
-    String partition = new CallerIdentity(List.of("Authorization")).partition(h);
-    return CacheKey.of("GET", path, null, h, CacheOptions.DEFAULT_VARY_HEADERS, partition);
+    return harness.http();
   }
 
   static boolean inL1(Gateway g, String path) {
-    return g.cache().l1().get(keyFor(path, ALICE)) != null;
-  }
-
-  static void waitFor(BooleanSupplier condition, Duration limit, String what) throws InterruptedException {
-    long deadline = System.nanoTime() + limit.toNanos();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) throw new AssertionError("timed out after " + limit + " waiting until " + what);
-      Thread.sleep(20);
-    }
+    return GatewayHarness.inL1(g, path, ALICE);
   }
 
   /** p-th percentile (0..100) of the values, nearest rank. */
@@ -227,13 +181,12 @@ final class Fleet implements AutoCloseable {
 
   @Override
   public void close() {
-    List<Future<?>> all = new ArrayList<>();
-    for (Gateway g : gateways) all.add(g.close().otherwiseEmpty());
-    all.add(redis.close().otherwiseEmpty().eventually(simVertx::close));
     try {
-      Future.join(all).await(30, TimeUnit.SECONDS);
+      redis.close().eventually(vertx::close).await(10, TimeUnit.SECONDS);
     } catch (Exception e) {
       throw new IllegalStateException(e);
+    } finally {
+      harness.close();
     }
   }
 }

@@ -2,11 +2,12 @@ package io.tollgate.scale;
 
 import static io.tollgate.scale.Fleet.ADMIN;
 import static io.tollgate.scale.Fleet.inL1;
-import static io.tollgate.scale.Fleet.xCache;
+import static io.tollgate.testing.GatewayHarness.xCache;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tollgate.Gateway;
+import io.tollgate.testing.Await;
 import io.tollgate.testing.RedisCluster;
 import io.vertx.core.json.JsonObject;
 import java.net.URI;
@@ -61,7 +62,7 @@ class RedisClusterTest {
   void a_miss_on_one_instance_is_an_l2_hit_on_the_others_with_entries_on_every_master() throws Exception {
     int paths = 30;
     for (int i = 0; i < paths; i++) assertEquals("MISS", xCache(fleet.get(a, "/v1.0/users/u" + (1 + i))));
-    Fleet.waitFor(() -> fleet.pathsInL2() >= paths, Duration.ofSeconds(5), "A's entries reached the cluster");
+    Await.until(() -> fleet.pathsInL2() >= paths, Duration.ofSeconds(5), "A's entries reached the cluster");
     int l2Hits = 0;
     for (Gateway other : List.of(b, c)) {
       for (int i = 0; i < paths; i++) if ("HIT-L2".equals(xCache(fleet.get(other, "/v1.0/users/u" + (1 + i))))) l2Hits++;
@@ -78,9 +79,9 @@ class RedisClusterTest {
     for (int g = 1; g <= 12; g++) {
       String path = "/v1.0/groups/g" + g + "/members";
       fleet.get(a, path);
-      Fleet.waitFor(() -> fleet.pathsInL2() >= 1, Duration.ofSeconds(5), "stored");
+      Await.until(() -> fleet.pathsInL2() >= 1, Duration.ofSeconds(5), "stored");
     }
-    Fleet.waitFor(() -> fleet.pathsInL2() >= 12, Duration.ofSeconds(5), "all stored");
+    Await.until(() -> fleet.pathsInL2() >= 12, Duration.ofSeconds(5), "all stored");
     for (int g = 1; g <= 12; g++) {
       assertEquals("HIT-L2", xCache(fleet.get(b, "/v1.0/groups/g" + g + "/members")));
       fleet.get(c, "/v1.0/groups/g" + g + "/members");
@@ -91,7 +92,7 @@ class RedisClusterTest {
     assertEquals(4L, new JsonObject(r.body()).getLong("removed"), r.body());
     for (String g : List.of("g1", "g10", "g11", "g12")) {
       String path = "/v1.0/groups/" + g + "/members";
-      Fleet.waitFor(() -> !inL1(b, path) && !inL1(c, path), ScaleOutTest.PROPAGATION_BOUND, "B and C forget " + path);
+      Await.until(() -> !inL1(b, path) && !inL1(c, path), ScaleOutTest.PROPAGATION_BOUND, "B and C forget " + path);
       assertEquals("MISS", xCache(fleet.get(c, path)), "gone from Redis too");
     }
     assertEquals("HIT-L1", xCache(fleet.get(b, "/v1.0/groups/g2/members")), "other paths untouched");
@@ -100,7 +101,7 @@ class RedisClusterTest {
   @Test
   void clear_deletes_the_prefix_on_every_master() throws Exception {
     for (int i = 1; i <= 20; i++) fleet.get(a, "/v1.0/users/u" + (100 + i));
-    Fleet.waitFor(() -> fleet.pathsInL2() >= 20, Duration.ofSeconds(5), "stored");
+    Await.until(() -> fleet.pathsInL2() >= 20, Duration.ofSeconds(5), "stored");
     HttpResponse<String> r = fleet.http().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + a.managementPort() + "/admin/cache/clear"))
         .header("Authorization", "Bearer " + ADMIN).POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
     assertEquals(200, r.statusCode(), r.body());

@@ -2,11 +2,12 @@ package io.tollgate.scale;
 
 import static io.tollgate.scale.Fleet.ALICE;
 import static io.tollgate.scale.Fleet.inL1;
-import static io.tollgate.scale.Fleet.xCache;
+import static io.tollgate.testing.GatewayHarness.xCache;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tollgate.Gateway;
+import io.tollgate.testing.Await;
 import io.tollgate.testing.RedisProcess;
 import java.net.http.HttpResponse;
 import java.time.Duration;
@@ -53,7 +54,7 @@ class ScaleOutTest {
   void a_miss_on_one_instance_is_an_l2_hit_on_the_other_two() throws Exception {
     int paths = 30;
     for (int i = 0; i < paths; i++) assertEquals("MISS", xCache(fleet.get(a, "/v1.0/groups/g" + (150 + i) + "/members")));
-    Fleet.waitFor(() -> fleet.pathsInL2() >= paths, Duration.ofSeconds(5), "A's entries reached Redis");
+    Await.until(() -> fleet.pathsInL2() >= paths, Duration.ofSeconds(5), "A's entries reached Redis");
     int l2Hits = 0;
     for (Gateway other : List.of(b, c)) {
       for (int i = 0; i < paths; i++) {
@@ -114,26 +115,29 @@ class ScaleOutTest {
     // The victim runs in a JVM of its own so it can die by SIGKILL, mid-traffic, with its Redis connections open.
     try (SidecarProcess victim = SidecarProcess.start(fleet.sim.origin(), fleet.redisUrl, fleet.keyPrefix)) {
       assertEquals("MISS", xCache(fleet.get(victim.port, "/v1.0/groups/g1", ALICE)));
-      Fleet.waitFor(() -> fleet.pathsInL2() >= 1, Duration.ofSeconds(5), "the victim's entry reached Redis");
+      Await.until(() -> fleet.pathsInL2() >= 1, Duration.ofSeconds(5), "the victim's entry reached Redis");
       assertEquals("HIT-L2", xCache(fleet.get(b, "/v1.0/groups/g1")));
 
       Fleet.Traffic traffic = fleet.traffic(List.of(b, c),
           i -> i % 3 == 0 ? "/v1.0/users?$top=2" : "/v1.0/groups/g" + (1 + i % 20) + "/members");
-      Thread.sleep(800);
-      victim.kill();
-      Thread.sleep(1700);
-      traffic.stop();
+      try {
+        Await.until(() -> traffic.sent() >= 100, Duration.ofSeconds(10), "100 requests flowed through the survivors");
+        victim.kill();
+        int atKill = traffic.sent();
+        Await.until(() -> traffic.sent() >= atKill + 200, Duration.ofSeconds(10), "200 more flowed after the kill");
+      } finally {
+        traffic.stop();
+      }
       System.out.printf("[scale] one of three sidecars SIGKILLed mid-traffic: %d requests on the other two, %d failed%n",
           traffic.sent(), traffic.failed());
       assertEquals(0, traffic.failed(), "no request on the survivors failed");
-      assertTrue(traffic.sent() > 100, "traffic was flowing: " + traffic.sent());
     }
     // The survivors still share Redis and invalidations with each other.
     assertEquals("MISS", xCache(fleet.get(b, "/v1.0/groups/g199")));
-    Fleet.waitFor(() -> fleet.l2Holds("/v1.0/groups/g199"), Duration.ofSeconds(5), "B's entry reached Redis");
+    Await.until(() -> fleet.l2Holds("/v1.0/groups/g199"), Duration.ofSeconds(5), "B's entry reached Redis");
     assertEquals("HIT-L2", xCache(fleet.get(c, "/v1.0/groups/g199")), "C reads B's entry from Redis");
     assertEquals(200, fleet.invalidate(b, "/v1.0/groups/g199*").statusCode());
-    Fleet.waitFor(() -> !inL1(c, "/v1.0/groups/g199"), PROPAGATION_BOUND, "C forgets it");
+    Await.until(() -> !inL1(c, "/v1.0/groups/g199"), PROPAGATION_BOUND, "C forgets it");
   }
 
   /** A user that the members page does not list yet. */

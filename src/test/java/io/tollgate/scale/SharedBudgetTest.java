@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.tollgate.Gateway;
 import io.tollgate.config.RateLimitOptions;
 import io.tollgate.config.TollgateOptions;
+import io.tollgate.testing.Await;
 import io.tollgate.testing.RedisCluster;
 import io.tollgate.testing.RedisProcess;
 import io.tollgate.testing.RedisSentinel;
@@ -45,7 +46,8 @@ class SharedBudgetTest {
   static final int INSTANCES = 3;
   /** Admissions in flight when a window is cut, rounding of the per-instance fallback share. */
   static final int TOLERANCE = 3;
-  static final long WINDOW_MS = 3000;
+  /** Admissions each measurement drives: the budget of a 3 s window, BURST + RATE x 3 s. */
+  static final long ADMISSIONS = 70;
   static final String PATH = "/v1.0/users/u";
 
   RedisProcess redis;
@@ -79,7 +81,7 @@ class SharedBudgetTest {
   void three_instances_on_one_redis_admit_no_more_than_the_shared_budget_plus_burst() throws Exception {
     redis = RedisProcess.start();
     fleet = Fleet.start(INSTANCES, redis.url(), sharedLimit());
-    Window w = drive(WINDOW_MS);
+    Window w = drive(ADMISSIONS);
     assertWithinBudget("one redis-server", w);
   }
 
@@ -87,7 +89,7 @@ class SharedBudgetTest {
   void three_instances_on_a_redis_cluster_admit_no_more_than_the_shared_budget_plus_burst() throws Exception {
     cluster = RedisCluster.start(3);
     fleet = Fleet.start(INSTANCES, cluster.url(), sharedLimit());
-    Window w = drive(WINDOW_MS);
+    Window w = drive(ADMISSIONS);
     assertWithinBudget("3-master cluster", w);
     for (Gateway g : fleet.gateways) assertEquals("UP", rateLimitStatus(g), "never fell back to local buckets");
   }
@@ -99,18 +101,23 @@ class SharedBudgetTest {
     for (Gateway g : fleet.gateways) assertEquals("UP", rateLimitStatus(g));
 
     Traffic during = new Traffic();
-    Thread.sleep(500);
-    long beforeKill = admitted();
-    long killedAt = System.nanoTime();
-    sentinel.primary().kill();
-    Fleet.waitFor(() -> fleet.gateways.stream().anyMatch(g -> "DEGRADED".equals(rateLimitStatus(g))), Duration.ofSeconds(5),
-        "a gateway reports the rate limiter DEGRADED");
-    sentinel.awaitFailover();
-    Fleet.waitFor(() -> fleet.gateways.stream().allMatch(g -> "UP".equals(rateLimitStatus(g))), Duration.ofSeconds(20),
-        "every gateway's rate limiter is UP again");
-    long outage = admitted() - beforeKill;
-    double outageSeconds = (System.nanoTime() - killedAt) / 1e9;
-    during.stop();
+    long outage;
+    double outageSeconds;
+    try {
+      Await.until(() -> during.sent.get() >= 100, Duration.ofSeconds(10), "100 requests met the shared budget before the kill");
+      long beforeKill = admitted();
+      long killedAt = System.nanoTime();
+      sentinel.primary().kill();
+      Await.until(() -> fleet.gateways.stream().anyMatch(g -> "DEGRADED".equals(rateLimitStatus(g))), Duration.ofSeconds(5),
+          "a gateway reports the rate limiter DEGRADED");
+      sentinel.awaitFailover();
+      Await.until(() -> fleet.gateways.stream().allMatch(g -> "UP".equals(rateLimitStatus(g))), Duration.ofSeconds(20),
+          "every gateway's rate limiter is UP again");
+      outage = admitted() - beforeKill;
+      outageSeconds = (System.nanoTime() - killedAt) / 1e9;
+    } finally {
+      during.stop();
+    }
     System.out.printf("[budget] sentinel failover: %d requests (%d admitted, %d refused with 429), %d failed;"
         + " %d admitted in the %.1f s from kill to UP (budget %.0f + %.0f/s, one extra burst allowed)%n",
         during.sent.get(), during.ok.get(), during.refused.get(), during.failed.get(), outage, outageSeconds, (double) BURST, RATE);
@@ -120,7 +127,7 @@ class SharedBudgetTest {
     // Across a mode switch each of the 12 clients may have one request admitted by the side it just left.
     assertTrue(outage <= 2 * BURST + RATE * outageSeconds + 12, "admitted " + outage + " in " + outageSeconds + " s");
 
-    Window after = drive(WINDOW_MS);
+    Window after = drive(ADMISSIONS);
     assertWithinBudget("sentinel, after failover", after);
     for (Gateway g : fleet.gateways) assertEquals("UP", rateLimitStatus(g), "still shared through the promoted primary");
   }
@@ -134,16 +141,22 @@ class SharedBudgetTest {
 
   /**
    * One admission per gateway (connections to Redis and the simulator are open), a pause that refills the
-   * bucket, then every gateway driven by four clients for {@code ms}; the window closes after the last answer.
+   * bucket, then every gateway driven by four clients until the simulator has counted {@code admissions} more;
+   * the window closes after the last answer. Admitting too many makes the window too short for them, too few
+   * makes it long enough to hold many more: both fail {@link #assertWithinBudget}.
    */
-  Window drive(long ms) throws Exception {
+  Window drive(long admissions) throws Exception {
     for (Gateway g : fleet.gateways) fleet.get(g, PATH + "1");
+    // Real time, bounded: the shared bucket refills by Redis TIME, BURST / RATE = 0.5 s (plus a margin) fills it.
     Thread.sleep((long) (1000 * BURST / RATE) + 100);
     long before = admitted();
     long t0 = System.nanoTime();
     Traffic t = new Traffic();
-    Thread.sleep(ms);
-    t.stop();
+    try {
+      Await.until(() -> admitted() - before >= admissions, Duration.ofSeconds(20), admissions + " admissions counted by the simulator");
+    } finally {
+      t.stop();
+    }
     double seconds = (System.nanoTime() - t0) / 1e9;
     return new Window(admitted() - before, seconds, t.ok.get(), t.refused.get(), t.failed.get());
   }

@@ -1,5 +1,6 @@
 package io.tollgate.scale;
 
+import io.tollgate.testing.Await;
 import io.tollgate.testing.RedisProcess;
 import java.io.IOException;
 import java.net.URI;
@@ -46,21 +47,15 @@ final class SidecarProcess implements AutoCloseable {
     return sidecar;
   }
 
-  private void awaitReady() throws Exception {
+  private void awaitReady() {
     HttpClient http = HttpClient.newHttpClient();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (System.nanoTime() < deadline) {
-      if (!process.isAlive()) throw new IOException("sidecar exited: " + log());
-      try {
-        HttpResponse<Void> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + managementPort + "/health/ready"))
-            .timeout(Duration.ofSeconds(1)).build(), HttpResponse.BodyHandlers.discarding());
-        if (r.statusCode() == 200) return;
-      } catch (IOException notYet) {
-        // still starting
-      }
-      Thread.sleep(100);
-    }
-    throw new IOException("sidecar not ready in 30 s: " + log());
+    HttpRequest ready = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + managementPort + "/health/ready"))
+        .timeout(Duration.ofSeconds(1)).build();
+    // A JVM starting: connections are refused until it listens, which Await counts as not yet.
+    Await.until(() -> {
+      if (!process.isAlive()) throw new AssertionError("sidecar exited: " + log());
+      return http.send(ready, HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
+    }, Duration.ofSeconds(30), "the sidecar is ready");
   }
 
   String log() throws IOException {

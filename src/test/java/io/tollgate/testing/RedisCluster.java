@@ -5,6 +5,7 @@ import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -51,11 +52,7 @@ public final class RedisCluster implements AutoCloseable {
       send(i, slots);
     }
     for (int i = 1; i < n; i++) send(0, Request.cmd(Command.CLUSTER).arg("MEET").arg("127.0.0.1").arg(nodes.get(i).port()));
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (!ready()) {
-      if (System.nanoTime() > deadline) throw new IllegalStateException("cluster_state never became ok");
-      Thread.sleep(50);
-    }
+    Await.until(this::ready, Duration.ofSeconds(20), "cluster_state is ok on every node");
   }
 
   private boolean ready() throws Exception {

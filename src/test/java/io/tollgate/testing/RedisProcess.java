@@ -8,6 +8,7 @@ import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -99,22 +100,15 @@ public final class RedisProcess implements AutoCloseable {
     cmd.addAll(extraArgs);
     process = new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(dir.resolve("redis.log").toFile()).start();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (System.nanoTime() < deadline) {
-      if (!process.isAlive()) throw new IOException("redis-server exited: " + Files.readString(dir.resolve("redis.log")));
+    Process started = process;
+    // A refused connection is "not yet" to Await; a process that exited ends the wait at once.
+    Await.until(() -> {
+      if (!started.isAlive()) throw new AssertionError("redis-server exited: " + Files.readString(dir.resolve("redis.log")));
       try (Socket s = new Socket()) {
         s.connect(new InetSocketAddress("127.0.0.1", port), 200);
-        return;
-      } catch (IOException notYet) {
-        try {
-          Thread.sleep(20);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          throw new IOException(e);
-        }
+        return true;
       }
-    }
-    throw new IOException("redis-server did not listen on " + port);
+    }, Duration.ofSeconds(10), "redis-server listens on " + port);
   }
 
   static synchronized Path binary() throws IOException {

@@ -5,6 +5,7 @@ import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -15,6 +16,8 @@ public final class RedisSentinel implements AutoCloseable {
   public static final String MASTER = "mymaster";
   /** How long the Sentinel waits before it calls the primary down; failover follows within about a second. */
   public static final long DOWN_AFTER_MS = 1000;
+  /** Bound on replication sync and on a failover. */
+  private static final Duration SETTLE = Duration.ofSeconds(20);
 
   private final RedisProcess primary;
   private final RedisProcess replica;
@@ -38,10 +41,10 @@ public final class RedisSentinel implements AutoCloseable {
     RedisProcess sentinel = RedisProcess.startSentinel(primary.port(), MASTER, DOWN_AFTER_MS);
     RedisSentinel s = new RedisSentinel(primary, replica, sentinel);
     try {
-      s.await(() -> s.replicaClient.send(Request.cmd(Command.INFO).arg("replication")).await(2, TimeUnit.SECONDS)
-          .toString().contains("master_link_status:up"), "the replica is in sync");
-      s.await(() -> s.sentinelClient.send(Request.cmd(Command.SENTINEL).arg("REPLICAS").arg(MASTER)).await(2, TimeUnit.SECONDS)
-          .size() > 0, "the Sentinel knows the replica");
+      Await.until(() -> s.replicaClient.send(Request.cmd(Command.INFO).arg("replication")).await(2, TimeUnit.SECONDS)
+          .toString().contains("master_link_status:up"), SETTLE, "the replica is in sync");
+      Await.until(() -> s.sentinelClient.send(Request.cmd(Command.SENTINEL).arg("REPLICAS").arg(MASTER)).await(2, TimeUnit.SECONDS)
+          .size() > 0, SETTLE, "the Sentinel knows the replica");
       return s;
     } catch (Exception e) {
       s.close();
@@ -64,25 +67,8 @@ public final class RedisSentinel implements AutoCloseable {
   }
 
   /** Waits until the Sentinel has promoted the replica. */
-  public void awaitFailover() throws Exception {
-    await(() -> primaryPort() == replica.port(), "the Sentinel promoted the replica");
-  }
-
-  private interface Check {
-    boolean ok() throws Exception;
-  }
-
-  private void await(Check check, String what) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (true) {
-      try {
-        if (check.ok()) return;
-      } catch (Exception notYet) {
-        // keep polling
-      }
-      if (System.nanoTime() > deadline) throw new IllegalStateException("timed out waiting until " + what);
-      Thread.sleep(50);
-    }
+  public void awaitFailover() {
+    Await.until(() -> primaryPort() == replica.port(), SETTLE, "the Sentinel promoted the replica");
   }
 
   @Override

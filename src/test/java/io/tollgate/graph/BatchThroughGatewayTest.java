@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tollgate.sim.SimulatorOptions;
-import io.tollgate.testing.Stack;
+import io.tollgate.testing.GatewayHarness;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.net.URI;
@@ -21,24 +21,24 @@ import org.junit.jupiter.api.Test;
 
 /** $batch through the gateway: the simulator counts which sub-requests reached the upstream. */
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
-class BatchTest {
+class BatchThroughGatewayTest {
   static final String ALICE = "Bearer alice";
   final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-  Stack stack;
+  GatewayHarness harness;
 
   @AfterEach
   void stop() {
-    if (stack != null) stack.close();
+    if (harness != null) harness.close();
   }
 
   HttpResponse<String> batch(String body) throws Exception {
-    return http.send(HttpRequest.newBuilder(URI.create(stack.proxy() + "/v1.0/$batch")).header("Authorization", ALICE)
+    return http.send(HttpRequest.newBuilder(URI.create(harness.proxy() + "/v1.0/$batch")).header("Authorization", ALICE)
         .header("Content-Type", "application/json").timeout(Duration.ofSeconds(30))
         .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
   }
 
   HttpResponse<String> get(String path) throws Exception {
-    return http.send(HttpRequest.newBuilder(URI.create(stack.proxy() + path)).header("Authorization", ALICE).build(),
+    return http.send(HttpRequest.newBuilder(URI.create(harness.proxy() + path)).header("Authorization", ALICE).build(),
         HttpResponse.BodyHandlers.ofString());
   }
 
@@ -57,7 +57,7 @@ class BatchTest {
 
   @Test
   void cached_sub_requests_are_answered_locally_and_only_misses_go_upstream() throws Exception {
-    stack = Stack.start(new SimulatorOptions(), o -> { });
+    harness = GatewayHarness.builder().start();
     get("/v1.0/users/u1");
     get("/v1.0/users/u2");
     HttpResponse<String> r = batch(body(req("1", "GET", "/users/u1"), req("2", "GET", "/users/u2"),
@@ -68,16 +68,16 @@ class BatchTest {
     for (Object o : responses) assertEquals(200, ((JsonObject) o).getInteger("status"), o.toString());
     assertEquals("u1", byId(responses, "1").getJsonObject("body").getString("id"));
     assertEquals("u3", byId(responses, "3").getJsonObject("body").getString("id"));
-    assertEquals(1, stack.sim.stats().count("GET /v1.0/users/u1"), "hit: not sent again");
-    assertEquals(1, stack.sim.stats().count("GET /v1.0/users/u2"));
-    assertEquals(1, stack.sim.stats().count("GET /v1.0/users/u3"), "miss: sent once");
-    assertEquals(1, stack.sim.stats().count("GET /v1.0/groups/g1"));
+    assertEquals(1, harness.sim().stats().count("GET /v1.0/users/u1"), "hit: not sent again");
+    assertEquals(1, harness.sim().stats().count("GET /v1.0/users/u2"));
+    assertEquals(1, harness.sim().stats().count("GET /v1.0/users/u3"), "miss: sent once");
+    assertEquals(1, harness.sim().stats().count("GET /v1.0/groups/g1"));
     assertEquals("HIT-L1", get("/v1.0/users/u3").headers().firstValue("X-Cache").orElse(""), "sub-responses are stored");
   }
 
   @Test
   void a_dependent_request_runs_after_what_it_depends_on() throws Exception {
-    stack = Stack.start(new SimulatorOptions(), o -> { });
+    harness = GatewayHarness.builder().start();
     JsonObject patch = req("a", "PATCH", "/groups/g2").put("body", new JsonObject().put("displayName", "Renamed by batch"))
         .put("headers", new JsonObject().put("Content-Type", "application/json"));
     HttpResponse<String> r = batch(body(req("b", "GET", "/groups/g2").put("dependsOn", new JsonArray().add("a")), patch));
@@ -88,36 +88,36 @@ class BatchTest {
 
   @Test
   void a_failed_dependency_gives_424_without_sending_the_dependant() throws Exception {
-    stack = Stack.start(new SimulatorOptions(), o -> { });
+    harness = GatewayHarness.builder().start();
     HttpResponse<String> r = batch(body(req("a", "GET", "/users/nobody"), req("b", "GET", "/users/u5").put("dependsOn", new JsonArray().add("a"))));
     JsonArray responses = new JsonObject(r.body()).getJsonArray("responses");
     assertEquals(404, byId(responses, "a").getInteger("status"));
     assertEquals(424, byId(responses, "b").getInteger("status"));
-    assertEquals(0, stack.sim.stats().count("GET /v1.0/users/u5"));
+    assertEquals(0, harness.sim().stats().count("GET /v1.0/users/u5"));
   }
 
   @Test
   void throttled_sub_requests_are_retried_after_their_retry_after() throws Exception {
-    stack = Stack.start(new SimulatorOptions().setThrottleRate(4).setThrottleBurst(3).setRetryAfter(Duration.ofSeconds(1)), o -> { });
+    harness = GatewayHarness.builder().simulator(new SimulatorOptions().setThrottleRate(4).setThrottleBurst(3).setRetryAfter(Duration.ofSeconds(1))).start();
     List<JsonObject> reqs = new ArrayList<>();
     for (int i = 1; i <= 6; i++) reqs.add(req("r" + i, "GET", "/users/u" + (10 + i)));
     HttpResponse<String> r = batch(body(reqs.toArray(JsonObject[]::new)));
     JsonArray responses = new JsonObject(r.body()).getJsonArray("responses");
     for (Object o : responses) assertEquals(200, ((JsonObject) o).getInteger("status"), o.toString());
-    assertTrue(stack.sim.stats().throttled() >= 1, "the simulator did throttle some sub-requests");
+    assertTrue(harness.sim().stats().throttled() >= 1, "the simulator did throttle some sub-requests");
   }
 
   @Test
   void paging_links_inside_sub_responses_point_at_the_gateway() throws Exception {
-    stack = Stack.start(new SimulatorOptions(), o -> { });
+    harness = GatewayHarness.builder().start();
     HttpResponse<String> r = batch(body(req("1", "GET", "/users?$top=2")));
     String next = byId(new JsonObject(r.body()).getJsonArray("responses"), "1").getJsonObject("body").getString("@odata.nextLink");
-    assertTrue(next.startsWith(stack.proxy() + "/v1.0/users?"), next);
+    assertTrue(next.startsWith(harness.proxy() + "/v1.0/users?"), next);
   }
 
   @Test
   void a_write_in_a_batch_evicts_the_reads_it_changes() throws Exception {
-    stack = Stack.start(new SimulatorOptions(), o -> { });
+    harness = GatewayHarness.builder().start();
     assertTrue(!get("/v1.0/groups/g9/members").body().contains("\"u498\""));
     JsonObject add = req("w", "POST", "/groups/g9/members/$ref").put("headers", new JsonObject().put("Content-Type", "application/json"))
         .put("body", new JsonObject().put("@odata.id", "https://graph.microsoft.com/v1.0/directoryObjects/u498"));
@@ -130,7 +130,7 @@ class BatchTest {
 
   @Test
   void every_malformed_batch_gets_400_without_contacting_the_upstream() throws Exception {
-    stack = Stack.start(new SimulatorOptions(), o -> { });
+    harness = GatewayHarness.builder().start();
     List<JsonObject> many = new ArrayList<>();
     for (int i = 0; i < 21; i++) many.add(req("r" + i, "GET", "/users/u1"));
     String[] bad = {
@@ -149,6 +149,6 @@ class BatchTest {
       assertEquals(400, r.statusCode(), b);
       assertEquals("BadRequest", new JsonObject(r.body()).getJsonObject("error").getString("code"), b);
     }
-    assertEquals(0, stack.sim.stats().total());
+    assertEquals(0, harness.sim().stats().total());
   }
 }

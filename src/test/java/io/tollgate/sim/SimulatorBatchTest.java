@@ -28,7 +28,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 @ExtendWith(VertxExtension.class)
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
-class BatchTest {
+class SimulatorBatchTest {
   private GraphSimulator sim;
   private WebClient client;
 
