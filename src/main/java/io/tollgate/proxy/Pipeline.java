@@ -12,6 +12,8 @@ import java.util.List;
  * <ol>
  *   <li>{@code graph.LinkRewriteStage} — outermost so every answer (hit, miss, {@code $batch}, Tollgate's own)
  *       leaves with links pointing at the gateway, while the cache keeps the upstream's bytes;</li>
+ *   <li>{@link CallerVerification} — one request per unverified token in flight, before anything spends a
+ *       budget or reads a partition on its behalf;</li>
  *   <li>{@code graph.BatchStage} — splits a {@code $batch} and sends its misses back through the stages below
  *       as derived exchanges, so they are cached, limited and shielded like single calls;</li>
  *   <li>{@code cache.CacheStage} — before the limiter: a hit spends no budget and never waits;</li>
@@ -19,7 +21,9 @@ import java.util.List;
  *   <li>{@code concurrency.BulkheadStage} — bounds concurrent upstream calls after pacing, so a waiting
  *       request holds no upstream slot;</li>
  *   <li>{@code resilience.ResilienceStage} — breaker and retries around each attempt;</li>
- *   <li>the limiter's learner — innermost, so it sees every attempt's 429/503, retries included;</li>
+ *   <li>the limiter's learner — so it sees every attempt's 429/503, retries included;</li>
+ *   <li>{@link CallerVerification#observer()} — innermost: each upstream answer verifies (2xx) or refuses
+ *       (401) the caller's token;</li>
  *   <li>{@link Forwarder} — the upstream call itself.</li>
  * </ol>
  * The chain is composed once at construction, so a request walks a fixed list of closures: no per-request

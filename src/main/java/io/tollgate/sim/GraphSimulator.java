@@ -188,12 +188,7 @@ public final class GraphSimulator extends VerticleBase {
     GraphApi.Call head = GraphApi.Call.of(req.method().name(), version, rawPath, req.query(),
         Caller.of(req.getHeader(HttpHeaders.AUTHORIZATION)), null, req.getHeader("client-request-id"));
     stats.received(head.key());
-    if (!tokens.accepts(req.getHeader(HttpHeaders.AUTHORIZATION), System.currentTimeMillis())) {
-      stats.unauthorizedOne();
-      write(req.response(), head, GraphApi.error(401, "InvalidAuthenticationToken",
-          "Access token validation failure. Invalid audience, signature or expiry.", head));
-      return;
-    }
+    String authorization = req.getHeader(HttpHeaders.AUTHORIZATION);
     if (b.hangRate() > 0 && t.random.nextDouble() < b.hangRate()) {
       LOG.debug("hanging {} on purpose", head.key());
       return;
@@ -206,6 +201,12 @@ public final class GraphSimulator extends VerticleBase {
     req.body()
         .compose(body -> delay(b, t).map(v -> body))
         .map(body -> {
+          // Judged after the latency, as Graph takes its time to refuse a token too.
+          if (!tokens.accepts(authorization, System.currentTimeMillis())) {
+            stats.unauthorizedOne();
+            return GraphApi.error(401, "InvalidAuthenticationToken",
+                "Access token validation failure. Invalid audience, signature or expiry.", head);
+          }
           GraphApi.Call call = new GraphApi.Call(head.method(), version, rawPath, head.rawQuery(), head.params(),
               head.caller(), body, head.requestId(), head.clientRequestId());
           return rawPath.equals("/$batch") && call.method().equals("POST")
