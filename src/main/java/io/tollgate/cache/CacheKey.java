@@ -38,10 +38,50 @@ public final class CacheKey {
       }
     }
     for (String h : varyHeaders) {
-      String v = headers.get(h);
-      if (v != null) sb.append('|').append(h.toLowerCase(Locale.ROOT)).append('=').append(v.trim());
+      String v = meaning(h, headers.get(h));
+      if (v != null) sb.append('|').append(h.toLowerCase(Locale.ROOT)).append('=').append(v);
     }
     return new CacheKey(partition, path, sb.toString());
+  }
+
+  /**
+   * What a header value means for Graph's answer, so that values which ask for the same answer share one
+   * entry: plain GETs, {@code $batch} steps (which carry neither {@code Accept} nor
+   * {@code Accept-Language}) and clients that send {@code Accept: *}{@code /*} all meet.
+   *
+   * @return the normalised value, or null when it asks for nothing beyond the default answer
+   */
+  static String meaning(String header, String value) {
+    if (value == null) return null;
+    String v = value.trim();
+    if (v.isEmpty()) return null;
+    if (header.equalsIgnoreCase("Accept")) {
+      String lower = v.toLowerCase(Locale.ROOT);
+      // Graph answers JSON to every one of these: absent, any, JSON, and JSON with media-type parameters.
+      boolean defaultAnswer = true;
+      for (String range : lower.split(",")) {
+        String type = range.split(";", 2)[0].trim();
+        if (!(type.equals("*/*") || type.equals("application/json") || type.equals("application/*") || type.isEmpty())) {
+          defaultAnswer = false;
+          break;
+        }
+      }
+      return defaultAnswer ? null : lower.replace(" ", "");
+    }
+    if (header.equalsIgnoreCase("Accept-Language")) return v.equals("*") ? null : v.toLowerCase(Locale.ROOT).replace(" ", "");
+    if (header.equalsIgnoreCase("Prefer")) {
+      // Tokens in any order and case of their names mean the same preferences.
+      String[] tokens = v.split(",");
+      for (int i = 0; i < tokens.length; i++) {
+        String t = tokens[i].trim();
+        int eq = t.indexOf('=');
+        tokens[i] = eq < 0 ? t.toLowerCase(Locale.ROOT) : t.substring(0, eq).trim().toLowerCase(Locale.ROOT) + "=" + t.substring(eq + 1).trim();
+      }
+      Arrays.sort(tokens);
+      return String.join(",", tokens);
+    }
+    if (header.equalsIgnoreCase("ConsistencyLevel")) return v.toLowerCase(Locale.ROOT);
+    return v;
   }
 
   /** Collapses repeated slashes and drops a trailing slash: /v1.0//users/ and /v1.0/users are one resource. */

@@ -8,6 +8,7 @@ import io.tollgate.proxy.BodyBuffer;
 import io.tollgate.proxy.Exchange;
 import io.tollgate.proxy.GatewayException;
 import io.tollgate.proxy.GraphError;
+import io.tollgate.proxy.Gzip;
 import io.tollgate.proxy.Reply;
 import io.tollgate.proxy.RetryAfter;
 import io.tollgate.proxy.RouteTable;
@@ -176,7 +177,10 @@ public final class BatchStage implements Stage {
               for (BatchPlan.Step s : chunk) settle(s, failure(s.id(), reply.status(), "UpstreamBatchFailed", "The upstream refused the batch."));
               return Future.succeededFuture();
             }
-            return workers.run(() -> reply.body().toJsonObject()).compose(json -> absorb(chunk, json, began));
+            // Graph gzips whenever asked, and clients (the SDKs) ask: decode before reading, on the worker pool.
+            boolean gzip = Gzip.encoded(reply.headers());
+            return workers.run(() -> (gzip ? Gzip.decompress(reply.body(), MAX_UPSTREAM_ANSWER) : reply.body()).toJsonObject())
+                .compose(json -> absorb(chunk, json, began));
           })
           .recover(failure -> {
             int status = failure instanceof GatewayException g ? g.status() : 502;
@@ -187,6 +191,7 @@ public final class BatchStage implements Stage {
 
     /** A final sub-answer; a failed one gives way to a stale entry within staleIfError. */
     private void settle(BatchPlan.Step s, JsonObject answer) {
+      normaliseRetryAfter(answer.getJsonObject("headers"));
       CachedResponse stale = staleIfError[s.index()];
       if (answer.getInteger("status", 500) >= 500 && stale != null && stale.usableOnError(cache.now())) {
         cache.countStale();
@@ -289,6 +294,14 @@ public final class BatchStage implements Stage {
     if (body instanceof JsonObject j) return j.toBuffer();
     if (body instanceof JsonArray a) return a.toBuffer();
     return Buffer.buffer(String.valueOf(body));
+  }
+
+  /** A sub-response's {@code Retry-After} as Tollgate's own: whole seconds, 1 to 180 (decimals break the SDKs). */
+  private static void normaliseRetryAfter(JsonObject headers) {
+    if (headers == null) return;
+    for (String name : List.copyOf(headers.fieldNames())) {
+      if ("retry-after".equalsIgnoreCase(name)) headers.put(name, RetryAfter.normalise(String.valueOf(headers.getValue(name)), Clock.systemUTC()));
+    }
   }
 
   /** Retry-After of a sub-response (decimals such as 0.249 included), capped; 1 s when absent or unreadable. */

@@ -27,7 +27,7 @@ public final class GraphError {
     MultiMap headers = response.headers();
     headers.set(HttpHeaders.CONTENT_TYPE, JSON).set("request-id", requestId);
     e.headers().forEach(headers::set);
-    if (e.retryAfter() != null) headers.set(HttpHeaders.RETRY_AFTER, Long.toString(Math.max(1, (e.retryAfter().toMillis() + 999) / 1000)));
+    if (e.retryAfter() != null) headers.set(HttpHeaders.RETRY_AFTER, RetryAfter.header(e.retryAfter()));
     response.setStatusCode(e.status()).end(Buffer.buffer(body(e.code(), e.getMessage(), requestId).encode()));
   }
 }

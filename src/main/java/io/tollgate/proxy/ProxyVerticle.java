@@ -12,6 +12,7 @@ import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
+import java.time.Clock;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
@@ -130,6 +131,8 @@ public final class ProxyVerticle extends VerticleBase {
     if (response.headWritten() || response.closed()) return;
     response.setStatusCode(reply.status());
     response.headers().addAll(reply.headers());
+    String retryAfter = response.headers().get(HttpHeaders.RETRY_AFTER);
+    if (retryAfter != null) response.headers().set(HttpHeaders.RETRY_AFTER, RetryAfter.normalise(retryAfter, Clock.systemUTC()));
     response.headers().set(X_CACHE, reply.cacheStatus().header());
     if (reply.ageSeconds() >= 0) response.headers().set(AGE, Long.toString(reply.ageSeconds()));
     if (!reply.isStreaming()) {

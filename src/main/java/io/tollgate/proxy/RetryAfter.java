@@ -13,7 +13,25 @@ import java.time.format.DateTimeParseException;
  * {@code $batch} stage all read it here, so they cannot disagree about what a value means.
  */
 public final class RetryAfter {
+  /** The longest wait Tollgate ever asks for: the Graph SDKs' retry handlers cap theirs at 180 s. */
+  public static final long MAX_SECONDS = 180;
+
   private RetryAfter() {}
+
+  /**
+   * The one writer of {@code Retry-After}: whole seconds, rounded up, between 1 and {@link #MAX_SECONDS}.
+   * Kiota's retry handler reads only an integer or an HTTP date; a decimal breaks it.
+   */
+  public static String header(Duration wait) {
+    long millis = wait == null ? 0 : Math.max(0, wait.toMillis());
+    long seconds = (millis + 999) / 1000;
+    return Long.toString(Math.max(1, Math.min(MAX_SECONDS, seconds)));
+  }
+
+  /** An upstream's {@code Retry-After} as Tollgate passes it on (see {@link #header}); an unreadable one becomes 1. */
+  public static String normalise(String upstreamValue, Clock clock) {
+    return header(parse(upstreamValue, clock));
+  }
 
   /**
    * @return the wait a {@code Retry-After} value asks for (never negative), or null when absent or unreadable

@@ -56,6 +56,38 @@ class BatchThroughGatewayTest {
   }
 
   @Test
+  void a_gzip_client_gets_every_uncached_step_answered_though_the_upstream_compresses_the_batch() throws Exception {
+    harness = GatewayHarness.builder().start();
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(harness.proxy() + "/v1.0/$batch")).header("Authorization", ALICE)
+        .header("Content-Type", "application/json").header("Accept-Encoding", "gzip").timeout(Duration.ofSeconds(30))
+        .POST(HttpRequest.BodyPublishers.ofString(body(req("1", "GET", "/users/u1"), req("2", "GET", "/groups/g1/members")))).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, r.statusCode());
+    JsonArray responses = new JsonObject(r.body()).getJsonArray("responses");
+    assertEquals(200, byId(responses, "1").getInteger("status"), responses.encode());
+    assertEquals("u1", byId(responses, "1").getJsonObject("body").getString("id"));
+    assertEquals(200, byId(responses, "2").getInteger("status"), responses.encode());
+  }
+
+  @Test
+  void a_throttled_step_carries_a_whole_second_retry_after_the_sdks_can_read() throws Exception {
+    harness = GatewayHarness.builder().simulator(new io.tollgate.sim.SimulatorOptions().setThrottleRate(0.1).setThrottleBurst(1))
+        .gateway(o -> o.getRateLimit().setEnabled(false)).start();
+    HttpResponse<String> r = batch(body(req("1", "GET", "/users/u1"), req("2", "GET", "/users/u2"), req("3", "GET", "/users/u3")));
+    JsonArray responses = new JsonObject(r.body()).getJsonArray("responses");
+    boolean throttled = false;
+    for (Object o : responses) {
+      JsonObject sub = (JsonObject) o;
+      if (sub.getInteger("status") != 429) continue;
+      throttled = true;
+      String retryAfter = null;
+      for (var h : sub.getJsonObject("headers")) if (h.getKey().equalsIgnoreCase("Retry-After")) retryAfter = String.valueOf(h.getValue());
+      assertTrue(retryAfter != null && retryAfter.matches("[1-9][0-9]*") && Integer.parseInt(retryAfter) <= 180, sub.encode());
+    }
+    assertTrue(throttled, "the simulator throttled a step past the batch's deadline-bound retries: " + responses.encode());
+  }
+
+  @Test
   void cached_sub_requests_are_answered_locally_and_only_misses_go_upstream() throws Exception {
     harness = GatewayHarness.builder().start();
     get("/v1.0/users/u1");
