@@ -6,6 +6,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.json.JsonObject;
 import java.time.Instant;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.BooleanSupplier;
 import java.util.function.ToDoubleFunction;
 
 /** Cache counters, bumped from any event loop; one method builds the SPEC §4 statistics message. */
@@ -18,11 +19,13 @@ public final class CacheStats {
   final LongAdder coalesced = new LongAdder();
   final LongAdder staleServed = new LongAdder();
   final LongAdder bypassed = new LongAdder();
-  volatile boolean l2Connected;
   private final L1Store l1;
+  private final BooleanSupplier l2Connected;
 
-  CacheStats(L1Store l1) {
+  /** @param l2Connected whether L2 is in use right now (false without Redis) */
+  CacheStats(L1Store l1, BooleanSupplier l2Connected) {
     this.l1 = l1;
+    this.l2Connected = l2Connected;
   }
 
   public long l1Hits() { return l1Hits.sum(); }
@@ -33,7 +36,7 @@ public final class CacheStats {
   public long coalesced() { return coalesced.sum(); }
   public long staleServed() { return staleServed.sum(); }
   public long evictions() { return l1.evictions(); }
-  public boolean l2Connected() { return l2Connected; }
+  public boolean l2Connected() { return l2Connected.getAsBoolean(); }
 
   public double hitRate() {
     long hits = l1Hits.sum();
@@ -47,7 +50,7 @@ public final class CacheStats {
         .put("l1", new JsonObject().put("hits", l1Hits()).put("misses", l1Misses()).put("hitRate", hitRate())
             .put("size", l1.size()).put("weightBytes", l1.weightBytes()).put("evictions", evictions()))
         .put("l2", new JsonObject().put("hits", l2Hits()).put("misses", l2Misses()).put("errors", l2Errors())
-            .put("connected", l2Connected))
+            .put("connected", l2Connected()))
         .put("coalesced", coalesced()).put("staleServed", staleServed())
         .put("at", Instant.now().toString());
   }
@@ -64,7 +67,7 @@ public final class CacheStats {
     counter(registry, "tollgate.cache.l2.errors", null, null, s -> s.l2Errors.sum());
     Gauge.builder("tollgate.cache.l1.size", this, s -> s.l1.size()).description("entries in L1").register(registry);
     Gauge.builder("tollgate.cache.l1.weight", this, s -> s.l1.weightBytes()).baseUnit("bytes").register(registry);
-    Gauge.builder("tollgate.cache.l2.connected", this, s -> s.l2Connected ? 1 : 0).description("1 when Redis answers").register(registry);
+    Gauge.builder("tollgate.cache.l2.connected", this, s -> s.l2Connected() ? 1 : 0).description("1 when Redis answers").register(registry);
   }
 
   private void counter(MeterRegistry registry, String name, String tag, String value, ToDoubleFunction<CacheStats> f) {
