@@ -9,7 +9,12 @@ import java.util.concurrent.atomic.LongAdder;
 import java.util.function.BooleanSupplier;
 import java.util.function.ToDoubleFunction;
 
-/** Cache counters, bumped from any event loop; one method builds the SPEC §4 statistics message. */
+/**
+ * The cache's counters, written from any event loop ({@link LongAdder}s; L1's size and Redis' state are read
+ * where they live). Readers take a {@link Snapshot}: one consistent-enough copy from which the SPEC §4
+ * statistics message and {@code /admin/cache/stats} are built. The accessors here read the current values
+ * (the Prometheus meters and tests poll them).
+ */
 public final class CacheStats {
   final LongAdder l1Hits = new LongAdder();
   final LongAdder l1Misses = new LongAdder();
@@ -38,21 +43,32 @@ public final class CacheStats {
   public long evictions() { return l1.evictions(); }
   public boolean l2Connected() { return l2Connected.getAsBoolean(); }
 
-  public double hitRate() {
-    long hits = l1Hits.sum();
-    long total = hits + l1Misses.sum();
-    return total == 0 ? 0.0 : (double) hits / total;
+  /** The counters now, as one immutable value. */
+  public Snapshot snapshot() {
+    return new Snapshot(l1Hits(), l1Misses(), l1.size(), l1.weightBytes(), evictions(), l2Hits(), l2Misses(), l2Errors(),
+        l2Connected(), coalesced(), staleServed(), bypassed.sum(), Instant.now());
   }
 
-  /** {"l1":{hits,misses,hitRate,size,weightBytes,evictions},"l2":{hits,misses,errors,connected},"coalesced":n,"at":iso} */
-  public JsonObject toJson() {
-    return new JsonObject()
-        .put("l1", new JsonObject().put("hits", l1Hits()).put("misses", l1Misses()).put("hitRate", hitRate())
-            .put("size", l1.size()).put("weightBytes", l1.weightBytes()).put("evictions", evictions()))
-        .put("l2", new JsonObject().put("hits", l2Hits()).put("misses", l2Misses()).put("errors", l2Errors())
-            .put("connected", l2Connected()))
-        .put("coalesced", coalesced()).put("staleServed", staleServed())
-        .put("at", Instant.now().toString());
+  /** The cache statistics at one instant; {@link #toJson()} is the SPEC §4 message. */
+  public record Snapshot(long l1Hits, long l1Misses, long l1Size, long l1WeightBytes, long l1Evictions, long l2Hits,
+      long l2Misses, long l2Errors, boolean l2Connected, long coalesced, long staleServed, long bypassed, Instant at) {
+
+    /** L1 hits over L1 lookups; 0 before the first lookup. */
+    public double hitRate() {
+      long total = l1Hits + l1Misses;
+      return total == 0 ? 0.0 : (double) l1Hits / total;
+    }
+
+    /** {"l1":{hits,misses,hitRate,size,weightBytes,evictions},"l2":{hits,misses,errors,connected},"coalesced":n,"staleServed":n,"at":iso} */
+    public JsonObject toJson() {
+      return new JsonObject()
+          .put("l1", new JsonObject().put("hits", l1Hits).put("misses", l1Misses).put("hitRate", hitRate())
+              .put("size", l1Size).put("weightBytes", l1WeightBytes).put("evictions", l1Evictions))
+          .put("l2", new JsonObject().put("hits", l2Hits).put("misses", l2Misses).put("errors", l2Errors)
+              .put("connected", l2Connected))
+          .put("coalesced", coalesced).put("staleServed", staleServed)
+          .put("at", at.toString());
+    }
   }
 
   void bind(MeterRegistry registry) {

@@ -97,7 +97,7 @@ public final class CacheVerticle extends VerticleBase {
   }
 
   private void publishStats() {
-    vertx.eventBus().publish(Addresses.CACHE_STATS, cache.stats().toJson());
+    vertx.eventBus().publish(Addresses.CACHE_STATS, cache.stats().snapshot().toJson());
   }
 
   /** From the Redis link's context: applied on this verticle's own. */
