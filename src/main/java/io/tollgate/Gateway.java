@@ -15,6 +15,7 @@ import io.tollgate.graph.LinkRewriteStage;
 import io.tollgate.graph.LinkRewriter;
 import io.tollgate.ratelimit.RateLimitStage;
 import io.tollgate.ratelimit.RateLimiter;
+import io.tollgate.redis.RedisLink;
 import io.tollgate.resilience.Breakers;
 import io.tollgate.resilience.ResilienceStage;
 import io.tollgate.resilience.RetryBudget;
@@ -35,6 +36,7 @@ import io.vertx.ext.web.Router;
 import io.vertx.micrometer.MicrometerMetricsFactory;
 import io.vertx.micrometer.MicrometerMetricsOptions;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
@@ -65,8 +67,8 @@ public final class Gateway {
   private final Clock clock;
   private CacheVerticle cacheVerticle;
   private Coalescer<CacheStage.Captured> coalescer;
+  private RedisLink redis;
   private RateLimiter rateLimiter;
-  private io.vertx.redis.client.Redis rateLimitRedis;
   private RateLimitStage rateLimitStage;
   private Bulkhead bulkhead;
   private WorkerPool workerPool;
@@ -116,17 +118,17 @@ public final class Gateway {
     identity = new CallerIdentity(options.getCache().getIdentityHeaders(), options.getIdentity());
     verification = new CallerVerification(vertx, identity,
         options.getUpstream().getRequestTimeout().toMillis() + options.getUpstream().getConnectTimeout().toMillis());
-    trafficControl();
     List<Consumer<Router>> adminRoutes = new ArrayList<>();
-    Future<?> cacheReady = Future.succeededFuture();
-    if (options.getCache().isEnabled()) {
-      cacheVerticle = new CacheVerticle(options.getCache(), options.getRedis(), metrics.registry(), readiness, clock, workerPool);
-      cacheReady = vertx.deployVerticle(cacheVerticle).onSuccess(id -> {
-        coalescer = new Coalescer<>(vertx, cacheVerticle.cache().stats());
-        adminRoutes.add(new AdminRoutes(cacheVerticle.cache()));
-      });
-    }
-    return cacheReady
+    return connectRedis()
+        .compose(ignored -> {
+          trafficControl();
+          if (!options.getCache().isEnabled()) return Future.succeededFuture();
+          cacheVerticle = new CacheVerticle(options.getCache(), redis, metrics.registry(), clock, workerPool);
+          return vertx.deployVerticle(cacheVerticle).onSuccess(id -> {
+            coalescer = new Coalescer<>(vertx, cacheVerticle.cache().stats());
+            adminRoutes.add(new AdminRoutes(cacheVerticle.cache()));
+          });
+        })
         .compose(ignored -> {
           ManagementVerticle management = new ManagementVerticle(options.getManagement(), metrics, readiness, options.toJson(), adminRoutes);
           return vertx.deployVerticle(management).map(id -> management);
@@ -155,6 +157,24 @@ public final class Gateway {
           LOG.info("proxy on http://{}:{} -> {}", options.getServer().getHost(), proxyPort, options.getUpstream().getUrl());
           return null;
         });
+  }
+
+  /**
+   * The one Redis owner, deployed first (its users need it started) when {@code redis.url} is set and the
+   * cache (L2) or the distributed limiter uses it. Vert.x undeploys it last when the gateway closes.
+   */
+  private Future<?> connectRedis() {
+    var rl = options.getRateLimit();
+    boolean l2 = options.getCache().isEnabled();
+    boolean limiter = rl.isEnabled() && rl.isDistributed();
+    if (options.getRedis().getUrl() == null || !(l2 || limiter)) return Future.succeededFuture();
+    Duration l2Timeout = l2 ? options.getCache().getL2Timeout() : Duration.ZERO;
+    Duration limiterTimeout = limiter ? rl.getRedisTimeout() : Duration.ZERO;
+    // While Redis is away the limiter splits the budget by instances: it probes at least every second.
+    Duration maxBackoff = limiter ? Duration.ofSeconds(1) : RedisLink.DEFAULT_MAX_BACKOFF;
+    redis = new RedisLink(options.getRedis(), readiness,
+        l2Timeout.compareTo(limiterTimeout) >= 0 ? l2Timeout : limiterTimeout, maxBackoff);
+    return vertx.deployVerticle(redis);
   }
 
   /** The request path of SPEC §2; each capability adds its stage here, in order. */
@@ -190,9 +210,8 @@ public final class Gateway {
   private void trafficControl() {
     var rl = options.getRateLimit();
     if (rl.isEnabled()) {
-      if (rl.isDistributed() && options.getRedis().getUrl() != null) {
-        rateLimitRedis = io.vertx.redis.client.Redis.createClient(vertx, options.getRedis().toVertxOptions());
-        rateLimiter = RateLimiter.redis(vertx, rateLimitRedis, rl, readiness);
+      if (rl.isDistributed() && redis != null) {
+        rateLimiter = RateLimiter.redis(vertx, redis, rl, readiness);
       } else {
         rateLimiter = RateLimiter.local(vertx, rl, System::nanoTime, 1);
         readiness.report("rateLimit", Readiness.State.UP, "local");
@@ -233,7 +252,6 @@ public final class Gateway {
   private Future<Void> closeTrafficControl() {
     Future<Void> f = Future.succeededFuture();
     if (rateLimiter != null) f = f.eventually(rateLimiter::close);
-    if (rateLimitRedis != null) f = f.eventually(rateLimitRedis::close);
     if (breakers != null) f = f.eventually(breakers::close);
     return f.recover(ignored -> Future.succeededFuture());
   }

@@ -5,8 +5,9 @@ import io.tollgate.metrics.Readiness;
 import io.tollgate.config.ConfigLoader;
 import io.tollgate.config.RateLimitOptions;
 import io.tollgate.config.TollgateOptions;
-import io.tollgate.ratelimit.Charge;
+import io.tollgate.proxy.Charge;
 import io.tollgate.ratelimit.RateLimiter;
+import io.tollgate.redis.RedisLink;
 import io.tollgate.sim.GraphSimulator;
 import io.tollgate.sim.SimulatorOptions;
 import io.vertx.core.Future;
@@ -16,7 +17,6 @@ import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
-import io.vertx.redis.client.Redis;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -152,9 +152,11 @@ public final class LimiterBenchmark {
         .setKeyPrefix("tollgate-bench-" + System.nanoTime() + ":");
     for (int i = 0; i < instances; i++) {
       Vertx v = Vertx.vertx();
-      Redis client = Redis.createClient(v, defaults.getRedis().toVertxOptions());
+      Readiness readiness = new Readiness();
+      RedisLink link = new RedisLink(defaults.getRedis(), readiness, options.getRedisTimeout(), Duration.ofSeconds(1));
+      v.deployVerticle(link).await(10, TimeUnit.SECONDS);
       vertxes.add(v);
-      limiters.add(RateLimiter.redis(v, client, options, new Readiness()));
+      limiters.add(RateLimiter.redis(v, link, options, readiness));
     }
     // One admission each first, so connecting is not in the window; WARM_CONCURRENT=1: then, per instance,
     // as many concurrent admissions as callers on another bucket (opens the Redis pool's connections).

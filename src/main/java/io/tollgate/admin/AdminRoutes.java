@@ -23,7 +23,7 @@ public final class AdminRoutes implements Consumer<Router> {
 
   @Override
   public void accept(Router router) {
-    router.get("/admin/cache/stats").handler(ctx -> json(ctx, cache.stats().toJson()));
+    router.get("/admin/cache/stats").handler(ctx -> json(ctx, cache.stats().snapshot().toJson()));
     router.post("/admin/cache/clear").handler(ctx -> cache.clear()
         .onComplete(ar -> json(ctx, new JsonObject().put("removed", ar.succeeded() ? ar.result() : 0))));
     router.post("/admin/cache/invalidate").handler(ctx -> {

@@ -6,9 +6,15 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.json.JsonObject;
 import java.time.Instant;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.BooleanSupplier;
 import java.util.function.ToDoubleFunction;
 
-/** Cache counters, bumped from any event loop; one method builds the SPEC §4 statistics message. */
+/**
+ * The cache's counters, written from any event loop ({@link LongAdder}s; L1's size and Redis' state are read
+ * where they live). Readers take a {@link Snapshot}: one consistent-enough copy from which the SPEC §4
+ * statistics message and {@code /admin/cache/stats} are built. The accessors here read the current values
+ * (the Prometheus meters and tests poll them).
+ */
 public final class CacheStats {
   final LongAdder l1Hits = new LongAdder();
   final LongAdder l1Misses = new LongAdder();
@@ -18,11 +24,13 @@ public final class CacheStats {
   final LongAdder coalesced = new LongAdder();
   final LongAdder staleServed = new LongAdder();
   final LongAdder bypassed = new LongAdder();
-  volatile boolean l2Connected;
   private final L1Store l1;
+  private final BooleanSupplier l2Connected;
 
-  CacheStats(L1Store l1) {
+  /** @param l2Connected whether L2 is in use right now (false without Redis) */
+  CacheStats(L1Store l1, BooleanSupplier l2Connected) {
     this.l1 = l1;
+    this.l2Connected = l2Connected;
   }
 
   public long l1Hits() { return l1Hits.sum(); }
@@ -33,23 +41,34 @@ public final class CacheStats {
   public long coalesced() { return coalesced.sum(); }
   public long staleServed() { return staleServed.sum(); }
   public long evictions() { return l1.evictions(); }
-  public boolean l2Connected() { return l2Connected; }
+  public boolean l2Connected() { return l2Connected.getAsBoolean(); }
 
-  public double hitRate() {
-    long hits = l1Hits.sum();
-    long total = hits + l1Misses.sum();
-    return total == 0 ? 0.0 : (double) hits / total;
+  /** The counters now, as one immutable value. */
+  public Snapshot snapshot() {
+    return new Snapshot(l1Hits(), l1Misses(), l1.size(), l1.weightBytes(), evictions(), l2Hits(), l2Misses(), l2Errors(),
+        l2Connected(), coalesced(), staleServed(), bypassed.sum(), Instant.now());
   }
 
-  /** {"l1":{hits,misses,hitRate,size,weightBytes,evictions},"l2":{hits,misses,errors,connected},"coalesced":n,"at":iso} */
-  public JsonObject toJson() {
-    return new JsonObject()
-        .put("l1", new JsonObject().put("hits", l1Hits()).put("misses", l1Misses()).put("hitRate", hitRate())
-            .put("size", l1.size()).put("weightBytes", l1.weightBytes()).put("evictions", evictions()))
-        .put("l2", new JsonObject().put("hits", l2Hits()).put("misses", l2Misses()).put("errors", l2Errors())
-            .put("connected", l2Connected))
-        .put("coalesced", coalesced()).put("staleServed", staleServed())
-        .put("at", Instant.now().toString());
+  /** The cache statistics at one instant; {@link #toJson()} is the SPEC §4 message. */
+  public record Snapshot(long l1Hits, long l1Misses, long l1Size, long l1WeightBytes, long l1Evictions, long l2Hits,
+      long l2Misses, long l2Errors, boolean l2Connected, long coalesced, long staleServed, long bypassed, Instant at) {
+
+    /** L1 hits over L1 lookups; 0 before the first lookup. */
+    public double hitRate() {
+      long total = l1Hits + l1Misses;
+      return total == 0 ? 0.0 : (double) l1Hits / total;
+    }
+
+    /** {"l1":{hits,misses,hitRate,size,weightBytes,evictions},"l2":{hits,misses,errors,connected},"coalesced":n,"staleServed":n,"at":iso} */
+    public JsonObject toJson() {
+      return new JsonObject()
+          .put("l1", new JsonObject().put("hits", l1Hits).put("misses", l1Misses).put("hitRate", hitRate())
+              .put("size", l1Size).put("weightBytes", l1WeightBytes).put("evictions", l1Evictions))
+          .put("l2", new JsonObject().put("hits", l2Hits).put("misses", l2Misses).put("errors", l2Errors)
+              .put("connected", l2Connected))
+          .put("coalesced", coalesced).put("staleServed", staleServed)
+          .put("at", at.toString());
+    }
   }
 
   void bind(MeterRegistry registry) {
@@ -64,7 +83,7 @@ public final class CacheStats {
     counter(registry, "tollgate.cache.l2.errors", null, null, s -> s.l2Errors.sum());
     Gauge.builder("tollgate.cache.l1.size", this, s -> s.l1.size()).description("entries in L1").register(registry);
     Gauge.builder("tollgate.cache.l1.weight", this, s -> s.l1.weightBytes()).baseUnit("bytes").register(registry);
-    Gauge.builder("tollgate.cache.l2.connected", this, s -> s.l2Connected ? 1 : 0).description("1 when Redis answers").register(registry);
+    Gauge.builder("tollgate.cache.l2.connected", this, s -> s.l2Connected() ? 1 : 0).description("1 when Redis answers").register(registry);
   }
 
   private void counter(MeterRegistry registry, String name, String tag, String value, ToDoubleFunction<CacheStats> f) {

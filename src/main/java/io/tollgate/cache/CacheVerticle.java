@@ -2,9 +2,8 @@ package io.tollgate.cache;
 
 import io.tollgate.config.PathPattern;
 import io.tollgate.metrics.Addresses;
-import io.tollgate.metrics.Readiness;
 import io.tollgate.config.CacheOptions;
-import io.tollgate.config.RedisConnectionOptions;
+import io.tollgate.redis.RedisLink;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
@@ -19,7 +18,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Owns the cache: L1, the Redis connection (L2 and the invalidation subscription), statistics. Publishes
+ * Owns the cache: L1, L2 on the gateway's {@link RedisLink} (entries and the invalidation subscription),
+ * statistics. Publishes
  * {@code tollgate.cache.stats} every {@code cache.statsInterval} and serves the {@code tollgate.cache}
  * request/reply API (get, put, invalidate, clear) for other verticles and consumers.
  */
@@ -30,9 +30,8 @@ public final class CacheVerticle extends VerticleBase {
   public static final int FAILED = 500;
 
   private final CacheOptions options;
-  private final RedisConnectionOptions redisOptions;
+  private final RedisLink redis;
   private final MeterRegistry registry;
-  private final Readiness readiness;
   private final Clock clock;
   private final String instanceId = UUID.randomUUID().toString();
   private ResponseCache cache;
@@ -52,14 +51,15 @@ public final class CacheVerticle extends VerticleBase {
         .map(reply -> reply.body().response() == null ? null : reply.body());
   }
 
-  /** @param workers the gateway's pool for CPU-heavy work (L2 compression) */
-  public CacheVerticle(CacheOptions options, RedisConnectionOptions redis, MeterRegistry registry, Readiness readiness, Clock clock,
-      WorkerPool workers) {
+  /**
+   * @param redis the gateway's Redis, deployed; null for L1 only
+   * @param workers the gateway's pool for CPU-heavy work (L2 compression)
+   */
+  public CacheVerticle(CacheOptions options, RedisLink redis, MeterRegistry registry, Clock clock, WorkerPool workers) {
     this.workers = workers;
     this.options = new CacheOptions(options);
-    this.redisOptions = new RedisConnectionOptions(redis);
+    this.redis = redis;
     this.registry = registry;
-    this.readiness = readiness;
     this.clock = clock;
   }
 
@@ -71,17 +71,16 @@ public final class CacheVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     L1Store l1 = new L1Store(options.getL1MaxWeight(), clock);
-    CacheStats stats = new CacheStats(l1);
+    CacheStats stats = new CacheStats(l1, redis == null ? () -> false : redis::connected);
     stats.bind(registry);
     Future<Void> l2Ready = Future.succeededFuture();
-    if (redisOptions.getUrl() != null) {
+    if (redis != null) {
       long indexTtl = options.getRoutes().stream().mapToLong(r -> r.ttl().toMillis()
           + Math.max(r.staleWhileRevalidate().toMillis(), r.staleIfError().toMillis())).max().orElse(86_400_000L);
-      l2 = new L2Store(vertx, redisOptions.toVertxOptions(), options.getKeyPrefix(), options.getL2Timeout().toMillis(),
+      l2 = new L2Store(redis, options.getKeyPrefix(), options.getL2Timeout().toMillis(),
           options.getCompressAbove(), indexTtl, stats, workers, instanceId, this::onRemote);
       l2Ready = l2.start();
-      LOG.info("cache: L1 {} bytes, L2 Redis {} prefix '{}'", options.getL1MaxWeight(),
-          RedisConnectionOptions.mask(redisOptions.getUrl()), options.getKeyPrefix());
+      LOG.info("cache: L1 {} bytes, L2 Redis {} prefix '{}'", options.getL1MaxWeight(), redis.maskedUrl(), options.getKeyPrefix());
     } else {
       LOG.info("cache: L1 {} bytes, no L2 (no Redis configured)", options.getL1MaxWeight());
     }
@@ -98,16 +97,12 @@ public final class CacheVerticle extends VerticleBase {
   }
 
   private void publishStats() {
-    JsonObject stats = cache.stats().toJson();
-    vertx.eventBus().publish(Addresses.CACHE_STATS, stats);
-    if (l2 != null) {
-      readiness.report("redis", l2.connected() ? Readiness.State.UP : Readiness.State.DEGRADED,
-          l2.connected() ? null : "L2 unreachable: serving from L1 and upstream");
-    }
+    vertx.eventBus().publish(Addresses.CACHE_STATS, cache.stats().snapshot().toJson());
   }
 
+  /** From the Redis link's context: applied on this verticle's own. */
   private void onRemote(JsonObject msg) {
-    vertx.runOnContext(v -> {
+    context.runOnContext(v -> {
       switch (msg.getString("action", "")) {
         case "invalidate" -> {
           String pattern = msg.getString("pattern");
@@ -172,7 +167,8 @@ public final class CacheVerticle extends VerticleBase {
     if (statsTimer >= 0) vertx.cancelTimer(statsTimer);
     Future<Void> consumer = api == null ? Future.succeededFuture() : api.unregister();
     if (hotPath != null) consumer = consumer.eventually(hotPath::unregister);
-    return consumer.eventually(() -> l2 == null ? Future.succeededFuture() : l2.close());
+    if (l2 != null) l2.close();
+    return consumer;
   }
 
 }

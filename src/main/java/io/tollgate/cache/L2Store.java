@@ -1,34 +1,19 @@
 package io.tollgate.cache;
 
-import io.tollgate.config.PathPattern;
-import io.tollgate.metrics.Addresses;
-import io.tollgate.proxy.Sha256;
-import io.vertx.core.Future;
-import io.vertx.core.Promise;
-import io.vertx.core.Vertx;
 import io.tollgate.concurrency.WorkerPool;
+import io.tollgate.config.PathPattern;
+import io.tollgate.proxy.Gzip;
+import io.tollgate.proxy.Sha256;
+import io.tollgate.redis.RedisLink;
+import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
 import io.vertx.redis.client.Command;
-import io.vertx.redis.client.Redis;
-import io.vertx.redis.client.RedisClientType;
-import io.vertx.redis.client.RedisConnection;
-import io.vertx.redis.client.RedisOptions;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
-import java.util.zip.GZIPInputStream;
-import java.util.zip.GZIPOutputStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,14 +26,14 @@ import org.slf4j.LoggerFactory;
  * (never KEYS). An entry and its path index share the hash tag {@code {h}}, so they live on one cluster slot
  * and are written in one MULTI.
  *
- * <p>Degradation: every operation has a timeout; the first failure marks L2 disconnected (published on
- * {@code tollgate.events}), after which operations are skipped until a PING with backoff succeeds again.
- * Requests never fail because of Redis.
+ * <p>Degradation: every operation has a timeout ({@code cache.l2.operationTimeout}); a failure is counted and
+ * marks the gateway's {@link RedisLink} down, after which operations are skipped until the link's probe finds
+ * Redis again. This store announces the loss and the return ({@code l2} on {@code tollgate.events}) and,
+ * after a return, clears L1: invalidations published meanwhile were missed. Requests never fail because of
+ * Redis.
  */
 public final class L2Store {
   private static final Logger LOG = LoggerFactory.getLogger(L2Store.class);
-  private static final long MIN_BACKOFF_MS = 250;
-  private static final long MAX_BACKOFF_MS = 10_000;
   /**
    * How long invalidations are remembered for late stores: far longer than any upstream read may take. A
    * store whose read began before that is not stored at all.
@@ -67,9 +52,7 @@ public final class L2Store {
   private static final String LOG_INVALIDATION = "redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2]) "
       + "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3]) redis.call('PEXPIRE', KEYS[1], ARGV[4]) return 1";
 
-  private final Vertx vertx;
-  private final RedisOptions redisOptions;
-  private final Redis redis;
+  private final RedisLink redis;
   private final boolean cluster;
   private final String prefix;
   private final long timeoutMs;
@@ -79,27 +62,19 @@ public final class L2Store {
   private final WorkerPool codec;
   private final String instanceId;
   private final Consumer<JsonObject> onRemoteInvalidation;
-  private volatile boolean connected = true;
-  private volatile boolean closed;
-  private long backoffMs = MIN_BACKOFF_MS;
-  /** A client of its own for the subscription: a field, because an unreachable client may be closed mid-call. */
-  private final Redis subscriberClient;
-  private RedisConnection subscriber;
-  /** Cluster mode: one client per master endpoint, for the per-node SCAN of {@link #clear()}. */
-  private final java.util.Map<String, Redis> nodeClients = new java.util.HashMap<>();
+  private final RedisLink.Watcher transitions = new Transitions();
 
   /**
+   * @param redis the gateway's Redis, deployed
    * @param indexTtlMs lifetime of path indexes: the longest retain time of any route, so an index never
    *     expires before an entry it lists
-   * @param onRemoteInvalidation called (on the cache verticle's context) with invalidations from other instances
+   * @param onRemoteInvalidation called on the link's context with invalidations from other instances, and with
+   *     {@code {"action":"clear"}} after Redis returns
    */
-  public L2Store(Vertx vertx, RedisOptions redisOptions, String prefix, long timeoutMs, long compressAbove,
-      long indexTtlMs, CacheStats stats, WorkerPool codec, String instanceId, Consumer<JsonObject> onRemoteInvalidation) {
-    this.vertx = vertx;
-    this.redisOptions = redisOptions;
-    this.redis = Redis.createClient(vertx, redisOptions);
-    this.subscriberClient = Redis.createClient(vertx, new RedisOptions(redisOptions).setMaxPoolSize(2));
-    this.cluster = redisOptions.getType() == RedisClientType.CLUSTER;
+  public L2Store(RedisLink redis, String prefix, long timeoutMs, long compressAbove, long indexTtlMs, CacheStats stats,
+      WorkerPool codec, String instanceId, Consumer<JsonObject> onRemoteInvalidation) {
+    this.redis = redis;
+    this.cluster = redis.cluster();
     this.prefix = prefix;
     this.timeoutMs = timeoutMs;
     this.compressAbove = compressAbove;
@@ -108,19 +83,15 @@ public final class L2Store {
     this.codec = codec;
     this.instanceId = instanceId;
     this.onRemoteInvalidation = onRemoteInvalidation;
-    stats.l2Connected = true;
   }
 
-  /** Checks the connection and subscribes to invalidations; never fails (a dead Redis means degraded). */
+  /** Watches the link and subscribes to invalidations; never fails (a dead Redis means degraded). */
   public Future<Void> start() {
-    // The first command also opens the first connection (and, with Sentinel, asks where the primary is):
-    // it gets the probe's longer timeout so a slow start-up is not mistaken for a dead Redis.
-    return redis.send(Request.cmd(Command.PING)).timeout(timeoutMs * 4, TimeUnit.MILLISECONDS).onFailure(this::markDown)
-        .<Void>mapEmpty().eventually(this::subscribe).otherwiseEmpty();
+    return redis.watch(transitions).compose(v -> redis.subscribe(channel(), this::onMessage));
   }
 
   public boolean connected() {
-    return connected;
+    return redis.connected();
   }
 
   private String tag(String path) {
@@ -151,7 +122,7 @@ public final class L2Store {
 
   /** @return the entry, or null on a miss, on error or while disconnected */
   public Future<CachedResponse> get(CacheKey key) {
-    if (!connected) return Future.succeededFuture();
+    if (!connected()) return Future.succeededFuture();
     return send(Request.cmd(Command.HMGET).arg(entryKey(key)).arg("meta").arg("body").arg("gz"))
         .compose(r -> {
           if (r == null || r.size() < 2 || r.get(0) == null || r.get(1) == null) return Future.succeededFuture();
@@ -159,7 +130,7 @@ public final class L2Store {
           Buffer body = r.get(1).toBuffer();
           boolean gz = r.get(2) != null && "1".equals(r.get(2).toString());
           if (!gz) return Future.succeededFuture(CachedResponse.fromMeta(meta, body));
-          return codec.run(() -> CachedResponse.fromMeta(meta, gunzip(body)));
+          return codec.run(() -> CachedResponse.fromMeta(meta, Gzip.decompress(body, Long.MAX_VALUE)));
         })
         .otherwiseEmpty();
   }
@@ -177,11 +148,11 @@ public final class L2Store {
    * @param fetchBeganMillis wall-clock time the upstream read for this answer began
    */
   public Future<Void> put(CacheKey key, CachedResponse response, long fetchBeganMillis) {
-    if (!connected) return Future.succeededFuture();
+    if (!connected()) return Future.succeededFuture();
     if (fetchBeganMillis < System.currentTimeMillis() - INVALIDATION_WINDOW_MS) return Future.succeededFuture();
     boolean compress = response.body().length() > compressAbove;
     Future<Buffer> body = compress
-        ? codec.run(() -> gzip(response.body()))
+        ? codec.run(() -> Gzip.compress(response.body()))
         : Future.succeededFuture(response.body());
     return body.compose(b -> send(Request.cmd(Command.EVAL).arg(INDEX_PATH).arg(2).arg(pathsKey()).arg(invalidationLogKey())
             .arg(key.path()).arg(System.currentTimeMillis() + indexTtlMs).arg(fetchBeganMillis))
@@ -210,7 +181,7 @@ public final class L2Store {
    * @return how many entries were deleted from Redis
    */
   public Future<Long> invalidate(PathPattern glob) {
-    if (!connected) return Future.succeededFuture(0L);
+    if (!connected()) return Future.succeededFuture(0L);
     long at = System.currentTimeMillis();
     // Logged before the scan: a store that indexes its path after this sees the entry and cancels itself.
     return send(Request.cmd(Command.EVAL).arg(LOG_INVALIDATION).arg(1).arg(invalidationLogKey())
@@ -254,15 +225,13 @@ public final class L2Store {
 
   /** Deletes every key under this instance's prefix (SCAN, never KEYS) and tells the other instances. */
   public Future<Long> clear() {
-    if (!connected) return Future.succeededFuture(0L);
-    Future<Long> cleared = cluster
-        ? masters().compose(nodes -> {
-            Future<Long> chain = Future.succeededFuture(0L);
-            for (Redis node : nodes) chain = chain.compose(d -> clearFrom(node, "0", d));
-            return chain;
-          })
-        : clearFrom(redis, "0", 0L);
-    return cleared
+    if (!connected()) return Future.succeededFuture(0L);
+    return redis.nodes(timeoutMs).onFailure(this::count)
+        .compose(nodes -> {
+          Future<Long> chain = Future.succeededFuture(0L);
+          for (RedisLink.Node node : nodes) chain = chain.compose(d -> clearFrom(node, "0", d));
+          return chain;
+        })
         .compose(n -> publish(new JsonObject().put("action", "clear")).map(n))
         .otherwise(0L);
   }
@@ -271,9 +240,9 @@ public final class L2Store {
    * SCAN on one server. A cluster client would send SCAN to one arbitrary node, so in cluster mode each
    * master is scanned through a client of its own; the keys found live on that master and are deleted there.
    */
-  private Future<Long> clearFrom(Redis node, String cursor, long deleted) {
-    return node.send(Request.cmd(Command.SCAN).arg(cursor).arg("MATCH").arg(prefix + "*").arg("COUNT").arg(1000))
-        .timeout(timeoutMs, TimeUnit.MILLISECONDS).onFailure(this::markDown)
+  private Future<Long> clearFrom(RedisLink.Node node, String cursor, long deleted) {
+    return node.send(Request.cmd(Command.SCAN).arg(cursor).arg("MATCH").arg(prefix + "*").arg("COUNT").arg(1000), timeoutMs)
+        .onFailure(this::count)
         .compose(r -> {
           String next = r.get(0).toString();
           Response keys = r.get(1);
@@ -281,26 +250,10 @@ public final class L2Store {
           if (keys.size() > 0) {
             List<Request> dels = new ArrayList<>();
             for (Response k : keys) dels.add(Request.cmd(Command.DEL).arg(k.toString()));
-            step = node.batch(dels).timeout(timeoutMs, TimeUnit.MILLISECONDS).onFailure(this::markDown).map(deleted + keys.size());
+            step = node.batch(dels, timeoutMs).onFailure(this::count).map(deleted + keys.size());
           }
           return step.compose(d -> "0".equals(next) ? Future.succeededFuture(d) : clearFrom(node, next, d));
         });
-  }
-
-  /** The cluster's masters (from CLUSTER SLOTS), each with a standalone client kept for later clears. */
-  private Future<List<Redis>> masters() {
-    return send(Request.cmd(Command.CLUSTER).arg("SLOTS")).map(slots -> {
-      List<Redis> out = new ArrayList<>();
-      java.util.Set<String> seen = new java.util.HashSet<>();
-      for (Response range : slots) {
-        Response master = range.get(2);
-        String endpoint = master.get(0).toString() + ":" + master.get(1).toInteger();
-        if (!seen.add(endpoint)) continue;
-        out.add(nodeClients.computeIfAbsent(endpoint, e -> Redis.createClient(vertx,
-            new RedisOptions().setConnectionString("redis://" + e).setPassword(redisOptions.getPassword()).setMaxPoolSize(2))));
-      }
-      return out;
-    });
   }
 
   private Future<Void> publish(JsonObject message) {
@@ -308,29 +261,10 @@ public final class L2Store {
     return send(Request.cmd(Command.PUBLISH).arg(channel()).arg(message.encode())).mapEmpty();
   }
 
-  /** A dedicated connection for SUBSCRIBE; re-established after Redis comes back. */
-  private Future<Void> subscribe() {
-    if (closed) return Future.succeededFuture();
-    return subscriberClient.connect()
-        .compose(conn -> {
-          subscriber = conn;
-          conn.handler(this::onPush);
-          conn.exceptionHandler(t -> { });
-          // Only the current subscription counts: the one replaced after a reconnect ends on purpose.
-          conn.endHandler(v -> {
-            if (!closed && subscriber == conn) markDown(new IllegalStateException("subscription connection closed"));
-          });
-          return conn.send(Request.cmd(Command.SUBSCRIBE).arg(channel())).mapEmpty();
-        })
-        .<Void>mapEmpty()
-        .onFailure(this::markDown)
-        .otherwiseEmpty();
-  }
-
-  private void onPush(Response push) {
-    if (push.size() < 3 || !"message".equalsIgnoreCase(push.get(0).toString())) return;
+  /** An invalidation published by any instance; this one's own are skipped. Runs on the link's context. */
+  private void onMessage(String payload) {
     try {
-      JsonObject msg = new JsonObject(push.get(2).toString());
+      JsonObject msg = new JsonObject(payload);
       if (!instanceId.equals(msg.getString("origin"))) onRemoteInvalidation.accept(msg);
     } catch (RuntimeException e) {
       LOG.debug("ignoring malformed invalidation message");
@@ -338,77 +272,43 @@ public final class L2Store {
   }
 
   private Future<Response> send(Request request) {
-    return redis.send(request).timeout(timeoutMs, TimeUnit.MILLISECONDS).onFailure(this::markDown);
+    return redis.send(request, timeoutMs).onFailure(this::count);
   }
 
   private Future<List<Response>> batch(List<Request> requests) {
-    return redis.batch(requests).timeout(timeoutMs, TimeUnit.MILLISECONDS).onFailure(this::markDown);
+    return redis.batch(requests, timeoutMs).onFailure(this::count);
   }
 
-  private void markDown(Throwable cause) {
+  private void count(Throwable failure) {
     stats.l2Errors.increment();
-    if (closed || !connected) return;
-    synchronized (this) {
-      if (!connected) return;
-      connected = false;
-      stats.l2Connected = false;
+  }
+
+  /** Stops listening to the link and to invalidations; the link itself belongs to the gateway. */
+  public void close() {
+    redis.unsubscribe(channel());
+    redis.unwatch(transitions);
+  }
+
+  /** What the loss and the return of Redis mean for L2. Runs on the link's context. */
+  private final class Transitions implements RedisLink.Watcher {
+    @Override
+    public void down(Throwable cause) {
+      LOG.warn("L2 (Redis) unavailable, serving from L1 and upstream: {}", String.valueOf(cause));
     }
-    LOG.warn("L2 (Redis) unavailable, serving from L1 and upstream: {}", cause.toString());
-    event(false);
-    scheduleProbe();
-  }
 
-  private void scheduleProbe() {
-    if (closed) return;
-    long delay = backoffMs;
-    backoffMs = Math.min(MAX_BACKOFF_MS, backoffMs * 2);
-    vertx.setTimer(delay, id -> redis.send(Request.cmd(Command.PING)).timeout(timeoutMs * 4, TimeUnit.MILLISECONDS)
-        .onSuccess(pong -> {
-          backoffMs = MIN_BACKOFF_MS;
-          connected = true;
-          stats.l2Connected = true;
-          LOG.warn("L2 (Redis) reconnected");
-          event(true);
-          RedisConnection previous = subscriber;
-          subscriber = null;
-          if (previous != null) previous.close();
-          // Invalidations published while the subscription was away were missed: this L1 may hold entries
-          // other instances evicted, so it starts again from L2 rather than serve them until their TTL.
-          subscribe().onSuccess(v -> onRemoteInvalidation.accept(new JsonObject().put("action", "clear")));
-        })
-        .onFailure(t -> scheduleProbe()));
-  }
-
-  private void event(boolean up) {
-    vertx.eventBus().publish(Addresses.EVENTS, new JsonObject().put("type", "l2").put("connected", up)
-        .put("at", Instant.now().toString()));
-  }
-
-  public Future<Void> close() {
-    closed = true;
-    Future<Void> sub = subscriber == null ? Future.succeededFuture() : subscriber.close().otherwiseEmpty();
-    for (Redis node : nodeClients.values()) node.close();
-    return sub.eventually(subscriberClient::close).eventually(redis::close);
-  }
-
-  private static Buffer gzip(Buffer plain) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream(plain.length() / 4 + 64);
-    try (GZIPOutputStream gz = new GZIPOutputStream(out)) {
-      gz.write(plain.getBytes());
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
+    @Override
+    public void up() {
+      LOG.warn("L2 (Redis) reconnected");
+      // Invalidations published while the subscription was away were missed: this L1 may hold entries
+      // other instances evicted, so it starts again from L2 rather than serve them until their TTL.
+      onRemoteInvalidation.accept(new JsonObject().put("action", "clear"));
     }
-    return Buffer.buffer(out.toByteArray());
-  }
 
-  private static Buffer gunzip(Buffer packed) {
-    try (GZIPInputStream in = new GZIPInputStream(new java.io.ByteArrayInputStream(packed.getBytes()))) {
-      return Buffer.buffer(in.readAllBytes());
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
+    @Override
+    public JsonObject event(boolean up) {
+      return new JsonObject().put("type", "l2").put("connected", up);
     }
   }
-
 
 
 }

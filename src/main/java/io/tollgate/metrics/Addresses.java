@@ -8,7 +8,9 @@ public final class Addresses {
   public static final String CACHE_STATS = "tollgate.cache.stats";
   /** Request/reply, CacheVerticle's API: {"action":"get|put|invalidate|clear", ...}. */
   public static final String CACHE = "tollgate.cache";
-  /** Publish: {"type":"throttled|circuit|l2", ..., "at":"..."}. */
+  /** Publish: {"type":"throttled|circuit|l2|rateLimit", ..., "at":"..."}. The Redis transitions are published
+   *  by RedisLink, each in the words of the user it affects: {"type":"l2","connected":false,"at":"..."} (L2Store),
+   *  {"type":"rateLimit","mode":"local-fallback|redis","at":"..."} (the distributed limiter). */
   public static final String EVENTS = "tollgate.events";
 
   private Addresses() {}

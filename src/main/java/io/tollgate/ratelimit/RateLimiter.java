@@ -3,9 +3,9 @@ package io.tollgate.ratelimit;
 import io.tollgate.proxy.Charge;
 import io.tollgate.metrics.Readiness;
 import io.tollgate.config.RateLimitOptions;
+import io.tollgate.redis.RedisLink;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import io.vertx.redis.client.Redis;
 import java.time.Duration;
 import java.util.List;
 import java.util.function.LongSupplier;
@@ -26,10 +26,13 @@ public interface RateLimiter {
   }
 
   /**
-   * Buckets in Redis, one atomic script per bucket admission; while Redis does not answer, local buckets at
-   * {@code rate / instances}, reported DEGRADED as component {@code rateLimit} of {@code readiness}.
+   * Buckets in Redis, one atomic script per bucket admission; while Redis does not answer (the link is
+   * down), local buckets at {@code rate / instances}, reported DEGRADED as component {@code rateLimit} of
+   * {@code readiness}.
+   *
+   * @param redis the gateway's Redis, already deployed; shared with the cache, not closed by the limiter
    */
-  static RateLimiter redis(Vertx vertx, Redis redis, RateLimitOptions options, Readiness readiness) {
+  static RateLimiter redis(Vertx vertx, RedisLink redis, RateLimitOptions options, Readiness readiness) {
     return new RedisRateLimiter(vertx, redis, options, readiness);
   }
 

@@ -1,25 +1,17 @@
 package io.tollgate.ratelimit;
 
-import io.tollgate.proxy.Charge;
-import io.tollgate.metrics.Addresses;
-import io.tollgate.metrics.Readiness;
 import io.tollgate.config.RateLimitOptions;
+import io.tollgate.metrics.Readiness;
+import io.tollgate.proxy.Charge;
+import io.tollgate.proxy.GatewayException;
+import io.tollgate.redis.RedisLink;
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
-import io.vertx.redis.client.Redis;
-import io.vertx.redis.client.RedisAPI;
 import io.vertx.redis.client.Response;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
-import java.time.Instant;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,10 +21,11 @@ import org.slf4j.LoggerFactory;
  * from Redis ({@code TIME}), never from the gateways' clocks. The script reserves like {@link TokenBucket}:
  * the wait comes back and the waiting happens here, on a timer.
  *
- * <p>Any Redis error or a reply slower than {@code redisTimeout} switches to local buckets at
- * {@code rate / instances} (the request that saw the error is admitted locally, never failed), reports
- * DEGRADED and publishes an event; a PING every second switches back once Redis answers. Local twins of the
- * buckets are also paused on upstream throttling, so that waiters are pushed back in either mode.
+ * <p>Any Redis error or a reply slower than {@code redisTimeout} marks the gateway's {@link RedisLink} down
+ * and switches to local buckets at {@code rate / instances} (the request that saw the error is admitted
+ * locally, never failed); this limiter then reports DEGRADED and announces {@code rateLimit} on
+ * {@code tollgate.events}. When the link's probe finds Redis again, buckets are shared again. Local twins of
+ * the buckets are also paused on upstream throttling, so that waiters are pushed back in either mode.
  */
 final class RedisRateLimiter implements RateLimiter {
   private static final Logger LOG = LoggerFactory.getLogger(RedisRateLimiter.class);
@@ -91,8 +84,7 @@ final class RedisRateLimiter implements RateLimiter {
       """;
 
   private final Vertx vertx;
-  private final Redis redis;
-  private final RedisAPI api;
+  private final RedisLink redis;
   private final RateLimitOptions options;
   private final Readiness readiness;
   private final LocalRateLimiter fallback;
@@ -100,17 +92,16 @@ final class RedisRateLimiter implements RateLimiter {
   private final long timeoutMs;
   private final String ttlMs;
   private final String prefix;
-  private final AtomicBoolean degraded = new AtomicBoolean();
-  private final Script acquire = new Script(ACQUIRE);
-  private final Script pause = new Script(PAUSE);
-  private final Script refund = new Script(REFUND);
+  private final RedisLink.Script acquire = new RedisLink.Script(ACQUIRE);
+  private final RedisLink.Script pause = new RedisLink.Script(PAUSE);
+  private final RedisLink.Script refund = new RedisLink.Script(REFUND);
+  private final RedisLink.Watcher transitions = new Transitions();
   private volatile boolean closed;
-  private long probeTimer = -1;
 
-  RedisRateLimiter(Vertx vertx, Redis redis, RateLimitOptions options, Readiness readiness) {
+  /** @param redis the gateway's Redis, deployed */
+  RedisRateLimiter(Vertx vertx, RedisLink redis, RateLimitOptions options, Readiness readiness) {
     this.vertx = vertx;
     this.redis = redis;
-    this.api = RedisAPI.api(redis);
     this.options = new RateLimitOptions(options);
     this.readiness = readiness;
     this.fallback = new LocalRateLimiter(vertx, options, System::nanoTime, options.getInstances());
@@ -119,17 +110,16 @@ final class RedisRateLimiter implements RateLimiter {
     this.ttlMs = Long.toString(options.getIdleBucketTtl().toMillis());
     this.prefix = options.getKeyPrefix();
     readiness.report(COMPONENT, Readiness.State.UP, "distributed (redis)");
+    redis.watch(transitions);
   }
 
   @Override
   public Future<Permit> acquire(List<Charge> charges) {
     if (charges.isEmpty()) return Future.succeededFuture(Permit.FREE);
-    if (degraded.get()) return fallback.acquire(charges);
-    return reserve(charges, 0, 0, 0).recover(failure -> {
-      if (failure instanceof io.tollgate.proxy.GatewayException) return Future.failedFuture(failure);
-      lost(failure);
-      return fallback.acquire(charges);
-    });
+    if (!redis.connected()) return fallback.acquire(charges);
+    // A Redis failure has marked the link down already: this request is admitted locally, never failed.
+    return reserve(charges, 0, 0, 0).recover(failure -> failure instanceof GatewayException
+        ? Future.failedFuture(failure) : fallback.acquire(charges));
   }
 
   /** Reserves charge {@code i} onwards; refunds the earlier ones when one refuses. */
@@ -148,14 +138,13 @@ final class RedisRateLimiter implements RateLimiter {
           .map(v -> new Permit(taken, Duration.ofNanos(System.nanoTime() - start)));
     }
     Charge c = charges.get(i);
-    List<String> args = List.of(key(c), Double.toString(c.rate()), Integer.toString(c.burst()),
-        Integer.toString(c.tokens()), Long.toString(maxWaitMs), ttlMs);
-    return acquire.run(args).compose(r -> {
+    return run(acquire, key(c), Double.toString(c.rate()), Integer.toString(c.burst()), Integer.toString(c.tokens()),
+        Long.toString(maxWaitMs), ttlMs).compose(r -> {
       long wait = (long) Math.ceil(Double.parseDouble(r.get(1).toString()));
       if (r.get(0).toInteger() != 1) {
         for (int k = 0; k < i; k++) {
           Charge done = charges.get(k);
-          refund.run(List.of(key(done), Integer.toString(done.tokens()), Integer.toString(done.burst())));
+          run(refund, key(done), Integer.toString(done.tokens()), Integer.toString(done.burst()));
         }
         double available = Double.parseDouble(r.get(2).toString());
         return Future.failedFuture(LocalRateLimiter.tooMany(c, available, TimeUnit.MILLISECONDS.toNanos(wait), c.burst()));
@@ -181,10 +170,9 @@ final class RedisRateLimiter implements RateLimiter {
   @Override
   public List<Charge> pause(List<Charge> charges, Duration retryAfter) {
     List<Charge> began = fallback.pause(charges, retryAfter);
-    if (!degraded.get()) {
+    if (redis.connected()) {
       for (Charge c : charges) {
-        pause.run(List.of(key(c), Long.toString(retryAfter.toMillis()), Double.toString(c.rate()),
-            Integer.toString(c.burst()), ttlMs)).onFailure(this::lost);
+        run(pause, key(c), Long.toString(retryAfter.toMillis()), Double.toString(c.rate()), Integer.toString(c.burst()), ttlMs);
       }
     }
     return began;
@@ -192,30 +180,34 @@ final class RedisRateLimiter implements RateLimiter {
 
   @Override
   public String mode() {
-    return degraded.get() ? "local-fallback" : "redis";
+    return redis.connected() ? "redis" : "local-fallback";
   }
 
-  /** Redis did not answer: go local, say so once, and probe until it is back. */
-  private void lost(Throwable failure) {
-    if (closed || !degraded.compareAndSet(false, true)) return;
-    LOG.warn("rate limit: Redis unreachable ({}), pacing locally at rate / {}", failure.toString(), options.getInstances());
-    readiness.report(COMPONENT, Readiness.State.DEGRADED, "Redis unreachable: local buckets at rate / " + options.getInstances());
-    publish("local-fallback");
-    probeTimer = vertx.setPeriodic(1000, id -> api.ping(List.of()).timeout(timeoutMs, TimeUnit.MILLISECONDS)
-        .onSuccess(pong -> back(id)));
+  /** Runs a script on one bucket within {@code redisTimeout}; a failure has marked the link down. */
+  private Future<Response> run(RedisLink.Script script, String bucket, String... args) {
+    return redis.eval(script, List.of(bucket), List.of(args), timeoutMs);
   }
 
-  private void back(long timerId) {
-    vertx.cancelTimer(timerId);
-    if (closed || !degraded.compareAndSet(true, false)) return;
-    LOG.warn("rate limit: Redis is back, buckets shared again");
-    readiness.report(COMPONENT, Readiness.State.UP, "distributed (redis)");
-    publish("redis");
-  }
+  /** What the loss and the return of Redis mean for admission. Runs on the link's context. */
+  private final class Transitions implements RedisLink.Watcher {
+    @Override
+    public void down(Throwable cause) {
+      if (closed) return;
+      LOG.warn("rate limit: Redis unreachable ({}), pacing locally at rate / {}", String.valueOf(cause), options.getInstances());
+      readiness.report(COMPONENT, Readiness.State.DEGRADED, "Redis unreachable: local buckets at rate / " + options.getInstances());
+    }
 
-  private void publish(String mode) {
-    vertx.eventBus().publish(Addresses.EVENTS, new JsonObject().put("type", "rateLimit").put("mode", mode)
-        .put("at", Instant.now().toString()));
+    @Override
+    public void up() {
+      if (closed) return;
+      LOG.warn("rate limit: Redis is back, buckets shared again");
+      readiness.report(COMPONENT, Readiness.State.UP, "distributed (redis)");
+    }
+
+    @Override
+    public JsonObject event(boolean up) {
+      return closed ? null : new JsonObject().put("type", "rateLimit").put("mode", up ? "redis" : "local-fallback");
+    }
   }
 
   /** The hash tag keeps each bucket's one key in one cluster slot; the id is hashed (it may name a tenant). */
@@ -227,44 +219,10 @@ final class RedisRateLimiter implements RateLimiter {
     return Integer.toHexString(id.hashCode());
   }
 
-  boolean degraded() {
-    return degraded.get();
-  }
-
   @Override
   public Future<Void> close() {
     closed = true;
-    if (probeTimer >= 0) vertx.cancelTimer(probeTimer);
+    redis.unwatch(transitions);
     return fallback.close();
-  }
-
-  /** EVALSHA, and EVAL when Redis does not know the script yet (first use, restart, SCRIPT FLUSH). */
-  private final class Script {
-    final String text;
-    final String sha;
-
-    Script(String text) {
-      this.text = text;
-      try {
-        this.sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1").digest(text.getBytes(StandardCharsets.UTF_8)));
-      } catch (NoSuchAlgorithmException e) {
-        throw new IllegalStateException(e);
-      }
-    }
-
-    Future<Response> run(List<String> keyAndArgs) {
-      List<String> withSha = new java.util.ArrayList<>(keyAndArgs.size() + 2);
-      withSha.add(sha);
-      withSha.add("1");
-      withSha.addAll(keyAndArgs);
-      return api.evalsha(withSha)
-          .recover(failure -> {
-            if (failure.getMessage() == null || !failure.getMessage().startsWith("NOSCRIPT")) return Future.failedFuture(failure);
-            List<String> withText = new java.util.ArrayList<>(withSha);
-            withText.set(0, text);
-            return api.eval(withText);
-          })
-          .timeout(timeoutMs, TimeUnit.MILLISECONDS);
-    }
   }
 }

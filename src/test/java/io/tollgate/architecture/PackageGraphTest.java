@@ -13,10 +13,11 @@ import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
 
 /**
- * The package graph points one way, bottom to top: {@code config}, {@code metrics} → {@code proxy} → the
- * stage packages ({@code cache}, {@code ratelimit}, {@code concurrency}, {@code resilience}) → {@code graph}
- * → {@code admin} → {@code io.tollgate} (wiring). A newcomer can then read a request from the bottom up
- * without going back and forth; a build check keeps it so instead of a review.
+ * The package graph points one way, bottom to top: {@code config}, {@code metrics} → {@code proxy} →
+ * {@code redis} (the one Redis owner, shared by cache and limiter) → the stage packages ({@code cache},
+ * {@code ratelimit}, {@code concurrency}, {@code resilience}) → {@code graph} → {@code admin} →
+ * {@code io.tollgate} (wiring). A newcomer can then read a request from the bottom up without going back and
+ * forth; a build check keeps it so instead of a review.
  */
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
 class PackageGraphTest {
@@ -38,6 +39,7 @@ class PackageGraphTest {
         .layer("config").definedBy("io.tollgate.config..")
         .layer("metrics").definedBy("io.tollgate.metrics..")
         .layer("proxy").definedBy("io.tollgate.proxy..")
+        .layer("redis").definedBy("io.tollgate.redis..")
         .layer("stages").definedBy("io.tollgate.cache..", "io.tollgate.ratelimit..", "io.tollgate.concurrency..",
             "io.tollgate.resilience..")
         .layer("graph").definedBy("io.tollgate.graph..")
@@ -49,17 +51,18 @@ class PackageGraphTest {
         .whereLayer("admin").mayOnlyBeAccessedByLayers("wiring")
         .whereLayer("graph").mayOnlyBeAccessedByLayers("admin", "wiring")
         .whereLayer("stages").mayOnlyBeAccessedByLayers("graph", "admin", "wiring")
-        .whereLayer("proxy").mayOnlyBeAccessedByLayers("stages", "graph", "admin", "wiring")
-        .whereLayer("metrics").mayOnlyBeAccessedByLayers("proxy", "stages", "graph", "admin", "wiring")
-        .whereLayer("config").mayOnlyBeAccessedByLayers("metrics", "proxy", "stages", "graph", "admin", "sim", "wiring")
+        .whereLayer("redis").mayOnlyBeAccessedByLayers("stages", "graph", "admin", "wiring")
+        .whereLayer("proxy").mayOnlyBeAccessedByLayers("redis", "stages", "graph", "admin", "wiring")
+        .whereLayer("metrics").mayOnlyBeAccessedByLayers("proxy", "redis", "stages", "graph", "admin", "wiring")
+        .whereLayer("config").mayOnlyBeAccessedByLayers("metrics", "proxy", "redis", "stages", "graph", "admin", "sim", "wiring")
         .check(main);
   }
 
   @Test
   void the_proxy_package_names_no_stage() {
     noClasses().that().resideInAPackage("io.tollgate.proxy..")
-        .should().dependOnClassesThat().resideInAnyPackage("io.tollgate.cache..", "io.tollgate.ratelimit..",
-            "io.tollgate.concurrency..", "io.tollgate.resilience..", "io.tollgate.graph..")
+        .should().dependOnClassesThat().resideInAnyPackage("io.tollgate.redis..", "io.tollgate.cache..",
+            "io.tollgate.ratelimit..", "io.tollgate.concurrency..", "io.tollgate.resilience..", "io.tollgate.graph..")
         .check(main);
   }
 
@@ -67,7 +70,7 @@ class PackageGraphTest {
   void the_simulator_depends_only_on_config() {
     noClasses().that().resideInAPackage("io.tollgate.sim..")
         .should().dependOnClassesThat().resideInAnyPackage("io.tollgate.metrics..", "io.tollgate.proxy..",
-            "io.tollgate.cache..", "io.tollgate.ratelimit..", "io.tollgate.concurrency..", "io.tollgate.resilience..",
+            "io.tollgate.redis..", "io.tollgate.cache..", "io.tollgate.ratelimit..", "io.tollgate.concurrency..", "io.tollgate.resilience..",
             "io.tollgate.graph..", "io.tollgate.admin..")
         .orShould().dependOnClassesThat().resideInAPackage("io.tollgate")
         .check(main);

@@ -50,14 +50,16 @@ class RedisRateLimiterTest {
   }
 
   RateLimiter limiter(RateLimitOptions o, Readiness readiness) {
-    // The same client settings a gateway uses (pool size and wait queue sized for bursts of admissions).
-    Redis client = Redis.createClient(vertx, new io.tollgate.config.RedisConnectionOptions().setUrl(redis.url()).toVertxOptions());
-    clients.add(client);
-    return RateLimiter.redis(vertx, client, o.setKeyPrefix(redis.keyPrefix()), readiness);
+    // The Redis owner as a gateway with the distributed limiter builds it (same client settings, probes within 1 s).
+    io.tollgate.redis.RedisLink link = new io.tollgate.redis.RedisLink(
+        new io.tollgate.config.RedisConnectionOptions().setUrl(redis.url()), readiness, o.getRedisTimeout(), Duration.ofSeconds(1));
+    vertx.deployVerticle(link).await();
+    return RateLimiter.redis(vertx, link, o.setKeyPrefix(redis.keyPrefix()), readiness);
   }
 
   /** True when a bucket under this test's key prefix carries a {@code paused} time (only a pause writes one). */
   boolean aBucketIsPausedInRedis() throws Exception {
+    if (clients.isEmpty()) clients.add(Redis.createClient(vertx, new io.tollgate.config.RedisConnectionOptions().setUrl(redis.url()).toVertxOptions()));
     Redis admin = clients.get(0);
     for (Response key : admin.send(Request.cmd(Command.KEYS).arg(redis.keyPrefix() + "*")).await(2, TimeUnit.SECONDS)) {
       if (admin.send(Request.cmd(Command.HGET).arg(key.toString()).arg("paused")).await(2, TimeUnit.SECONDS) != null) return true;
