@@ -19,6 +19,8 @@ public final class MeterNames {
   public static final String RATELIMIT_REJECTED = "tollgate.ratelimit.rejected";
   /** Counter: bucket pauses learned from an upstream Retry-After. */
   public static final String RATELIMIT_PAUSES = "tollgate.ratelimit.pauses";
+  /** Counter: upstream 429s absorbed: the request waited in its bucket's queue again instead of seeing the 429. */
+  public static final String RATELIMIT_REQUEUED = "tollgate.ratelimit.requeued";
   /** Gauge: 1 while distributed buckets fell back to local ones (Redis lost), else 0. */
   public static final String RATELIMIT_FALLBACK = "tollgate.ratelimit.fallback";
   /** Counter: upstream 429s (and 503s with Retry-After); tags route, status. */

@@ -62,6 +62,15 @@ final class LocalRateLimiter implements RateLimiter {
 
   @Override
   public Future<Permit> acquire(List<Charge> charges) {
+    return acquire(charges, maxWaitNanos);
+  }
+
+  @Override
+  public Future<Permit> acquire(List<Charge> charges, Duration maxWait) {
+    return acquire(charges, Math.min(maxWaitNanos, Math.max(0, maxWait.toNanos())));
+  }
+
+  private Future<Permit> acquire(List<Charge> charges, long maxWaitNanos) {
     if (charges.isEmpty()) return Future.succeededFuture(Permit.FREE);
     TokenBucket[] taken = new TokenBucket[charges.size()];
     long wait = 0;
@@ -86,7 +95,7 @@ final class LocalRateLimiter implements RateLimiter {
       return Future.failedFuture(tooMany(c, 0, wait, taken[0].burst()));
     }
     Promise<Permit> promise = Promise.promise();
-    new Waiter(charges, taken, tokens, promise).sleep(wait);
+    new Waiter(charges, taken, tokens, promise, maxWaitNanos).sleep(wait);
     return promise.future();
   }
 
@@ -98,9 +107,11 @@ final class LocalRateLimiter implements RateLimiter {
     final int tokens;
     final Promise<Permit> promise;
     final long start = System.nanoTime();
+    final long maxWaitNanos;
     long planned;
 
-    Waiter(List<Charge> charges, TokenBucket[] buckets, int tokens, Promise<Permit> promise) {
+    Waiter(List<Charge> charges, TokenBucket[] buckets, int tokens, Promise<Permit> promise, long maxWaitNanos) {
+      this.maxWaitNanos = maxWaitNanos;
       this.charges = charges;
       this.buckets = buckets;
       this.tokens = tokens;

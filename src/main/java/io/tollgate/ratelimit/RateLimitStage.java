@@ -12,6 +12,8 @@ import io.tollgate.metrics.MeterNames;
 import io.tollgate.proxy.Caller;
 import io.tollgate.proxy.Exchange;
 import io.tollgate.proxy.Reply;
+import io.tollgate.proxy.UpstreamOutcome;
+import io.vertx.core.http.HttpMethod;
 import io.tollgate.proxy.RouteTable;
 import io.tollgate.proxy.Stage;
 import io.vertx.core.Future;
@@ -47,7 +49,10 @@ public final class RateLimitStage implements Stage {
   private final Counter tokensWaited;
   private final Timer waitTime;
   private final Counter rejected;
+  private final Counter requeued;
   private final RetryAfterLearner learner;
+  private final Duration maxWait;
+  private final Clock clock;
 
   public RateLimitStage(Vertx vertx, RateLimitOptions options, RateLimiter limiter, MeterRegistry registry) {
     this(vertx, options, limiter, registry, Clock.systemUTC());
@@ -60,7 +65,11 @@ public final class RateLimitStage implements Stage {
     this.waitTime = Timer.builder(MeterNames.RATELIMIT_WAIT).description("time waited for tokens")
         .publishPercentileHistogram().register(registry);
     this.rejected = Counter.builder(MeterNames.RATELIMIT_REJECTED).description("429s produced by the rate limiter").register(registry);
+    this.requeued = Counter.builder(MeterNames.RATELIMIT_REQUEUED)
+        .description("upstream 429s absorbed by waiting in the bucket's queue again").register(registry);
     this.learner = new RetryAfterLearner(vertx, limiter, registry, clock);
+    this.maxWait = options.getMaxWait();
+    this.clock = clock;
   }
 
   /** The stage that learns from upstream 429/503 Retry-After; put it last, right before the upstream. */
@@ -73,7 +82,18 @@ public final class RateLimitStage implements Stage {
     List<Charge> charges = charges(ex);
     if (charges.isEmpty()) return next.proceed(ex);
     ex.charges(charges);
-    return limiter.acquire(charges)
+    return admitAndSend(ex, next, charges, System.nanoTime() + maxWait.toNanos(), maxWait);
+  }
+
+  /**
+   * Waits for the charges, sends, and when the upstream answers 429 (the learner has paused the buckets by
+   * now) puts a replayable request back into its buckets' queue behind the pause, while its deadline
+   * ({@code maxWait} from arrival) allows. Waiting is not amplification: nothing is sent before the pause
+   * ends, and the queue releases requests at the bucket's rate. A pause longer than what is left of the
+   * deadline passes the 429 on at once (its {@code Retry-After} normalised) instead of holding the client.
+   */
+  private Future<Reply> admitAndSend(Exchange ex, Chain next, List<Charge> charges, long deadlineNanos, Duration budget) {
+    return limiter.acquire(charges, budget)
         .onFailure(failure -> rejected.increment())
         .compose(permit -> {
           if (!permit.waited().isZero()) {
@@ -82,7 +102,34 @@ public final class RateLimitStage implements Stage {
             waitTime.record(permit.waited().toNanos(), TimeUnit.NANOSECONDS);
           }
           return next.proceed(ex);
+        })
+        .compose(reply -> {
+          if (!replayable(ex)) return Future.succeededFuture(reply);
+          UpstreamOutcome said = UpstreamOutcome.of(reply, clock);
+          // Only a 429 says "you, slower": a 503 may be an outage, which the breaker and retries handle.
+          if (said.status() != 429) return Future.succeededFuture(reply);
+          long left = deadlineNanos - System.nanoTime();
+          Duration pause = said.retryAfter() == null ? Duration.ofSeconds(1) : said.retryAfter();
+          if (left <= 0 || pause.toNanos() >= left) return Future.succeededFuture(reply);
+          requeued.increment();
+          discard(reply);
+          return admitAndSend(ex, next, charges, deadlineNanos, Duration.ofNanos(left));
         });
+  }
+
+  /** Sent again only when nothing can have happened upstream twice: idempotent, no streamed body, client still there. */
+  private static boolean replayable(Exchange ex) {
+    HttpMethod m = ex.method();
+    boolean idempotent = m == HttpMethod.GET || m == HttpMethod.HEAD || m == HttpMethod.OPTIONS || m == HttpMethod.PUT
+        || m == HttpMethod.DELETE;
+    return idempotent && !ex.hasBody() && !ex.cancelled();
+  }
+
+  /** Reads and drops a refused answer's body so its connection goes back to the pool. */
+  private static void discard(Reply reply) {
+    if (!reply.isStreaming()) return;
+    reply.stream().handler(ignored -> { });
+    reply.stream().resume();
   }
 
   /** The buckets a request pays, with their price: one per limit its route falls under. */

@@ -42,6 +42,9 @@ public interface RateLimiter {
    */
   Future<Permit> acquire(List<Charge> charges);
 
+  /** Like {@link #acquire(List)}, waiting at most {@code maxWait} (what is left of a request's own deadline). */
+  Future<Permit> acquire(List<Charge> charges, Duration maxWait);
+
   /**
    * Pauses the charges' buckets for {@code retryAfter}: waiting and new requests go no earlier.
    *

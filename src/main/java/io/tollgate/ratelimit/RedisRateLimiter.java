@@ -115,15 +115,21 @@ final class RedisRateLimiter implements RateLimiter {
 
   @Override
   public Future<Permit> acquire(List<Charge> charges) {
+    return acquire(charges, Duration.ofMillis(maxWaitMs));
+  }
+
+  @Override
+  public Future<Permit> acquire(List<Charge> charges, Duration maxWait) {
     if (charges.isEmpty()) return Future.succeededFuture(Permit.FREE);
-    if (!redis.connected()) return fallback.acquire(charges);
+    if (!redis.connected()) return fallback.acquire(charges, maxWait);
+    long waitMs = Math.min(maxWaitMs, Math.max(0, maxWait.toMillis()));
     // A Redis failure has marked the link down already: this request is admitted locally, never failed.
-    return reserve(charges, 0, 0, 0).recover(failure -> failure instanceof GatewayException
-        ? Future.failedFuture(failure) : fallback.acquire(charges));
+    return reserve(charges, 0, 0, 0, waitMs).recover(failure -> failure instanceof GatewayException
+        ? Future.failedFuture(failure) : fallback.acquire(charges, maxWait));
   }
 
   /** Reserves charge {@code i} onwards; refunds the earlier ones when one refuses. */
-  private Future<Permit> reserve(List<Charge> charges, int i, long waitMs, int tokens) {
+  private Future<Permit> reserve(List<Charge> charges, int i, long waitMs, int tokens, long maxWaitMs) {
     if (i == charges.size()) {
       if (waitMs <= 0) return Future.succeededFuture(new Permit(tokens, Duration.ZERO));
       TokenBucket[] twins = new TokenBucket[charges.size()];
@@ -149,7 +155,7 @@ final class RedisRateLimiter implements RateLimiter {
         double available = Double.parseDouble(r.get(2).toString());
         return Future.failedFuture(LocalRateLimiter.tooMany(c, available, TimeUnit.MILLISECONDS.toNanos(wait), c.burst()));
       }
-      return reserve(charges, i + 1, Math.max(waitMs, wait), Math.max(tokens, c.tokens()));
+      return reserve(charges, i + 1, Math.max(waitMs, wait), Math.max(tokens, c.tokens()), maxWaitMs);
     });
   }
 

@@ -55,7 +55,8 @@ public final class RetryAfterLearner implements Stage {
       throttledByRoute.computeIfAbsent(route + '|' + status, k -> Counter.builder(MeterNames.UPSTREAM_THROTTLED)
           .tag(MeterNames.TAG_ROUTE, route).tag(MeterNames.TAG_STATUS, Integer.toString(status)).register(registry))
           .increment();
-      Duration retryAfter = outcome.retryAfter();
+      // A 429 without Retry-After still means "slower": hold the buckets a second rather than resend at once.
+      Duration retryAfter = outcome.retryAfter() != null ? outcome.retryAfter() : status == 429 ? Duration.ofSeconds(1) : null;
       if (retryAfter == null || retryAfter.isZero() || ex.charges().isEmpty()) return;
       List<Charge> began = limiter.pause(ex.charges(), retryAfter);
       if (began.isEmpty()) return;

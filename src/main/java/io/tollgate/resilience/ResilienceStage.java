@@ -58,7 +58,10 @@ public final class ResilienceStage implements Stage {
     return outcome.transform(ar -> {
       Reply reply = ar.succeeded() ? ar.result() : null;
       UpstreamOutcome said = reply != null ? UpstreamOutcome.of(reply, clock) : UpstreamOutcome.of(ar.cause(), ex.cancelled());
-      String cause = ex.cancelled() ? null : said.retryCause();
+      // A throttled request the limiter paid for goes back into the limiter's queue behind the pause (the
+      // rate-limit stage outside does that); retrying it here would skip the queue and over-drive the upstream.
+      boolean limiterOwnsIt = said.status() == 429 && !ex.charges().isEmpty();
+      String cause = ex.cancelled() || limiterOwnsIt ? null : said.retryCause();
       Future<Reply> asIs = ar.succeeded() ? Future.succeededFuture(reply) : Future.failedFuture(ar.cause());
       if (cause == null) return asIs;
       Duration delay = policy.delay(n, said);

@@ -100,7 +100,7 @@ class RateLimitTest {
   }
 
   @Test
-  void an_upstream_429_with_retry_after_pauses_the_bucket_and_nothing_is_sent_before_it_ends() throws Exception {
+  void an_upstream_429_with_retry_after_pauses_the_bucket_and_the_throttled_request_waits_it_out() throws Exception {
     // The simulator admits 3 at once then 2/s, and asks for 2 s after a 429; the gateway's own limit is generous.
     harness = GatewayHarness.builder().simulator(new SimulatorOptions().setThrottleRate(2).setThrottleBurst(3).setRetryAfter(Duration.ofSeconds(2)))
         .gateway(limits(Duration.ofSeconds(10), new RateLimitOptions.Limit().setName("graph").setKey("global").setRate(100).setBurst(100)))
@@ -110,21 +110,28 @@ class RateLimitTest {
 
     List<CompletableFuture<HttpResponse<String>>> first = new ArrayList<>();
     for (int i = 0; i < 4; i++) first.add(harness.send("GET", "/v1.0/users"));
-    assertEquals(1, all(first).stream().filter(r -> r.statusCode() == 429).count());
-    assertEquals(1, harness.sim().stats().throttled());
-
-    // Sent now, these would meet an empty simulator bucket; held for the 2 s, they find it refilled.
-    List<CompletableFuture<HttpResponse<String>>> next = new ArrayList<>();
-    for (int i = 0; i < 3; i++) next.add(harness.send("GET", "/v1.0/users"));
-    assertEquals(List.of(200, 200, 200), all(next).stream().map(HttpResponse::statusCode).toList());
-    assertEquals(1, harness.sim().stats().throttled(), "no request reached the simulator before its Retry-After");
-    assertEquals(7, harness.sim().stats().count("GET /v1.0/users"));
+    assertEquals(List.of(200, 200, 200, 200), all(first).stream().map(HttpResponse::statusCode).toList(),
+        "the throttled one waited in its bucket's queue instead of seeing the 429");
+    assertEquals(1, harness.sim().stats().throttled(), "sent again only after the pause: the simulator had refilled");
+    assertEquals(5, harness.sim().stats().count("GET /v1.0/users"), "three, the throttled one, and it once more");
 
     JsonObject event = events.stream().filter(e -> "throttled".equals(e.getString("type"))).findFirst().orElse(null);
     assertNotNull(event, "a throttled event was published");
     assertEquals("graph", event.getString("scope"));
     assertEquals(2000L, event.getLong("retryAfterMs"));
     assertNotNull(event.getString("at"));
+  }
+
+  @Test
+  void a_pause_longer_than_the_wait_left_passes_the_429_on_at_once_with_a_whole_second_retry_after() throws Exception {
+    harness = GatewayHarness.builder().simulator(new SimulatorOptions().setThrottleRate(0.01).setThrottleBurst(1).setRetryAfter(Duration.ofSeconds(120)))
+        .gateway(limits(Duration.ofSeconds(5), new RateLimitOptions.Limit().setName("graph").setKey("global").setRate(100).setBurst(100)))
+        .start();
+    assertEquals(200, harness.get("/v1.0/users").statusCode());
+    HttpResponse<String> throttled = harness.get("/v1.0/users");
+    assertEquals(429, throttled.statusCode(), "SharePoint-length pauses are not waited out against a 5 s deadline");
+    assertEquals("120", throttled.headers().firstValue("Retry-After").orElse(null));
+    assertEquals(2, harness.sim().stats().count("GET /v1.0/users"));
   }
 
   @Test
