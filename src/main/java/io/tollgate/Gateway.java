@@ -189,7 +189,8 @@ public final class Gateway {
           : (java.util.function.Function<io.tollgate.cache.CacheKey, Future<io.tollgate.cache.ResponseCache.Hit>>) cacheVerticle.cache()::lookup;
       cacheStage = new CacheStage(cacheOptions, cacheVerticle.cache(), lookup, coalescer, deadline, LinkRewriter::mayContainLinks);
     }
-    stages.add(new LinkRewriteStage(forwarder.origin(), options.getServer().getPublicUrl(), workerPool));
+    stages.add(new LinkRewriteStage(forwarder.origin(), options.getServer().getPublicUrl(),
+        options.getServer().getTrustedProxies(), workerPool));
     stages.add(verification);
     stages.add(new BatchStage(vertx, cacheStage, routes, workerPool, deadline));
     if (cacheStage != null) stages.add(cacheStage);

@@ -74,7 +74,13 @@ public final class CacheStage implements Stage, CacheAccess {
     if (ex.method() == HttpMethod.GET) {
       Route rule = route.cacheRule();
       Caller who = ex.caller();
-      if (rule == null || !who.cacheable()) return next.proceed(ex);
+      // A conditional or partial read asks a different question than the plain one: it is neither answered
+      // from, coalesced with, nor stored as the plain answer.
+      if (rule == null || !who.cacheable() || conditionalOrPartial(ex.headers())) return next.proceed(ex);
+      if (noStore(ex.headers())) {
+        cache.stats().bypassed.increment();
+        return next.proceed(ex).map(r -> r.cacheStatus(XCache.BYPASS));
+      }
       ex.upstreamIdentityEncoding(true);
       CacheKey key = keyFor(route.path(), route.query(), ex.headers(), who.partition());
       if (clientBypasses(ex.headers())) {
@@ -106,6 +112,17 @@ public final class CacheStage implements Stage, CacheAccess {
     List<PathPattern> evictions = route.evictions();
     if (evictions.isEmpty()) return next.proceed(ex);
     return next.proceed(ex).compose(reply -> reply.status() < 400 ? invalidate(evictions).map(reply) : Future.succeededFuture(reply));
+  }
+
+  private static boolean conditionalOrPartial(MultiMap headers) {
+    return headers.contains("If-None-Match") || headers.contains("If-Match") || headers.contains("If-Modified-Since")
+        || headers.contains("If-Unmodified-Since") || headers.contains("If-Range") || headers.contains("Range");
+  }
+
+  /** {@code Cache-Control: no-store}: the answer may be neither read from nor written to the cache. */
+  private static boolean noStore(MultiMap headers) {
+    String cc = headers.get("Cache-Control");
+    return cc != null && cc.toLowerCase(java.util.Locale.ROOT).contains("no-store");
   }
 
   /** The client asked not to be answered from the cache ({@code no-cache}/{@code no-store}). */

@@ -14,9 +14,12 @@ import java.util.Set;
  * reach L1 or Redis through it.
  */
 public final class CachedResponse {
-  /** Response headers that describe the representation; per-request ones (request-id, Date, cookies) are not kept. */
-  private static final Set<String> KEPT = Set.of("content-type", "content-language", "etag", "last-modified",
-      "odata-version", "preference-applied", "location", "content-location", "vary");
+  /**
+   * End-to-end headers a hit does not repeat: the length (the body is re-sent whole), Tollgate's own
+   * {@code Age}/{@code X-Cache}, and cookies, which belong to one response and are never shared from a cache.
+   * Hop-by-hop headers never reach here ({@code Reply} drops them).
+   */
+  private static final Set<String> NOT_KEPT = Set.of("content-length", "age", "x-cache", "set-cookie", "set-cookie2");
 
   private final int status;
   private final MultiMap headers;
@@ -39,10 +42,14 @@ public final class CachedResponse {
     this.staleIfErrorMillis = staleIfErrorMillis;
   }
 
-  /** Keeps only representation headers from an upstream response. */
+  /**
+   * The headers a hit carries: every end-to-end header of the answer it stands for ({@code ETag},
+   * {@code Cache-Control}, {@code Date}, Graph's {@code request-id} and the rest), so a hit reads like the miss
+   * that filled it.
+   */
   public static MultiMap keptHeaders(MultiMap upstream) {
     MultiMap kept = MultiMap.caseInsensitiveMultiMap();
-    for (var e : upstream) if (KEPT.contains(e.getKey().toLowerCase(Locale.ROOT))) kept.add(e.getKey(), e.getValue());
+    for (var e : upstream) if (!NOT_KEPT.contains(e.getKey().toLowerCase(Locale.ROOT))) kept.add(e.getKey(), e.getValue());
     return kept;
   }
 

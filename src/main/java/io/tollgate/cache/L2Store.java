@@ -75,7 +75,7 @@ public final class L2Store {
       WorkerPool codec, String instanceId, Consumer<JsonObject> onRemoteInvalidation) {
     this.redis = redis;
     this.cluster = redis.cluster();
-    this.prefix = prefix;
+    this.prefix = keyspace(prefix);
     this.timeoutMs = timeoutMs;
     this.compressAbove = compressAbove;
     this.indexTtlMs = indexTtlMs;
@@ -95,12 +95,22 @@ public final class L2Store {
   }
 
   private String tag(String path) {
-    return tag(prefix, path);
+    return prefix + "{" + Sha256.shortHex(path, 8) + "}";
   }
 
-  /** {@code prefix{hash of path}}: the hash tag shared by a path's entries and its index. */
-  static String tag(String prefix, String path) {
-    return prefix + "{" + Sha256.shortHex(path, 8) + "}";
+  /**
+   * Where this version's cache keys live under the configured prefix: {@code <prefix>c1:}. The cache and the
+   * limiter have separate keyspaces ({@code c1:}, {@code r1:}), so clearing the cache never refills the
+   * fleet's budgets, and the schema version in the name keeps instances of another layout (a rolling
+   * upgrade) from reading or clearing these keys.
+   */
+  public static String keyspace(String prefix) {
+    return prefix + "c1:";
+  }
+
+  /** {@code keyspace{hash of path}}: the hash tag shared by a path's entries and its index, for a configured prefix. */
+  public static String tag(String configuredPrefix, String path) {
+    return keyspace(configuredPrefix) + "{" + Sha256.shortHex(path, 8) + "}";
   }
 
   private String entryKey(CacheKey key) {

@@ -27,12 +27,14 @@ public final class ServerOptions {
   private Duration drainTimeout = DEFAULT_DRAIN_TIMEOUT;
   private Duration idleTimeout = DEFAULT_IDLE_TIMEOUT;
   private String publicUrl;
+  private java.util.List<String> trustedProxies = java.util.List.of();
 
   public ServerOptions() {}
 
   public ServerOptions(ServerOptions o) {
     host = o.host; port = o.port; instances = o.instances; maxBodySize = o.maxBodySize;
     maxHeaderSize = o.maxHeaderSize; drainTimeout = o.drainTimeout; idleTimeout = o.idleTimeout; publicUrl = o.publicUrl;
+    trustedProxies = o.trustedProxies;
   }
 
   static ServerOptions read(ConfigReader r) {
@@ -47,6 +49,10 @@ public final class ServerOptions {
     o.drainTimeout = r.duration("drainTimeout", DEFAULT_DRAIN_TIMEOUT);
     o.idleTimeout = r.duration("idleTimeout", DEFAULT_IDLE_TIMEOUT);
     o.publicUrl = r.url("publicUrl", null, java.util.Set.of("http", "https"));
+    o.trustedProxies = r.strings("trustedProxies", java.util.List.of());
+    for (String ip : o.trustedProxies) {
+      if (!ip.matches("[0-9.]+|[0-9a-fA-F:]+")) r.problem("trustedProxies", ip, "IP addresses of proxies in front of Tollgate");
+    }
     r.rejectUnknown();
     return o;
   }
@@ -56,6 +62,7 @@ public final class ServerOptions {
         .put("maxBodySize", Units.formatSize(maxBodySize)).put("maxHeaderSize", Units.formatSize(maxHeaderSize))
         .put("drainTimeout", Units.formatDuration(drainTimeout)).put("idleTimeout", Units.formatDuration(idleTimeout));
     if (publicUrl != null) j.put("publicUrl", publicUrl);
+    if (!trustedProxies.isEmpty()) j.put("trustedProxies", new io.vertx.core.json.JsonArray(trustedProxies));
     return j;
   }
 
@@ -74,6 +81,9 @@ public final class ServerOptions {
   public Duration getIdleTimeout() { return idleTimeout; }
   public ServerOptions setIdleTimeout(Duration idleTimeout) { this.idleTimeout = idleTimeout; return this; }
   /** Origin clients use to reach Tollgate, for rewritten links; null = taken from each request's Host. */
+  /** Peers whose {@code X-Forwarded-Host}/{@code -Proto} Tollgate believes when it rewrites links; none by default. */
+  public java.util.List<String> getTrustedProxies() { return trustedProxies; }
+  public ServerOptions setTrustedProxies(java.util.List<String> ips) { this.trustedProxies = java.util.List.copyOf(ips); return this; }
   public String getPublicUrl() { return publicUrl; }
   public ServerOptions setPublicUrl(String publicUrl) { this.publicUrl = publicUrl; return this; }
 }

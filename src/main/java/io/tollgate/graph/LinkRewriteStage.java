@@ -26,15 +26,26 @@ public final class LinkRewriteStage implements Stage {
   private static final CharSequence X_FORWARDED_PROTO = HttpHeaders.createOptimized("X-Forwarded-Proto");
   private static final CharSequence X_FORWARDED_HOST = HttpHeaders.createOptimized("X-Forwarded-Host");
 
+  /** What a Host or X-Forwarded-Host may be before it is spliced into JSON and headers: a host and a port. */
+  private static final java.util.regex.Pattern HOST = java.util.regex.Pattern.compile(
+      "[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\\[[0-9A-Fa-f:.]{2,45}\\](:[0-9]{1,5})?");
+
   private final LinkRewriter links;
   private final String publicUrl;
   private final WorkerPool workers;
+  private final java.util.Set<String> trustedProxies;
 
   /**
    * @param upstreamOrigin {@code scheme://host[:port]} of the configured upstream: only its links are rewritten
    * @param publicUrl how clients reach this gateway ({@code server.publicUrl}), or null to derive it per request
    */
   public LinkRewriteStage(String upstreamOrigin, String publicUrl, WorkerPool workers) {
+    this(upstreamOrigin, publicUrl, java.util.List.of(), workers);
+  }
+
+  /** @param trustedProxies peers whose {@code X-Forwarded-Host}/{@code -Proto} are believed ({@code server.trustedProxies}) */
+  public LinkRewriteStage(String upstreamOrigin, String publicUrl, java.util.List<String> trustedProxies, WorkerPool workers) {
+    this.trustedProxies = java.util.Set.copyOf(trustedProxies);
     this.links = new LinkRewriter(upstreamOrigin);
     this.publicUrl = publicUrl;
     this.workers = workers;
@@ -42,7 +53,16 @@ public final class LinkRewriteStage implements Stage {
 
   @Override
   public Future<Reply> apply(Exchange ex, Chain next) {
-    return next.proceed(ex).compose(reply -> rewrite(ex, reply));
+    Future<Reply> answered = next.proceed(ex);
+    // A hit arrives already complete; most need nothing here, and then no future is added to the chain.
+    if (answered.succeeded() && nothingToRewrite(answered.result())) return answered;
+    return answered.compose(reply -> rewrite(ex, reply));
+  }
+
+  private static boolean nothingToRewrite(Reply reply) {
+    MultiMap headers = reply.headers();
+    if (headers.contains(HttpHeaders.LOCATION) || headers.contains(HttpHeaders.CONTENT_LOCATION)) return false;
+    return !reply.isStreaming() && (reply.body() == null || reply.knownToHaveNoLinks());
   }
 
   private Future<Reply> rewrite(Exchange ex, Reply reply) {
@@ -82,14 +102,20 @@ public final class LinkRewriteStage implements Stage {
     return type != null && type.contains("json") && (encoding == null || "identity".equalsIgnoreCase(encoding));
   }
 
-  /** The origin clients use to reach this gateway: server.publicUrl, else X-Forwarded-*, else Host. */
+  /**
+   * The origin clients use to reach this gateway: {@code server.publicUrl}; else {@code X-Forwarded-*} when the
+   * peer is a configured trusted proxy; else {@code Host}. Whatever a client sent is used only if it is a plain
+   * host and port: it ends up inside JSON strings and headers, so nothing else may pass.
+   */
   private String gatewayOrigin(Exchange ex) {
     if (publicUrl != null) return publicUrl;
-    String proto = ex.headers().get(X_FORWARDED_PROTO);
-    String host = ex.headers().get(X_FORWARDED_HOST);
+    boolean trusted = !trustedProxies.isEmpty() && ex.request().remoteAddress() != null
+        && trustedProxies.contains(ex.request().remoteAddress().hostAddress());
+    String proto = trusted ? ex.headers().get(X_FORWARDED_PROTO) : null;
+    String host = trusted ? ex.headers().get(X_FORWARDED_HOST) : null;
     if (host == null) host = ex.request().authority() == null ? null : ex.request().authority().toString();
-    if (host == null) host = "127.0.0.1:" + ex.request().localAddress().port();
-    if (proto == null) proto = ex.request().isSSL() ? "https" : "http";
+    if (host == null || !HOST.matcher(host).matches()) host = "127.0.0.1:" + ex.request().localAddress().port();
+    if (!"http".equals(proto) && !"https".equals(proto)) proto = ex.request().isSSL() ? "https" : "http";
     return proto + "://" + host;
   }
 }

@@ -64,7 +64,7 @@ public final class LinkRewriter {
 
   /** One response's rewriting state. */
   public final class Stream implements io.tollgate.proxy.BodyTransform {
-    private enum State { SCAN, KEY, AFTER_KEY, AFTER_COLON, VALUE }
+    private enum State { SCAN, KEY, AFTER_KEY, AFTER_COLON, VALUE, BOUNDARY }
 
     private final byte[] replacement;
     /** In KEY state the held bytes are KEYS[key][0..matched); only after a whole key do we hold extra bytes. */
@@ -148,13 +148,23 @@ public final class LinkRewriter {
         case VALUE -> {
           if (b == origin[matched]) {
             matched++;
-            if (matched == origin.length) {
-              out.appendBytes(KEYS[key]);
-              out.appendBytes(tail.toByteArray());
-              out.appendBytes(replacement);
-              tail.reset();
-              state = State.SCAN;
-            }
+            if (matched == origin.length) state = State.BOUNDARY;
+          } else {
+            release(out);
+            reprocess(b, out);
+          }
+        }
+        case BOUNDARY -> {
+          // The whole origin matched; it is the upstream's only if the origin ends here
+          // (http://upstream:8080.evil.example/ or http://upstream:80801/ are other origins).
+          if (b == '/' || b == '?' || b == '#' || b == '"') {
+            out.appendBytes(KEYS[key]);
+            out.appendBytes(tail.toByteArray());
+            out.appendBytes(replacement);
+            tail.reset();
+            state = State.SCAN;
+            if (b == '"') reprocess(b, out);
+            else out.appendByte(b);
           } else {
             release(out);
             reprocess(b, out);
@@ -185,7 +195,7 @@ public final class LinkRewriter {
           out.appendBytes(KEYS[key]);
           out.appendBytes(tail.toByteArray());
         }
-        case VALUE -> {
+        case VALUE, BOUNDARY -> {
           out.appendBytes(KEYS[key]);
           out.appendBytes(tail.toByteArray());
           out.appendBytes(origin, 0, matched);

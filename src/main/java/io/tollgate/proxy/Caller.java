@@ -12,6 +12,8 @@ public final class Caller {
   private final String tokenHash;
   private final Claims claims;
   private final String sharedPartition;
+  /** Once seen verified, this request stops asking the table (a 401 observed later clears it). */
+  private boolean seenVerified;
 
   Caller(CallerIdentity registry, String tokenHash, Claims claims, String sharedPartition) {
     this.registry = registry;
@@ -32,7 +34,13 @@ public final class Caller {
 
   /** True once the upstream answered 2xx to this token (and has not answered 401 since). */
   public boolean verified() {
-    return tokenHash != null && registry.isVerified(tokenHash);
+    if (seenVerified) return true;
+    seenVerified = tokenHash != null && registry.isVerified(tokenHash);
+    return seenVerified;
+  }
+
+  void forgetVerified() {
+    seenVerified = false;
   }
 
   /** True when the upstream's last word on this token was 401. */

@@ -27,6 +27,9 @@ import java.util.List;
 public final class CallerIdentity {
   public static final String ANONYMOUS = "anonymous";
   private static final Duration FORGET_AFTER = Duration.ofHours(2);
+  /** Refreshing a partition's "last verified" more often than this would only add writes on the hot path. */
+  private static final long VERIFIED_AT_RESOLUTION_MS = 1000;
+  private static final Claims NONE = new Claims(null, null, null, Long.MAX_VALUE, null);
 
   private final List<String> headers;
   private final boolean cacheAnonymous;
@@ -58,9 +61,15 @@ public final class CallerIdentity {
     String hash = partition(requestHeaders);
     if (ANONYMOUS.equals(hash)) return new Caller(this, null, null, null);
     String authorization = requestHeaders.get(HttpHeaders.AUTHORIZATION);
-    Claims claims = authorization == null ? null : claimsByToken.get(hash, h -> Claims.of(authorization));
-    String shared = claims == null || claims.sharedKey() == null ? null : Sha256.hex(claims.sharedKey());
-    return new Caller(this, hash, claims, shared);
+    // Parsed once per token; a token that is no JWT is remembered as such (NONE) so it is not parsed again.
+    Claims claims = authorization == null ? null : claimsByToken.getIfPresent(hash);
+    if (claims == null && authorization != null) {
+      Claims parsed = Claims.of(authorization);
+      claims = parsed == null ? NONE : parsed;
+      claimsByToken.put(hash, claims);
+    }
+    if (claims == NONE) claims = null;
+    return new Caller(this, hash, claims, claims == null ? null : claims.sharedPartition());
   }
 
   /** @return hex SHA-256 of the identity headers (the token hash), or {@link #ANONYMOUS} when none is present */
@@ -86,12 +95,18 @@ public final class CallerIdentity {
     if (caller.anonymous()) return;
     String hash = caller.tokenHash();
     if (status >= 200 && status < 300) {
-      verified.put(hash, Boolean.TRUE);
-      refused.invalidate(hash);
-      if (caller.sharedPartitionKey() != null) partitionVerifiedAt.put(caller.sharedPartitionKey(), nowMillis);
+      // Most answers confirm what is known already: write only what changes, so the hot path stays read-only.
+      if (verified.getIfPresent(hash) == null) verified.put(hash, Boolean.TRUE);
+      if (refused.getIfPresent(hash) != null) refused.invalidate(hash);
+      String shared = caller.sharedPartitionKey();
+      if (shared != null) {
+        Long at = partitionVerifiedAt.getIfPresent(shared);
+        if (at == null || nowMillis - at >= VERIFIED_AT_RESOLUTION_MS) partitionVerifiedAt.put(shared, nowMillis);
+      }
     } else if (status == 401) {
       refused.put(hash, Boolean.TRUE);
       verified.invalidate(hash);
+      caller.forgetVerified();
     }
   }
 

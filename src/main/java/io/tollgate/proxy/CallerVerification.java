@@ -33,6 +33,8 @@ public final class CallerVerification implements Stage {
 
   @Override
   public Future<Reply> apply(Exchange ex, Chain next) {
+    Caller caller = ex.caller();
+    if (caller.anonymous() || caller.verified()) return next.proceed(ex);
     return admit(ex.caller(), System.nanoTime() + waitLimitMs * 1_000_000).compose(holder -> {
       if (holder == null) return next.proceed(ex);
       return next.proceed(ex).andThen(ar -> release(ex.caller(), holder));

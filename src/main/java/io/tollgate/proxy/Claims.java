@@ -17,8 +17,9 @@ import java.util.List;
  * @param sharedKey what tokens must all agree on to share one cache partition: tid, idtyp, app, oid and the
  *     sorted scp/roles/wids; null when the token lacks a tenant (no sharing)
  * @param expiresAtMillis {@code exp} in epoch millis, or {@code Long.MAX_VALUE} when absent
+ * @param sharedPartition SHA-256 of {@code sharedKey} (the partition hash tokens of this identity share), or null
  */
-public record Claims(String tenant, String app, String sharedKey, long expiresAtMillis) {
+public record Claims(String tenant, String app, String sharedKey, long expiresAtMillis, String sharedPartition) {
   /** @return the claims of a {@code Bearer} JWT, or null for anything else (an opaque or malformed token) */
   public static Claims of(String authorization) {
     if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) return null;
@@ -40,7 +41,7 @@ public record Claims(String tenant, String app, String sharedKey, long expiresAt
     String shared = tid == null ? null : String.join("\u0000", "v1", tid, String.valueOf(text(payload.getValue("idtyp"))),
         String.valueOf(app), String.valueOf(text(payload.getValue("oid"))), sorted(payload.getValue("scp")),
         sorted(payload.getValue("roles")), sorted(payload.getValue("wids")));
-    return new Claims(tid, app, shared, expiresAt);
+    return new Claims(tid, app, shared, expiresAt, shared == null ? null : Sha256.hex(shared));
   }
 
   private static String text(Object v) {

@@ -29,9 +29,17 @@ public record UpstreamOutcome(Kind kind, int status, Duration retryAfter) {
     LOCAL
   }
 
+  /** The common case, preallocated: a healthy answer with no Retry-After, by status (hot path, no allocation). */
+  private static final UpstreamOutcome[] ANSWERED_BY_STATUS = new UpstreamOutcome[600];
+
+  static {
+    for (int s = 100; s < 600; s++) ANSWERED_BY_STATUS[s] = new UpstreamOutcome(Kind.ANSWERED, s, null);
+  }
+
   /** Classifies an answer. */
   public static UpstreamOutcome of(Reply reply, Clock clock) {
     int s = reply.status();
+    if (s >= 100 && s < 429) return ANSWERED_BY_STATUS[s];
     String header = reply.headers().get("Retry-After");
     Duration retryAfter = header == null ? null : RetryAfter.parse(header, clock);
     Kind kind;

@@ -218,7 +218,8 @@ final class RedisRateLimiter implements RateLimiter {
 
   /** The hash tag keeps each bucket's one key in one cluster slot; the id is hashed (it may name a tenant). */
   private String key(Charge c) {
-    return prefix + "rl:{" + c.limit() + ":" + RetryAfterLearner.shortHash(c.id()) + hashTail(c.id()) + "}";
+    // r1: the limiter's own keyspace, versioned (see L2Store.keyspace for the cache's).
+    return prefix + "r1:{" + c.limit() + ":" + RetryAfterLearner.shortHash(c.id()) + hashTail(c.id()) + "}";
   }
 
   private static String hashTail(String id) {

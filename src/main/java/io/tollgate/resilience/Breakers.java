@@ -75,9 +75,15 @@ public final class Breakers {
     if (!options.isEnabled()) return attempt.get();
     // The breaker counts failed futures only, so a failing answer travels through it as a failure and a
     // failure that says nothing about the upstream travels as a success; both are unwrapped afterwards.
-    return breaker(origin).<Object>execute(() -> attempt.get().transform(ar -> {
+    CircuitBreaker breaker = breaker(origin);
+    // A half-open breaker lets one probe through to learn whether the upstream is back. A probe whose client
+    // left first taught nothing: it must not close the breaker (a hanging upstream would never be isolated
+    // while clients time out before it), so it counts as a failure and the breaker opens again.
+    boolean probe = breaker.state() == CircuitBreakerState.HALF_OPEN;
+    return breaker.<Object>execute(() -> attempt.get().transform(ar -> {
       if (ar.succeeded()) return isFailure(ar.result()) ? Future.failedFuture(new FailingReply(ar.result())) : Future.succeededFuture(ar.result());
-      return counts(ar.cause()) ? Future.failedFuture(ar.cause()) : Future.succeededFuture(new NotCounted(ar.cause()));
+      boolean counted = counts(ar.cause()) || (probe && ar.cause() == CLIENT_GONE);
+      return counted ? Future.failedFuture(ar.cause()) : Future.succeededFuture(new NotCounted(ar.cause()));
     })).transform(ar -> {
       if (ar.succeeded()) {
         return ar.result() instanceof NotCounted n ? Future.failedFuture(n.failure) : Future.succeededFuture((Reply) ar.result());
@@ -168,6 +174,7 @@ public final class Breakers {
 
   /** The failure policy documented on the class: which answers count. */
   static boolean isFailure(Reply r) {
+    if (r.status() < 500) return false;
     return UpstreamOutcome.of(r, java.time.Clock.systemUTC()).countsAgainstUpstream();
   }
 

@@ -35,6 +35,9 @@ class LinkRewriterTest {
         "{\"@odata.nextLinkX\":\"https://graph.microsoft.com/v1.0\"}",
         "{\"@odata.count\":5,\"@odata.context\":\"https://graph.microsoft.com/v1.0/$metadata\"}",
         "{\"@odata.nextLink\":\"https://graph.microsoft.co\"}",
+        "{\"@odata.nextLink\":\"https://graph.microsoft.com.evil.example/v1.0/users\"}",
+        "{\"@odata.nextLink\":\"https://graph.microsoft.com:8443/v1.0/users\"}",
+        "{\"@odata.nextLink\":\"https://graph.microsoft.comx/v1.0/users\"}",
         "not json at all \"\"\" \"@odata.",
     };
     for (String s : untouched) assertEquals(s, rewrite(s));

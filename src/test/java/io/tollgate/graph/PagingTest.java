@@ -74,10 +74,27 @@ class PagingTest {
   }
 
   @Test
-  void the_public_host_the_client_used_is_the_one_in_the_links() throws Exception {
+  void the_public_host_a_trusted_proxy_forwarded_is_the_one_in_the_links() throws Exception {
+    harness.close();
+    harness = GatewayHarness.builder().gateway(o -> o.getServer().setTrustedProxies(java.util.List.of("127.0.0.1"))).start();
     HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(harness.proxy() + "/v1.0/users?$top=1"))
         .header("X-Forwarded-Proto", "https").header("X-Forwarded-Host", "tollgate.example:8443").build(), HttpResponse.BodyHandlers.ofString());
     assertTrue(new JsonObject(r.body()).getString("@odata.nextLink").startsWith("https://tollgate.example:8443/v1.0/users?"));
+  }
+
+  @Test
+  void forwarded_headers_from_an_untrusted_peer_and_hostile_hosts_never_reach_the_links() throws Exception {
+    HttpResponse<String> untrusted = http.send(HttpRequest.newBuilder(URI.create(harness.proxy() + "/v1.0/users?$top=1"))
+        .header("X-Forwarded-Proto", "https").header("X-Forwarded-Host", "evil.example").build(), HttpResponse.BodyHandlers.ofString());
+    assertTrue(new JsonObject(untrusted.body()).getString("@odata.nextLink").startsWith(harness.proxy() + "/v1.0/users?"),
+        "X-Forwarded-* from a peer that is no configured proxy are ignored");
+    harness.close();
+    harness = GatewayHarness.builder().gateway(o -> o.getServer().setTrustedProxies(java.util.List.of("127.0.0.1"))).start();
+    HttpResponse<String> hostile = http.send(HttpRequest.newBuilder(URI.create(harness.proxy() + "/v1.0/users?$top=1"))
+        .header("X-Forwarded-Host", "x\",\"injected\":\"1").build(), HttpResponse.BodyHandlers.ofString());
+    JsonObject body = new JsonObject(hostile.body());
+    assertTrue(!body.containsKey("injected"), hostile.body());
+    assertTrue(body.getString("@odata.nextLink").startsWith("http://127.0.0.1:"), "a host that is not host[:port] is not used");
   }
 
   @Test

@@ -1,6 +1,7 @@
 package io.tollgate.resilience;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -88,6 +89,21 @@ class CircuitBreakerTest {
     Await.until(() -> events.size() >= 3, Duration.ofSeconds(5), "three transitions are published");
     assertEquals(List.of("open", "half-open", "closed"), events.stream().map(e -> e.getString("state")).toList());
     assertTrue(events.stream().allMatch(e -> origin.equals(e.getString("origin"))), events.toString());
+  }
+
+  @Test
+  void a_half_open_probe_whose_client_leaves_first_opens_the_breaker_again() throws Exception {
+    start(Duration.ofMillis(100));
+    openTheBreaker();
+    String origin = harness.sim().origin();
+    Await.until(() -> breakers().state(origin) == CircuitBreakerState.HALF_OPEN, Duration.ofSeconds(5), "half-open");
+    // The probe meets a hanging upstream and its client gives up first: nothing was learned about the upstream.
+    java.util.concurrent.CompletableFuture<?> gaveUp = harness.http().sendAsync(java.net.http.HttpRequest.newBuilder(
+        java.net.URI.create(harness.proxy() + "/_sim/hang")).timeout(Duration.ofMillis(300)).build(),
+        java.net.http.HttpResponse.BodyHandlers.discarding());
+    assertThrows(java.util.concurrent.ExecutionException.class, gaveUp::get);
+    Await.until(() -> breakers().state(origin) != CircuitBreakerState.HALF_OPEN, Duration.ofSeconds(5), "the probe is over");
+    assertEquals(CircuitBreakerState.OPEN, breakers().state(origin), "an unknown outcome never closes the breaker");
   }
 
   @Test

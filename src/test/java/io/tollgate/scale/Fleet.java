@@ -52,7 +52,7 @@ final class Fleet implements AutoCloseable {
    */
   long pathsInL2() {
     try {
-      Response paths = redis.send(Request.cmd(Command.ZRANGE).arg(keyPrefix + "{paths}").arg(0).arg(-1)).await(5, TimeUnit.SECONDS);
+      Response paths = redis.send(Request.cmd(Command.ZRANGE).arg(io.tollgate.cache.L2Store.keyspace(keyPrefix) + "{paths}").arg(0).arg(-1)).await(5, TimeUnit.SECONDS);
       long n = 0;
       if (paths == null) return 0;
       for (Response p : paths) if (l2Holds(p.toString())) n++;
@@ -65,7 +65,7 @@ final class Fleet implements AutoCloseable {
   /** True when Redis holds an entry for {@code path} (any caller). */
   boolean l2Holds(String path) {
     try {
-      String index = keyPrefix + "{" + io.tollgate.proxy.Sha256.shortHex(path, 8) + "}:keys";
+      String index = io.tollgate.cache.L2Store.tag(keyPrefix, path) + ":keys";
       Response n = redis.send(Request.cmd(Command.EXISTS).arg(index)).await(5, TimeUnit.SECONDS);
       return n != null && n.toLong() > 0;
     } catch (Exception e) {
