@@ -102,6 +102,10 @@ public final class CacheStage implements Stage, CacheAccess {
               cache.stats().staleServed.increment();
               refreshInBackground(ex, next, key, rule);
               return Future.succeededFuture(served(c, XCache.STALE, now));
+            case STALE_IF_ERROR:
+              stale = c;
+              ex.staleFallback(true);
+              break;
             default:
               stale = c;
           }

@@ -166,7 +166,7 @@ public final class BatchStage implements Stage {
       }
       Buffer body = new JsonObject().put("requests", requests).toBuffer();
       long began = System.currentTimeMillis();
-      return next.proceed(ex.derive(body, chunk.size()))
+      return next.proceed(ex.derive(body, chunk.stream().map(BatchPlan.Step::route).toList()))
           .compose(reply -> BodyBuffer.upTo(reply, MAX_UPSTREAM_ANSWER))
           .compose(reply -> {
             if (reply.isStreaming()) {

@@ -21,6 +21,8 @@ public final class MeterNames {
   public static final String RATELIMIT_PAUSES = "tollgate.ratelimit.pauses";
   /** Counter: upstream 429s absorbed: the request waited in its bucket's queue again instead of seeing the 429. */
   public static final String RATELIMIT_REQUEUED = "tollgate.ratelimit.requeued";
+  /** Counter: requests answered from a stale entry (X-Cache: STALE) instead of waiting out an upstream pause. */
+  public static final String RATELIMIT_STALE_WHILE_THROTTLED = "tollgate.ratelimit.stale.while.throttled";
   /** Gauge: 1 while distributed buckets fell back to local ones (Redis lost), else 0. */
   public static final String RATELIMIT_FALLBACK = "tollgate.ratelimit.fallback";
   /** Counter: upstream 429s (and 503s with Retry-After); tags route, status. */

@@ -37,7 +37,15 @@ public final class CallerVerification implements Stage {
     if (caller.anonymous() || caller.verified()) return next.proceed(ex);
     return admit(ex.caller(), System.nanoTime() + waitLimitMs * 1_000_000).compose(holder -> {
       if (holder == null) return next.proceed(ex);
-      return next.proceed(ex).andThen(ar -> release(ex.caller(), holder));
+      Future<Reply> answered;
+      try {
+        answered = next.proceed(ex);
+      } catch (RuntimeException e) {
+        // The slot must never outlive its request, or every later request with this token would wait.
+        release(ex.caller(), holder);
+        throw e;
+      }
+      return answered.andThen(ar -> release(ex.caller(), holder));
     });
   }
 

@@ -29,7 +29,8 @@ public final class Exchange {
   private boolean upstreamIdentityEncoding;
   private final Exchange parent;
   private final io.vertx.core.buffer.Buffer bodyOverride;
-  private int cost = 1;
+  private List<RouteTable.Route> steps;
+  private boolean staleFallback;
 
   /** @param routes the compiled rules; this request's {@link #route()} is matched on first use */
   public Exchange(String requestId, HttpServerRequest request, Caller caller, long maxBodySize, RouteTable routes) {
@@ -50,7 +51,7 @@ public final class Exchange {
   }
 
   /** A derived exchange for one upstream call made on behalf of this one (a $batch chunk) with its own body. */
-  private Exchange(Exchange parent, io.vertx.core.buffer.Buffer body, int cost) {
+  private Exchange(Exchange parent, io.vertx.core.buffer.Buffer body, List<RouteTable.Route> steps) {
     this.requestId = parent.requestId;
     this.request = parent.request;
     this.caller = parent.caller;
@@ -59,25 +60,34 @@ public final class Exchange {
     this.hasBody = true;
     this.parent = parent;
     this.bodyOverride = body;
-    this.cost = cost;
+    this.steps = List.copyOf(steps);
     this.routes = parent.routes;
     this.route = parent.route();
   }
 
   /**
    * @param body the body to send instead of the client's
-   * @param cost what this call spends from the rate limiter (a $batch chunk costs one token per sub-request)
+   * @param steps the routes of the sub-requests this call carries (a $batch chunk): the rate limiter charges
+   *     each one against its own limits at its own cost, as if it had been sent alone
    */
-  public Exchange derive(io.vertx.core.buffer.Buffer body, int cost) {
-    return new Exchange(this, body, cost);
+  public Exchange derive(io.vertx.core.buffer.Buffer body, List<RouteTable.Route> steps) {
+    return new Exchange(this, body, steps);
   }
+
+  /** The sub-requests a derived $batch call carries, or null for an ordinary request. */
+  public List<RouteTable.Route> batchSteps() { return steps; }
+
+  /**
+   * Marks that a stale answer can stand in if the upstream cannot be asked now: a stage that would make this
+   * request wait behind a throttling pause may fail it at once instead ({@link GatewayException#UPSTREAM_PAUSED}).
+   */
+  public Exchange staleFallback(boolean available) { this.staleFallback = available; return this; }
+  public boolean staleFallback() { return staleFallback; }
 
   /** @return a body that replaces the client's, or null to stream the client's */
   public io.vertx.core.buffer.Buffer bodyOverride() { return bodyOverride; }
 
-  /** Tokens this exchange takes from a rate-limit bucket (default 1). */
-  public int cost() { return cost; }
-  public Exchange cost(int cost) { this.cost = cost; return this; }
+
 
   private static boolean methodMayCarryBody(HttpMethod m) {
     return m == HttpMethod.POST || m == HttpMethod.PUT || m == HttpMethod.PATCH;

@@ -11,6 +11,11 @@ public final class GatewayException extends RuntimeException {
   public static final GatewayException UPSTREAM_TIMEOUT = new GatewayException(504, "GatewayTimeout", "The upstream did not answer in time.", null);
   public static final GatewayException BODY_TOO_LARGE = new GatewayException(413, "RequestEntityTooLarge", "The request body exceeds the configured limit.", null);
   /** The upstream's circuit breaker is open: fail fast instead of piling onto a failing upstream. */
+  /**
+   * The upstream asked this request's budget to pause (a learned Retry-After) and a stale answer can stand
+   * in: answering it now beats waiting out the pause. Never reaches a client (the cache serves the stale).
+   */
+  public static final GatewayException UPSTREAM_PAUSED = new GatewayException(429, "TooManyRequests", "The upstream asked to slow down.", Duration.ofSeconds(1));
   public static final GatewayException CIRCUIT_OPEN = new GatewayException(503, "ServiceUnavailable", "The upstream is failing; the gateway's circuit breaker is open.", Duration.ofSeconds(30));
   /** Every upstream slot is busy and the bulkhead's queue is full: shed at once. */
   public static final GatewayException BULKHEAD_FULL = new GatewayException(503, "ServiceUnavailable", "Too many requests in flight to the upstream; the gateway is shedding load.", Duration.ofSeconds(1));

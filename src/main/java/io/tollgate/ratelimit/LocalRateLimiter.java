@@ -66,6 +66,15 @@ final class LocalRateLimiter implements RateLimiter {
   }
 
   @Override
+  public boolean paused(List<Charge> charges) {
+    for (Charge c : charges) {
+      TokenBucket b = buckets.getIfPresent(c.bucketKey());
+      if (b != null && b.paused()) return true;
+    }
+    return false;
+  }
+
+  @Override
   public Future<Permit> acquire(List<Charge> charges, Duration maxWait) {
     return acquire(charges, Math.min(maxWaitNanos, Math.max(0, maxWait.toNanos())));
   }

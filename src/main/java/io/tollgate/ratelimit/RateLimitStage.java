@@ -11,6 +11,7 @@ import io.tollgate.config.RateLimitOptions;
 import io.tollgate.metrics.MeterNames;
 import io.tollgate.proxy.Caller;
 import io.tollgate.proxy.Exchange;
+import io.tollgate.proxy.GatewayException;
 import io.tollgate.proxy.Reply;
 import io.tollgate.proxy.UpstreamOutcome;
 import io.vertx.core.http.HttpMethod;
@@ -50,6 +51,7 @@ public final class RateLimitStage implements Stage {
   private final Timer waitTime;
   private final Counter rejected;
   private final Counter requeued;
+  private final Counter staleWhileThrottled;
   private final RetryAfterLearner learner;
   private final Duration maxWait;
   private final Clock clock;
@@ -67,6 +69,8 @@ public final class RateLimitStage implements Stage {
     this.rejected = Counter.builder(MeterNames.RATELIMIT_REJECTED).description("429s produced by the rate limiter").register(registry);
     this.requeued = Counter.builder(MeterNames.RATELIMIT_REQUEUED)
         .description("upstream 429s absorbed by waiting in the bucket's queue again").register(registry);
+    this.staleWhileThrottled = Counter.builder(MeterNames.RATELIMIT_STALE_WHILE_THROTTLED)
+        .description("requests answered from a stale entry instead of waiting out an upstream pause").register(registry);
     this.learner = new RetryAfterLearner(vertx, limiter, registry, clock);
     this.maxWait = options.getMaxWait();
     this.clock = clock;
@@ -93,6 +97,12 @@ public final class RateLimitStage implements Stage {
    * deadline passes the 429 on at once (its {@code Retry-After} normalised) instead of holding the client.
    */
   private Future<Reply> admitAndSend(Exchange ex, Chain next, List<Charge> charges, long deadlineNanos, Duration budget) {
+    // Stale while throttled: with a stale answer at hand, a paused budget is not waited out. Nothing goes
+    // upstream for it meanwhile; the first request after the pause is the probe.
+    if (ex.staleFallback() && limiter.paused(charges)) {
+      staleWhileThrottled.increment();
+      return Future.failedFuture(GatewayException.UPSTREAM_PAUSED);
+    }
     return limiter.acquire(charges, budget)
         .onFailure(failure -> rejected.increment())
         .compose(permit -> {
@@ -132,17 +142,30 @@ public final class RateLimitStage implements Stage {
     reply.stream().resume();
   }
 
-  /** The buckets a request pays, with their price: one per limit its route falls under. */
+  /**
+   * The buckets a request pays, with their price: one per limit its route falls under. A $batch chunk pays
+   * for each sub-request against that sub-request's own limits, at its own cost, in the caller's scope, as
+   * if each had been sent alone (the chunk's own route, {@code POST /$batch}, pays nothing by itself).
+   */
   List<Charge> charges(Exchange ex) {
-    RouteTable.Route route = ex.route();
+    List<RouteTable.Route> steps = ex.batchSteps();
+    if (steps == null) return charges(ex.route(), ex.caller());
+    java.util.Map<String, Charge> merged = new java.util.LinkedHashMap<>();
+    for (RouteTable.Route step : steps) {
+      for (Charge c : charges(step, ex.caller())) {
+        merged.merge(c.bucketKey(), c, (a, b) -> new Charge(a.limit(), a.id(), a.rate(), a.burst(), a.tokens() + b.tokens()));
+      }
+    }
+    return List.copyOf(merged.values());
+  }
+
+  private static List<Charge> charges(RouteTable.Route route, Caller who) {
     List<RouteTable.AppliedLimit> applied = route.limits();
     if (applied.isEmpty()) return List.of();
     List<Charge> out = new ArrayList<>(applied.size());
-    Caller who = ex.caller();
     for (RouteTable.AppliedLimit a : applied) {
       RouteTable.Limit l = a.limit();
-      // A $batch chunk carries its sub-request count: each sub-request pays like a single call.
-      out.add(new Charge(l.name(), bucketId(l, who, a.matched()), l.rate(), l.burst(), (l.useCosts() ? route.cost() : 1) * ex.cost()));
+      out.add(new Charge(l.name(), bucketId(l, who, a.matched()), l.rate(), l.burst(), l.useCosts() ? route.cost() : 1));
     }
     return out;
   }

@@ -52,6 +52,9 @@ public interface RateLimiter {
    */
   List<Charge> pause(List<Charge> charges, Duration retryAfter);
 
+  /** True when any of the charges' buckets is paused by a learned upstream {@code Retry-After} right now. */
+  boolean paused(List<Charge> charges);
+
   /** "local", "redis" or "local-fallback" (Redis lost). */
   String mode();
 

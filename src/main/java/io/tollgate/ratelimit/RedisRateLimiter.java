@@ -113,6 +113,12 @@ final class RedisRateLimiter implements RateLimiter {
     redis.watch(transitions);
   }
 
+  /** The local twins are paused with the shared buckets whenever this gateway learns a pause. */
+  @Override
+  public boolean paused(List<Charge> charges) {
+    return fallback.paused(charges);
+  }
+
   @Override
   public Future<Permit> acquire(List<Charge> charges) {
     return acquire(charges, Duration.ofMillis(maxWaitMs));

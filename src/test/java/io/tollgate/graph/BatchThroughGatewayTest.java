@@ -88,6 +88,22 @@ class BatchThroughGatewayTest {
   }
 
   @Test
+  void each_step_pays_against_its_own_limits_at_its_own_cost() throws Exception {
+    // Only user reads are limited (GET users costs 2): 4 tokens, no refill to speak of, no waiting.
+    harness = GatewayHarness.builder().gateway(o -> {
+      o.getRetry().setEnabled(false);
+      o.getRateLimit().setMaxWait(Duration.ZERO).setLimits(List.of(new io.tollgate.config.RateLimitOptions.Limit()
+          .setName("user-reads").setKey("global").setRate(0.01).setBurst(4).setPaths(List.of("/*/users/**"))));
+    }).start();
+    JsonArray two = new JsonObject(batch(body(req("1", "GET", "/users/u1"), req("2", "GET", "/users/u2"))).body()).getJsonArray("responses");
+    assertEquals(200, byId(two, "1").getInteger("status"));
+    assertEquals(200, byId(two, "2").getInteger("status"));
+    JsonArray third = new JsonObject(batch(body(req("3", "GET", "/users/u3"))).body()).getJsonArray("responses");
+    assertEquals(429, byId(third, "3").getInteger("status"), "the user-reads budget is spent by the two steps before");
+    assertEquals(0, harness.sim().stats().count("GET /v1.0/users/u3"), "the refused step never reached the upstream");
+  }
+
+  @Test
   void cached_sub_requests_are_answered_locally_and_only_misses_go_upstream() throws Exception {
     harness = GatewayHarness.builder().start();
     get("/v1.0/users/u1");
