@@ -26,9 +26,6 @@ public final class LinkRewriteStage implements Stage {
   private static final CharSequence X_FORWARDED_PROTO = HttpHeaders.createOptimized("X-Forwarded-Proto");
   private static final CharSequence X_FORWARDED_HOST = HttpHeaders.createOptimized("X-Forwarded-Host");
 
-  /** What a Host or X-Forwarded-Host may be before it is spliced into JSON and headers: a host and a port. */
-  private static final java.util.regex.Pattern HOST = java.util.regex.Pattern.compile(
-      "[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\\[[0-9A-Fa-f:.]{2,45}\\](:[0-9]{1,5})?");
 
   private final LinkRewriter links;
   private final String publicUrl;
@@ -95,6 +92,22 @@ public final class LinkRewriteStage implements Stage {
     return reply.withHeaders(headers);
   }
 
+  /**
+   * What a Host or X-Forwarded-Host may be before it is spliced into JSON and headers: letters, digits,
+   * {@code . - : [ ]} (a name or an IP literal and a port), nothing that could end a string or a header.
+   */
+  static boolean plainHost(String host) {
+    int n = host.length();
+    if (n == 0 || n > 300) return false;
+    for (int i = 0; i < n; i++) {
+      char c = host.charAt(i);
+      boolean ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == ':'
+          || c == '[' || c == ']';
+      if (!ok) return false;
+    }
+    return true;
+  }
+
   /** JSON we can read: a JSON content type and no content encoding (compressed bodies pass untouched). */
   private static boolean isPlainJson(MultiMap headers) {
     String type = headers.get(HttpHeaders.CONTENT_TYPE);
@@ -114,7 +127,7 @@ public final class LinkRewriteStage implements Stage {
     String proto = trusted ? ex.headers().get(X_FORWARDED_PROTO) : null;
     String host = trusted ? ex.headers().get(X_FORWARDED_HOST) : null;
     if (host == null) host = ex.request().authority() == null ? null : ex.request().authority().toString();
-    if (host == null || !HOST.matcher(host).matches()) host = "127.0.0.1:" + ex.request().localAddress().port();
+    if (host == null || !plainHost(host)) host = "127.0.0.1:" + ex.request().localAddress().port();
     if (!"http".equals(proto) && !"https".equals(proto)) proto = ex.request().isSSL() ? "https" : "http";
     return proto + "://" + host;
   }

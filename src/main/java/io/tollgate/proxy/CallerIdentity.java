@@ -96,8 +96,10 @@ public final class CallerIdentity {
     String hash = caller.tokenHash();
     if (status >= 200 && status < 300) {
       // Most answers confirm what is known already: write only what changes, so the hot path stays read-only.
-      if (verified.getIfPresent(hash) == null) verified.put(hash, Boolean.TRUE);
-      if (refused.getIfPresent(hash) != null) refused.invalidate(hash);
+      if (!caller.verified()) {
+        verified.put(hash, Boolean.TRUE);
+        refused.invalidate(hash);
+      }
       String shared = caller.sharedPartitionKey();
       if (shared != null) {
         Long at = partitionVerifiedAt.getIfPresent(shared);
