@@ -32,6 +32,28 @@ public final class EventBusBridge implements Handler<BridgeEvent> {
     this.token = new AdminToken(adminToken);
   }
 
+  /**
+   * Refuses (403) a browser page from a foreign origin before SockJS would answer it with CORS headers that
+   * echo its origin: only the management port's own pages and the configured {@code bridgeOrigins} may
+   * open the bridge from a browser. A request without {@code Origin} is a process, not a page, and passes.
+   */
+  public static Handler<io.vertx.ext.web.RoutingContext> originCheck(java.util.List<String> allowed) {
+    java.util.Set<String> origins = java.util.Set.copyOf(allowed);
+    return ctx -> {
+      String origin = ctx.request().getHeader("Origin");
+      String host = ctx.request().getHeader("Host");
+      boolean same = origin != null && host != null && (origin.equals("http://" + host) || origin.equals("https://" + host));
+      if (origin == null || same || origins.contains(origin)) {
+        ctx.next();
+        return;
+      }
+      LOG.debug("event-bus bridge: refused a page from origin {}", origin);
+      ctx.response().setStatusCode(403).putHeader("Content-Type", "application/json")
+          .end(io.tollgate.proxy.GraphError.body("Forbidden", "This origin may not open the event-bus bridge.",
+              java.util.UUID.randomUUID().toString()).encode());
+    };
+  }
+
   /** The router to mount at {@code /eventbus/*}. */
   public static Router router(Vertx vertx, String adminToken) {
     SockJSBridgeOptions options = new SockJSBridgeOptions()

@@ -48,7 +48,10 @@ public final class ManagementVerticle extends VerticleBase {
     router.route("/admin/*").handler(new AdminAuth(options.getAdminToken()));
     router.get("/admin/config").handler(ctx -> json(ctx, 200, effectiveConfig));
     adminRoutes.forEach(contribution -> contribution.accept(router));
-    if (options.isEventBusBridge()) router.route(EventBusBridge.PATH + "/*").subRouter(EventBusBridge.router(vertx, options.getAdminToken()));
+    if (options.isEventBusBridge()) {
+      router.route(EventBusBridge.PATH + "/*").handler(EventBusBridge.originCheck(options.getBridgeOrigins()));
+      router.route(EventBusBridge.PATH + "/*").subRouter(EventBusBridge.router(vertx, options.getAdminToken()));
+    }
     server = vertx.createHttpServer(new HttpServerOptions().setHost(options.getHost()).setPort(options.getPort()));
     return server.requestHandler(router).listen()
         .recover(failure -> Future.failedFuture(new IllegalStateException("management port " + options.getHost() + ":"

@@ -137,6 +137,24 @@ class EventBusBridgeTest {
   }
 
   @Test
+  void a_page_from_a_foreign_origin_cannot_open_the_bridge_while_configured_and_same_origin_pages_can() throws Exception {
+    harness = io.tollgate.testing.GatewayHarness.builder()
+        .gateway(o -> o.getManagement().setBridgeOrigins(java.util.List.of("https://dashboard.example"))).start();
+    String ws = "ws://127.0.0.1:" + harness.gateway().managementPort() + "/eventbus/websocket";
+    java.util.concurrent.CompletableFuture<WebSocket> foreign = HttpClient.newHttpClient().newWebSocketBuilder()
+        .header("Origin", "https://evil.example").buildAsync(URI.create(ws), new WebSocket.Listener() { });
+    java.util.concurrent.ExecutionException refused = org.junit.jupiter.api.Assertions.assertThrows(
+        java.util.concurrent.ExecutionException.class, () -> foreign.get(10, java.util.concurrent.TimeUnit.SECONDS));
+    assertTrue(String.valueOf(refused.getCause()).contains("403") || refused.getCause() instanceof java.net.http.WebSocketHandshakeException,
+        String.valueOf(refused.getCause()));
+    for (String origin : List.of("https://dashboard.example", "http://127.0.0.1:" + harness.gateway().managementPort())) {
+      WebSocket ok = HttpClient.newHttpClient().newWebSocketBuilder().header("Origin", origin)
+          .buildAsync(URI.create(ws), new WebSocket.Listener() { }).get(10, java.util.concurrent.TimeUnit.SECONDS);
+      ok.abort();
+    }
+  }
+
+  @Test
   void without_an_admin_token_every_inbound_message_is_refused_but_events_flow() throws Exception {
     start(null);
     try (BridgeClient client = new BridgeClient()) {
