@@ -63,6 +63,15 @@ public final class L2Store {
   private final String instanceId;
   private final Consumer<JsonObject> onRemoteInvalidation;
   private final RedisLink.Watcher transitions = new Transitions();
+  /**
+   * Invalidations that could not reach Redis (lost or stalled), replayed and published as soon as it answers
+   * again. Until then L2 reads and stores of the paths they cover are skipped: Redis may still hold the old
+   * answer. Bounded; past the bound the whole keyspace is cleared on return instead.
+   */
+  private final java.util.concurrent.ConcurrentLinkedDeque<PathPattern> outbox = new java.util.concurrent.ConcurrentLinkedDeque<>();
+  private final java.util.concurrent.atomic.AtomicInteger outboxSize = new java.util.concurrent.atomic.AtomicInteger();
+  private volatile boolean outboxOverflowed;
+  static final int OUTBOX_MAX = 10_000;
 
   /**
    * @param redis the gateway's Redis, deployed
@@ -132,7 +141,7 @@ public final class L2Store {
 
   /** @return the entry, or null on a miss, on error or while disconnected */
   public Future<CachedResponse> get(CacheKey key) {
-    if (!connected()) return Future.succeededFuture();
+    if (!connected() || pendingCovers(key.path())) return Future.succeededFuture();
     return send(Request.cmd(Command.HMGET).arg(entryKey(key)).arg("meta").arg("body").arg("gz"))
         .compose(r -> {
           if (r == null || r.size() < 2 || r.get(0) == null || r.get(1) == null) return Future.succeededFuture();
@@ -158,7 +167,7 @@ public final class L2Store {
    * @param fetchBeganMillis wall-clock time the upstream read for this answer began
    */
   public Future<Void> put(CacheKey key, CachedResponse response, long fetchBeganMillis) {
-    if (!connected()) return Future.succeededFuture();
+    if (!connected() || pendingCovers(key.path())) return Future.succeededFuture();
     if (fetchBeganMillis < System.currentTimeMillis() - INVALIDATION_WINDOW_MS) return Future.succeededFuture();
     boolean compress = response.body().length() > compressAbove;
     Future<Buffer> body = compress
@@ -191,14 +200,64 @@ public final class L2Store {
    * @return how many entries were deleted from Redis
    */
   public Future<Long> invalidate(PathPattern glob) {
-    if (!connected()) return Future.succeededFuture(0L);
+    if (!connected()) {
+      keep(glob);
+      return Future.succeededFuture(0L);
+    }
+    return apply(glob).recover(failure -> {
+      // Redis stalled or went away mid-way: the write is acknowledged, so the invalidation must not be lost.
+      keep(glob);
+      return Future.succeededFuture(0L);
+    });
+  }
+
+  private Future<Long> apply(PathPattern glob) {
     long at = System.currentTimeMillis();
     // Logged before the scan: a store that indexes its path after this sees the entry and cancels itself.
     return send(Request.cmd(Command.EVAL).arg(LOG_INVALIDATION).arg(1).arg(invalidationLogKey())
             .arg(at).arg(at + ":" + glob).arg(at - INVALIDATION_WINDOW_MS).arg(INVALIDATION_WINDOW_MS))
         .compose(logged -> scanPaths("0", glob, at, 0L))
-        .compose(n -> publish(new JsonObject().put("action", "invalidate").put("pattern", glob.toString())).map(n))
-        .otherwise(0L);
+        .compose(n -> publish(new JsonObject().put("action", "invalidate").put("pattern", glob.toString())).map(n));
+  }
+
+  private void keep(PathPattern glob) {
+    if (outboxSize.incrementAndGet() > OUTBOX_MAX) {
+      outboxOverflowed = true;
+      outboxSize.decrementAndGet();
+      return;
+    }
+    outbox.addLast(glob);
+    LOG.debug("invalidation {} kept until Redis answers ({} pending)", glob, outboxSize.get());
+  }
+
+  private boolean pendingCovers(String path) {
+    if (outboxOverflowed) return true;
+    if (outboxSize.get() == 0) return false;
+    for (PathPattern p : outbox) if (p.matches(path)) return true;
+    return false;
+  }
+
+  /** Invalidations waiting for Redis (0 when none: every acknowledged write has reached every instance). */
+  public int pendingInvalidations() {
+    return outboxOverflowed ? OUTBOX_MAX + 1 : outboxSize.get();
+  }
+
+  /** Replays what was kept, one at a time, in order; an overflow clears the whole keyspace instead. */
+  private Future<Void> replay() {
+    if (outboxOverflowed) {
+      return clear().map(n -> {
+        outbox.clear();
+        outboxSize.set(0);
+        outboxOverflowed = false;
+        return null;
+      });
+    }
+    PathPattern next = outbox.peekFirst();
+    if (next == null) return Future.succeededFuture();
+    return apply(next).compose(n -> {
+      if (outbox.remove(next)) outboxSize.decrementAndGet();
+      return replay();
+    }).recover(failure -> Future.succeededFuture());
   }
 
   /** ZSCAN with a MATCH superset of the pattern; each candidate is then matched exactly (case-insensitively). */
@@ -308,7 +367,8 @@ public final class L2Store {
 
     @Override
     public void up() {
-      LOG.warn("L2 (Redis) reconnected");
+      LOG.warn("L2 (Redis) reconnected; replaying {} kept invalidation(s)", pendingInvalidations());
+      replay();
       // Invalidations published while the subscription was away were missed: this L1 may hold entries
       // other instances evicted, so it starts again from L2 rather than serve them until their TTL.
       onRemoteInvalidation.accept(new JsonObject().put("action", "clear"));

@@ -83,6 +83,11 @@ public final class ResponseCache {
     return l1.removeIf(glob::matches);
   }
 
+  /** Invalidations this instance acknowledged but could not yet bring to Redis (0 without L2). */
+  public int pendingInvalidations() {
+    return l2 == null ? 0 : l2.pendingInvalidations();
+  }
+
   public Future<Long> clear() {
     long local = l1.size();
     l1.clear();

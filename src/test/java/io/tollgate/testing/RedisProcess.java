@@ -72,6 +72,27 @@ public final class RedisProcess implements AutoCloseable {
   public Path dir() { return dir; }
   public boolean alive() { return process != null && process.isAlive(); }
 
+  /** Stalls the server (SIGSTOP): connections stay open, nothing answers, until {@link #resume()}. */
+  public void stall() {
+    signal("STOP");
+  }
+
+  /** Lets a stalled server answer again (SIGCONT). */
+  public void resume() {
+    signal("CONT");
+  }
+
+  private void signal(String name) {
+    try {
+      new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start().waitFor();
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
   /** SIGKILL: the way a crashed Redis disappears, without a goodbye to its clients. */
   public void kill() {
     if (process == null) return;
