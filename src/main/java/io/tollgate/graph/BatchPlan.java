@@ -1,5 +1,6 @@
 package io.tollgate.graph;
 
+import io.tollgate.cache.CacheStage;
 import io.tollgate.proxy.RouteTable;
 import io.vertx.core.MultiMap;
 import io.vertx.core.http.HttpMethod;
@@ -43,16 +44,12 @@ public final class BatchPlan {
       MultiMap headers = MultiMap.caseInsensitiveMultiMap();
       s.headers().forEach(e -> headers.add(e.getKey(), String.valueOf(e.getValue())));
       RouteTable.Route route = routes.match(HttpMethod.valueOf(s.method()), version + s.path(), s.query());
-      steps.add(new Step(s, route, headers, bypasses(headers)));
+      steps.add(new Step(s, route, headers, CacheStage.clientBypasses(headers)));
     }
     return new BatchPlan(List.copyOf(steps));
   }
 
-  private static boolean bypasses(MultiMap headers) {
-    String cc = headers.get("Cache-Control");
-    String pragma = headers.get("Pragma");
-    return (cc != null && (cc.contains("no-cache") || cc.contains("no-store"))) || (pragma != null && pragma.contains("no-cache"));
-  }
+
 
   public List<Step> steps() {
     return steps;

@@ -35,12 +35,8 @@ public final class LinkRewriteStage implements Stage {
   /**
    * @param upstreamOrigin {@code scheme://host[:port]} of the configured upstream: only its links are rewritten
    * @param publicUrl how clients reach this gateway ({@code server.publicUrl}), or null to derive it per request
+   * @param trustedProxies peers whose {@code X-Forwarded-Host}/{@code -Proto} are believed ({@code server.trustedProxies})
    */
-  public LinkRewriteStage(String upstreamOrigin, String publicUrl, WorkerPool workers) {
-    this(upstreamOrigin, publicUrl, java.util.List.of(), workers);
-  }
-
-  /** @param trustedProxies peers whose {@code X-Forwarded-Host}/{@code -Proto} are believed ({@code server.trustedProxies}) */
   public LinkRewriteStage(String upstreamOrigin, String publicUrl, java.util.List<String> trustedProxies, WorkerPool workers) {
     this.trustedProxies = java.util.Set.copyOf(trustedProxies);
     this.links = new LinkRewriter(upstreamOrigin);

@@ -89,6 +89,17 @@ public final class Exchange {
 
 
 
+  /**
+   * True when sending this request twice cannot do anything twice upstream: an idempotent method (GET, HEAD,
+   * OPTIONS, PUT, DELETE) and no streamed body (which cannot be replayed). POST and PATCH never.
+   */
+  public boolean replayable() {
+    HttpMethod m = method();
+    boolean idempotent = m == HttpMethod.GET || m == HttpMethod.HEAD || m == HttpMethod.OPTIONS || m == HttpMethod.PUT
+        || m == HttpMethod.DELETE;
+    return idempotent && !hasBody;
+  }
+
   private static boolean methodMayCarryBody(HttpMethod m) {
     return m == HttpMethod.POST || m == HttpMethod.PUT || m == HttpMethod.PATCH;
   }

@@ -15,6 +15,8 @@ public final class Reply {
   private final HttpClientResponse stream;
   private Buffer prefix;
   private BodyTransform transform;
+  /** What this answer says about the upstream, classified once (UpstreamOutcome.of). */
+  UpstreamOutcome outcome;
   private XCache cacheStatus = XCache.MISS;
   private long ageSeconds = -1;
   private boolean linksChecked;
@@ -75,6 +77,14 @@ public final class Reply {
     r.ageSeconds = ageSeconds;
     r.linksChecked = linksChecked;
     return r;
+  }
+
+  /** Reads and drops a streaming body nobody will write (a retried or requeued answer), so its connection goes back to the pool. */
+  public void discard() {
+    if (stream == null) return;
+    stream.handler(ignored -> { });
+    stream.exceptionHandler(ignored -> { });
+    stream.resume();
   }
 
   /** Rewrites the streaming body chunk by chunk as it is written to the client. */

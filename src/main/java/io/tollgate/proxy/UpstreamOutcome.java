@@ -36,8 +36,13 @@ public record UpstreamOutcome(Kind kind, int status, Duration retryAfter) {
     for (int s = 100; s < 600; s++) ANSWERED_BY_STATUS[s] = new UpstreamOutcome(Kind.ANSWERED, s, null);
   }
 
-  /** Classifies an answer. */
+  /** Classifies an answer, once: the breaker, the retry policy, the limiter and its learner all ask. */
   public static UpstreamOutcome of(Reply reply, Clock clock) {
+    if (reply.outcome == null) reply.outcome = classify(reply, clock);
+    return reply.outcome;
+  }
+
+  private static UpstreamOutcome classify(Reply reply, Clock clock) {
     int s = reply.status();
     if (s >= 100 && s < 429) return ANSWERED_BY_STATUS[s];
     String header = reply.headers().get("Retry-After");

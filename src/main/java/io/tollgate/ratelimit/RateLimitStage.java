@@ -1,12 +1,9 @@
 package io.tollgate.ratelimit;
 
 import io.tollgate.proxy.Charge;
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
-import io.tollgate.config.PathPattern;
 import io.tollgate.config.RateLimitOptions;
 import io.tollgate.metrics.MeterNames;
 import io.tollgate.proxy.Caller;
@@ -14,25 +11,15 @@ import io.tollgate.proxy.Exchange;
 import io.tollgate.proxy.GatewayException;
 import io.tollgate.proxy.Reply;
 import io.tollgate.proxy.UpstreamOutcome;
-import io.vertx.core.http.HttpMethod;
 import io.tollgate.proxy.RouteTable;
 import io.tollgate.proxy.Stage;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import io.vertx.core.http.HttpHeaders;
-import io.vertx.core.json.JsonObject;
-import java.net.URLDecoder;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
-import java.util.Locale;
-import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Collectors;
 
 /**
  * Stage 3: every configured limit whose paths and methods match a request charges one of its buckets
@@ -114,7 +101,7 @@ public final class RateLimitStage implements Stage {
           return next.proceed(ex);
         })
         .compose(reply -> {
-          if (!replayable(ex)) return Future.succeededFuture(reply);
+          if (!ex.replayable() || ex.cancelled()) return Future.succeededFuture(reply);
           UpstreamOutcome said = UpstreamOutcome.of(reply, clock);
           // Only a 429 says "you, slower": a 503 may be an outage, which the breaker and retries handle.
           if (said.status() != 429) return Future.succeededFuture(reply);
@@ -122,25 +109,12 @@ public final class RateLimitStage implements Stage {
           Duration pause = said.retryAfter() == null ? Duration.ofSeconds(1) : said.retryAfter();
           if (left <= 0 || pause.toNanos() >= left) return Future.succeededFuture(reply);
           requeued.increment();
-          discard(reply);
+          reply.discard();
           return admitAndSend(ex, next, charges, deadlineNanos, Duration.ofNanos(left));
         });
   }
 
-  /** Sent again only when nothing can have happened upstream twice: idempotent, no streamed body, client still there. */
-  private static boolean replayable(Exchange ex) {
-    HttpMethod m = ex.method();
-    boolean idempotent = m == HttpMethod.GET || m == HttpMethod.HEAD || m == HttpMethod.OPTIONS || m == HttpMethod.PUT
-        || m == HttpMethod.DELETE;
-    return idempotent && !ex.hasBody() && !ex.cancelled();
-  }
 
-  /** Reads and drops a refused answer's body so its connection goes back to the pool. */
-  private static void discard(Reply reply) {
-    if (!reply.isStreaming()) return;
-    reply.stream().handler(ignored -> { });
-    reply.stream().resume();
-  }
 
   /**
    * The buckets a request pays, with their price: one per limit its route falls under. A $batch chunk pays

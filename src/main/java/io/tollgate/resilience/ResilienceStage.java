@@ -10,9 +10,7 @@ import io.tollgate.proxy.Timers;
 import io.tollgate.proxy.UpstreamOutcome;
 import java.time.Clock;
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.vertx.core.http.HttpClientResponse;
 import java.time.Duration;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -46,7 +44,7 @@ public final class ResilienceStage implements Stage {
   @Override
   public Future<Reply> apply(Exchange ex, Chain next) {
     budget.request();
-    boolean replayable = policy.replayable(ex.method(), ex.hasBody());
+    boolean replayable = policy.replayable(ex);
     long deadline = System.nanoTime() + policy.deadline().toNanos();
     return attempt(ex, next, 1, replayable, deadline);
   }
@@ -72,17 +70,13 @@ public final class ResilienceStage implements Stage {
       }
       retries.computeIfAbsent(cause, c -> Counter.builder(MeterNames.RETRIES).tag(MeterNames.TAG_CAUSE, c).register(registry))
           .increment();
-      if (reply != null && reply.isStreaming()) drain(reply.stream());
+      if (reply != null) reply.discard();
       return sleep(delay).compose(v -> ex.cancelled() ? Future.failedFuture(Breakers.CLIENT_GONE)
           : attempt(ex, next, n + 1, true, deadline));
     });
   }
 
-  private static void drain(HttpClientResponse response) {
-    response.handler(ignored -> {});
-    response.exceptionHandler(ignored -> {});
-    response.resume();
-  }
+
 
   private Future<Void> sleep(Duration d) {
     return Timers.delay(vertx, d);

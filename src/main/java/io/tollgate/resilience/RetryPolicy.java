@@ -2,10 +2,9 @@ package io.tollgate.resilience;
 
 import io.tollgate.config.RetryOptions;
 import io.tollgate.proxy.UpstreamOutcome;
-import io.vertx.core.http.HttpMethod;
+import io.tollgate.proxy.Exchange;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -16,9 +15,6 @@ import java.util.concurrent.ThreadLocalRandom;
  * jitter. Immutable; safe from any thread.
  */
 public final class RetryPolicy {
-  private static final Set<HttpMethod> IDEMPOTENT = Set.of(HttpMethod.GET, HttpMethod.HEAD, HttpMethod.OPTIONS,
-      HttpMethod.PUT, HttpMethod.DELETE);
-
   private final RetryOptions options;
   private final Clock clock;
 
@@ -35,9 +31,9 @@ public final class RetryPolicy {
     return options.getDeadline();
   }
 
-  /** True when a request may be sent more than once. */
-  public boolean replayable(HttpMethod method, boolean hasBody) {
-    return options.isEnabled() && !hasBody && IDEMPOTENT.contains(method);
+  /** True when a request may be sent more than once: retries are on and {@link Exchange#replayable()}. */
+  public boolean replayable(Exchange ex) {
+    return options.isEnabled() && ex.replayable();
   }
 
   /**

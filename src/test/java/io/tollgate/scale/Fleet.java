@@ -50,6 +50,12 @@ final class Fleet implements AutoCloseable {
    * entry index {@code prefix{h}:keys} exists (written atomically with the entry), so this counts completed
    * writes.
    */
+  /** Redis's own clock (TIME), in millis: the clock the shared buckets refill by. */
+  long redisTimeMillis() throws Exception {
+    Response t = redis.send(Request.cmd(Command.TIME)).await(5, TimeUnit.SECONDS);
+    return t.get(0).toLong() * 1000 + t.get(1).toLong() / 1000;
+  }
+
   long pathsInL2() {
     try {
       Response paths = redis.send(Request.cmd(Command.ZRANGE).arg(io.tollgate.cache.L2Store.keyspace(keyPrefix) + "{paths}").arg(0).arg(-1)).await(5, TimeUnit.SECONDS);

@@ -147,8 +147,10 @@ class SharedBudgetTest {
    */
   Window drive(long admissions) throws Exception {
     for (Gateway g : fleet.gateways) fleet.get(g, PATH + "1");
-    // Real time, bounded: the shared bucket refills by Redis TIME, BURST / RATE = 0.5 s (plus a margin) fills it.
-    Thread.sleep((long) (1000 * BURST / RATE) + 100);
+    // The shared bucket refills by Redis TIME: wait until that clock has moved BURST / RATE (plus a margin) on.
+    long spent = fleet.redisTimeMillis();
+    long refill = (long) (1000 * BURST / RATE) + 100;
+    Await.until(() -> fleet.redisTimeMillis() - spent >= refill, Duration.ofSeconds(10), "Redis's clock refilled the bucket");
     long before = admitted();
     long t0 = System.nanoTime();
     Traffic t = new Traffic();
