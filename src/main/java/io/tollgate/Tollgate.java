@@ -14,6 +14,7 @@ import io.vertx.core.Vertx;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
@@ -216,8 +217,20 @@ public final class Tollgate {
     String latency = "0ms";
     @Option(names = "--throttle-rate", paramLabel = "R", description = "per-caller requests per second before 429 (default: 0 = never)")
     double throttleRate;
-    @Option(names = "--throttle-burst", paramLabel = "B", description = "per-caller burst (default: 10)")
-    int throttleBurst = 10;
+    @Option(names = "--throttle-burst", paramLabel = "B",
+        description = "budget capacity in units (default: 0 = 10 s of the rate, as Graph)")
+    int throttleBurst;
+    @Option(names = "--retry-after", paramLabel = "D",
+        description = "fixed Retry-After when throttled (default: 0s = the time to refill the cost, as Graph)")
+    String retryAfter = "0s";
+    @Option(names = "--flat-cost", description = "every request costs 1 unit instead of Graph's resource units")
+    boolean flatCost;
+    @Option(names = "--no-usage-headers", description = "send no x-ms-resource-unit / usage headers (learn from 429s only)")
+    boolean noUsageHeaders;
+    @Option(names = "--no-compression", description = "never gzip answers")
+    boolean noCompression;
+    @Option(names = "--sharepoint", description = "SharePoint's throttling: 120 s pauses, RateLimit-* usage headers")
+    boolean sharepoint;
     @Option(names = "--error-rate", paramLabel = "F", description = "fraction of calls answered 503 (default: 0)")
     double errorRate;
     @Option(names = "--sites", paramLabel = "N", description = "number of sites in the data set (default: 100)")
@@ -242,8 +255,20 @@ public final class Tollgate {
         err.println("config error: --latency: got '" + latency + "', expected a duration such as 30ms");
         return Future.succeededFuture(EXIT_CONFIG);
       }
+      Duration pause = io.tollgate.config.Units.parseDuration(retryAfter);
+      if (pause == null) {
+        err.println("config error: --retry-after: got '" + retryAfter + "', expected a duration such as 120s");
+        return Future.succeededFuture(EXIT_CONFIG);
+      }
       SimulatorOptions o = new SimulatorOptions().setPort(port).setLatency(lat).setThrottleRate(throttleRate)
-          .setThrottleBurst(throttleBurst).setErrorRate(errorRate).setSites(sites);
+          .setThrottleBurst(throttleBurst).setRetryAfter(pause).setResourceUnits(!flatCost)
+          .setUsageHeaders(!noUsageHeaders).setCompression(!noCompression).setSharepoint(sharepoint)
+          .setErrorRate(errorRate).setSites(sites);
+      List<String> problems = o.validate();
+      if (!problems.isEmpty()) {
+        err.println("config error: " + problems.get(0));
+        return Future.succeededFuture(EXIT_CONFIG);
+      }
       Vertx vertx = Vertx.vertx();
       return GraphSimulator.start(vertx, o)
           .map(sim -> {

@@ -45,7 +45,6 @@ public final class BatchStage implements Stage {
   /** The upstream's answer to one chunk of 20 is buffered to be split; past this it is refused, not held. */
   private static final long MAX_UPSTREAM_ANSWER = 64L << 20;
   private static final int MAX_ATTEMPTS = 3;
-  private static final long MAX_RETRY_AFTER_MS = 30_000;
   private static final GatewayException EMPTY = new GatewayException(400, "BadRequest", "The batch body is empty.", null);
   private static final GatewayException ANSWER_TOO_LARGE = new GatewayException(502, "BadGateway",
       "The upstream's batch answer is larger than the gateway buffers.", null);
@@ -304,13 +303,16 @@ public final class BatchStage implements Stage {
     }
   }
 
-  /** Retry-After of a sub-response (decimals such as 0.249 included), capped; 1 s when absent or unreadable. */
+  /**
+   * Retry-After of a sub-response (decimals such as 0.249 included); 1 s when absent or unreadable. Not capped:
+   * a pause longer than what is left of the deadline must surface at once, not be waited out in part.
+   */
   static long retryAfterMs(JsonObject headers) {
     if (headers != null) {
       for (String name : headers.fieldNames()) {
         if (!"retry-after".equalsIgnoreCase(name)) continue;
         Duration d = RetryAfter.parse(String.valueOf(headers.getValue(name)), Clock.systemUTC());
-        return d == null ? 1000 : Math.min(MAX_RETRY_AFTER_MS, d.toMillis());
+        return d == null ? 1000 : d.toMillis();
       }
     }
     return 1000;

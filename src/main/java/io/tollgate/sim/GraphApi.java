@@ -77,31 +77,53 @@ final class GraphApi {
 
   /** Throttles, maybe injects an error, then routes. {@code throttled}/{@code errors} are counted here. */
   Answer execute(Tenant t, Behaviour b, SimulatorStats stats, Call c) {
+    return execute(t, b, stats, c, false);
+  }
+
+  /**
+   * @param inBatch a {@code $batch} sub-request: throttled on its own, told a decimal {@code Retry-After} as Graph
+   *     does inside batches ({@code 0.249})
+   */
+  private Answer execute(Tenant t, Behaviour b, SimulatorStats stats, Call c, boolean inBatch) {
     String[] s = segments(c.path());
-    boolean identity = s.length > 0 && (s[0].equals("users") || s[0].equals("groups") || s[0].equals("me"));
-    int cost = b.resourceUnits() ? cost(c.method(), s) : 1;
+    int cost = b.resourceUnits() ? cost(c.method(), s, c.params()) : 1;
     Map<String, String> headers = new LinkedHashMap<>();
-    if (identity) headers.put("x-ms-resource-unit", String.valueOf(cost));
+    if (b.usageHeaders()) headers.put("x-ms-resource-unit", String.valueOf(cost));
     if (b.throttleRate() > 0) {
-      double left = t.throttle.take(c.caller().hash(), cost, b.throttleRate(), b.throttleBurst(), System.nanoTime());
-      if (left < 0) {
+      Throttle.Verdict v = t.throttle.take(c.caller().budget(), cost, b.throttleRate(), b.throttleCapacity(), System.nanoTime());
+      if (!v.admitted()) {
         stats.throttledOne();
-        headers.put("Retry-After", b.retryAfterSeconds());
+        String retryAfter = retryAfter(b, v.refillSeconds(), inBatch);
+        headers.put("Retry-After", retryAfter);
         headers.put("x-ms-throttle-scope", "Tenant_Application/ReadWrite/" + APP_ID + "/" + TENANT_ID);
         headers.put("x-ms-throttle-information", "ResourceUnitLimitExceeded");
         return error(b.throttleStatus(), "TooManyRequests",
-            "Too many requests, retry after " + b.retryAfterSeconds() + " seconds.", c).with(headers);
+            "Too many requests, retry after " + retryAfter + " seconds.", c).with(headers);
       }
-      double used = 1 - left / b.throttleBurst();
-      // Graph sends this only past 80 % of the budget, as a fraction (0.8 .. 1.8).
-      if (used >= 0.8) headers.put("x-ms-throttle-limit-percentage", String.valueOf(Math.round(used * 10) / 10.0));
+      // Graph says how much is used only past 80 % of the budget.
+      if (b.usageHeaders() && v.used() >= 0.8) {
+        if (b.sharepoint()) {
+          headers.put("RateLimit-Limit", String.valueOf(b.throttleCapacity()));
+          headers.put("RateLimit-Remaining", String.valueOf((long) Math.max(0, Math.floor(v.left()))));
+          headers.put("RateLimit-Reset", String.valueOf((long) Math.ceil((b.throttleCapacity() - v.left()) / b.throttleRate())));
+        } else {
+          headers.put("x-ms-throttle-limit-percentage", String.valueOf(Math.round(v.used() * 100) / 100.0));
+        }
+      }
     }
     if (b.errorRate() > 0 && t.random.nextDouble() < b.errorRate()) {
       stats.errorOne();
-      headers.put("Retry-After", b.retryAfterSeconds());
+      headers.put("Retry-After", b.errorRetryAfter());
       return error(503, "ServiceUnavailable", "The service is temporarily unavailable (simulated).", c).with(headers);
     }
     return route(t.directory, b, c, s).with(headers);
+  }
+
+  /** A fixed pause (SharePoint mode, or configured), else Graph's: the time until the cost is refilled. */
+  private static String retryAfter(Behaviour b, double refillSeconds, boolean inBatch) {
+    if (b.fixedRetryAfterSeconds() > 0) return String.valueOf(b.fixedRetryAfterSeconds());
+    if (inBatch) return String.format(java.util.Locale.ROOT, "%.3f", Math.max(0.001, refillSeconds));
+    return String.valueOf((long) Math.max(1, Math.ceil(refillSeconds)));
   }
 
   /**
@@ -161,7 +183,7 @@ final class GraphApi {
         answer = error(400, "BadRequest", "A batch cannot contain another batch.", sub);
       } else {
         stats.received(sub.key());
-        answer = execute(t, b, stats, sub);
+        answer = execute(t, b, stats, sub, true);
       }
       statusById.put(id, answer.status());
       responses.add(subResponse(id, answer, outer.caller()));
@@ -481,16 +503,39 @@ final class GraphApi {
     return c.method().equals("GET");
   }
 
-  /** Graph's identity resource units and SharePoint's permission-read price; everything else 1. */
-  private static int cost(String method, String[] s) {
-    if (!method.equals("GET") || s.length == 0) return 1;
-    if (s[0].equals("users") && s.length == 1) return 2;
-    if (s[0].equals("groups") && s.length >= 3) {
-      if (s[2].equals("transitiveMembers")) return 5;
-      if (s[2].equals("members")) return 3;
+  /**
+   * Graph's price list (GRAPH.md): identity calls in resource units with {@code $select} -1 and {@code $expand}
+   * +1, never below 1; SharePoint 1 for one item, 2 for a collection or a write, 5 for a permission read
+   * (also through {@code $expand=permissions}); everything else 1.
+   */
+  private static int cost(String method, String[] s, Map<String, List<String>> params) {
+    if (s.length == 0) return 1;
+    boolean get = method.equals("GET");
+    if (s[0].equals("sites") || s[0].equals("drives")) {
+      if (!get) return 2;
+      if (s[s.length - 1].equals("permissions") || expands(params, "permissions")) return 5;
+      return s.length % 2 == 1 ? 2 : 1;
     }
-    if (s[0].equals("sites") && s.length >= 3 && s[2].equals("permissions")) return 5;
-    return 1;
+    if (!get) return 1;
+    int base = 1;
+    if (s[0].equals("users") && s.length == 1) base = 2;
+    if (s[0].equals("applications")) base = 2;
+    if (s[0].equals("me") && s.length >= 2 && s[1].equals("memberOf")) base = 2;
+    if (s[0].equals("groups") && s.length >= 3) {
+      if (s[2].equals("transitiveMembers")) base = 5;
+      if (s[2].equals("members")) base = 3;
+    }
+    if (!(s[0].equals("users") || s[0].equals("groups") || s[0].equals("me") || s[0].equals("applications"))) return base;
+    if (params.containsKey("$select")) base -= 1;
+    if (params.containsKey("$expand")) base += 1;
+    return Math.max(1, base);
+  }
+
+  private static boolean expands(Map<String, List<String>> params, String what) {
+    List<String> values = params.get("$expand");
+    if (values == null) return false;
+    for (String v : values) if (v.toLowerCase(java.util.Locale.ROOT).contains(what)) return true;
+    return false;
   }
 
   private static String[] segments(String rawPath) {

@@ -75,7 +75,7 @@ public final class GraphSimulator extends VerticleBase {
     HttpServerOptions serverOptions = new HttpServerOptions()
         .setHost(initial.getHost()).setPort(initial.getPort())
         // Graph gzips for clients that ask; so must its stand-in, or the gateway's decoding goes untested.
-        .setCompressionSupported(true);
+        .setCompressionSupported(initial.isCompression());
     server = vertx.createHttpServer(serverOptions).requestHandler(this::handle);
     return server.listen().onSuccess(s -> {
       port = s.actualPort();

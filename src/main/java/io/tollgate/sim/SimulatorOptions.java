@@ -23,13 +23,21 @@ public final class SimulatorOptions {
   public static final Duration DEFAULT_LATENCY_JITTER = Duration.ZERO;
   /** Tokens per second per caller; 0 disables throttling. */
   public static final double DEFAULT_THROTTLE_RATE = 0;
-  /** Bucket capacity in tokens (resource units when {@code resourceUnits} is on). */
-  public static final int DEFAULT_THROTTLE_BURST = 10;
+  /** Bucket capacity in tokens (resource units when {@code resourceUnits} is on); 0 = Graph's 10 s of the rate. */
+  public static final int DEFAULT_THROTTLE_BURST = 0;
   /** 429 like the directory; 503 like SharePoint. */
   public static final int DEFAULT_THROTTLE_STATUS = 429;
-  /** Sent as {@code Retry-After} in whole seconds, rounded up, at least 1. */
-  public static final Duration DEFAULT_RETRY_AFTER = Duration.ofSeconds(1);
-  public static final boolean DEFAULT_RESOURCE_UNITS = false;
+  /** 0 = Graph's: the time until the refused cost is back in the bucket (whole seconds, rounded up, >= 1). */
+  public static final Duration DEFAULT_RETRY_AFTER = Duration.ZERO;
+  public static final boolean DEFAULT_RESOURCE_UNITS = true;
+  /** {@code x-ms-resource-unit} on every answer, and the budget's usage past 80 %. */
+  public static final boolean DEFAULT_USAGE_HEADERS = true;
+  /** Gzip for clients that send {@code Accept-Encoding: gzip}, as Graph does. */
+  public static final boolean DEFAULT_COMPRESSION = true;
+  /** SharePoint's throttling: 120 s pauses and {@code RateLimit-*} usage headers. */
+  public static final boolean DEFAULT_SHAREPOINT = false;
+  /** SharePoint's usual pause, within the 70..315 s Graph's docs give. */
+  public static final Duration SHAREPOINT_RETRY_AFTER = Duration.ofSeconds(120);
   public static final double DEFAULT_ERROR_RATE = 0;
   public static final double DEFAULT_HANG_RATE = 0;
   /** Items per page when the caller sends no {@code $top}. */
@@ -53,6 +61,9 @@ public final class SimulatorOptions {
   private int throttleStatus = DEFAULT_THROTTLE_STATUS;
   private Duration retryAfter = DEFAULT_RETRY_AFTER;
   private boolean resourceUnits = DEFAULT_RESOURCE_UNITS;
+  private boolean usageHeaders = DEFAULT_USAGE_HEADERS;
+  private boolean compression = DEFAULT_COMPRESSION;
+  private boolean sharepoint = DEFAULT_SHAREPOINT;
   private double errorRate = DEFAULT_ERROR_RATE;
   private double hangRate = DEFAULT_HANG_RATE;
   private int pageSize = DEFAULT_PAGE_SIZE;
@@ -70,7 +81,8 @@ public final class SimulatorOptions {
   public SimulatorOptions(SimulatorOptions o) {
     host = o.host; port = o.port; latency = o.latency; latencyJitter = o.latencyJitter;
     throttleRate = o.throttleRate; throttleBurst = o.throttleBurst; throttleStatus = o.throttleStatus;
-    retryAfter = o.retryAfter; resourceUnits = o.resourceUnits; errorRate = o.errorRate; hangRate = o.hangRate;
+    retryAfter = o.retryAfter; resourceUnits = o.resourceUnits; usageHeaders = o.usageHeaders;
+    compression = o.compression; sharepoint = o.sharepoint; errorRate = o.errorRate; hangRate = o.hangRate;
     pageSize = o.pageSize; users = o.users; groups = o.groups; sites = o.sites; groupsPerSite = o.groupsPerSite;
     membersPerGroup = o.membersPerGroup; nestedGroupRate = o.nestedGroupRate; seed = o.seed;
     publicOrigin = o.publicOrigin;
@@ -99,6 +111,9 @@ public final class SimulatorOptions {
     throttleStatus = json.getInteger("throttleStatus", throttleStatus);
     retryAfter = duration(json, "retryAfter", retryAfter);
     resourceUnits = json.getBoolean("resourceUnits", resourceUnits);
+    usageHeaders = json.getBoolean("usageHeaders", usageHeaders);
+    compression = json.getBoolean("compression", compression);
+    sharepoint = json.getBoolean("sharepoint", sharepoint);
     errorRate = json.getDouble("errorRate", errorRate);
     hangRate = json.getDouble("hangRate", hangRate);
     pageSize = json.getInteger("pageSize", pageSize);
@@ -118,6 +133,7 @@ public final class SimulatorOptions {
         .put("latency", formatDuration(latency)).put("latencyJitter", formatDuration(latencyJitter))
         .put("throttleRate", throttleRate).put("throttleBurst", throttleBurst).put("throttleStatus", throttleStatus)
         .put("retryAfter", formatDuration(retryAfter)).put("resourceUnits", resourceUnits)
+        .put("usageHeaders", usageHeaders).put("compression", compression).put("sharepoint", sharepoint)
         .put("errorRate", errorRate).put("hangRate", hangRate).put("pageSize", pageSize)
         .put("users", users).put("groups", groups).put("sites", sites).put("groupsPerSite", groupsPerSite)
         .put("membersPerGroup", membersPerGroup).put("nestedGroupRate", nestedGroupRate).put("seed", seed);
@@ -140,7 +156,7 @@ public final class SimulatorOptions {
     if (!(throttleRate >= 0) || Double.isInfinite(throttleRate)) {
       out.add(problem("throttleRate", throttleRate, "a number of tokens per second >= 0"));
     }
-    if (throttleBurst < 1) out.add(problem("throttleBurst", throttleBurst, "an integer >= 1"));
+    if (throttleBurst < 0) out.add(problem("throttleBurst", throttleBurst, "an integer >= 1, or 0 for 10 s of throttleRate"));
     if (throttleStatus != 429 && throttleStatus != 503) out.add(problem("throttleStatus", throttleStatus, "429 or 503"));
     if (retryAfter == null || retryAfter.isNegative()) out.add(problem("retryAfter", retryAfter, "a duration >= 0"));
     if (!(errorRate >= 0 && errorRate <= 1)) out.add(problem("errorRate", errorRate, "a fraction between 0 and 1"));
@@ -179,12 +195,29 @@ public final class SimulatorOptions {
   public SimulatorOptions setThrottleBurst(int throttleBurst) { this.throttleBurst = throttleBurst; return this; }
   public int getThrottleStatus() { return throttleStatus; }
   public SimulatorOptions setThrottleStatus(int throttleStatus) { this.throttleStatus = throttleStatus; return this; }
-  /** {@code Retry-After} of throttled and injected-error answers, sent in whole seconds rounded up, at least 1. */
+  /**
+   * A fixed {@code Retry-After} for throttled and injected-error answers (whole seconds, rounded up, at least 1);
+   * 0, the default, answers as Graph does: a throttled request is told the time until its cost is refilled
+   * (decimal inside {@code $batch}, such as {@code 0.249}), an injected error 1 s.
+   */
   public Duration getRetryAfter() { return retryAfter; }
   public SimulatorOptions setRetryAfter(Duration retryAfter) { this.retryAfter = retryAfter; return this; }
   /** When on, requests cost Graph's resource units (transitiveMembers 5, members 3, ...); otherwise 1 each. */
   public boolean isResourceUnits() { return resourceUnits; }
   public SimulatorOptions setResourceUnits(boolean resourceUnits) { this.resourceUnits = resourceUnits; return this; }
+  /**
+   * When on (Graph's way), every answer says its cost ({@code x-ms-resource-unit}) and an admitted request past
+   * 80 % of the budget says how much is used ({@code x-ms-throttle-limit-percentage}, or in SharePoint mode
+   * {@code RateLimit-Limit/-Remaining/-Reset}). Off: a gateway learns only from 429s.
+   */
+  public boolean isUsageHeaders() { return usageHeaders; }
+  public SimulatorOptions setUsageHeaders(boolean usageHeaders) { this.usageHeaders = usageHeaders; return this; }
+  /** Gzip answers (including {@code $batch}) for clients that ask; off: an upstream that never compresses. */
+  public boolean isCompression() { return compression; }
+  public SimulatorOptions setCompression(boolean compression) { this.compression = compression; return this; }
+  /** SharePoint's throttling: {@code Retry-After} 120 s unless {@code retryAfter} is set, usage as {@code RateLimit-*}. */
+  public boolean isSharepoint() { return sharepoint; }
+  public SimulatorOptions setSharepoint(boolean sharepoint) { this.sharepoint = sharepoint; return this; }
   /**
    * Fraction of Graph requests answered 503 with {@code Retry-After}. Like throttling it applies to each
    * {@code $batch} sub-request; the batch envelope itself always answers 200 when it parses.

@@ -71,7 +71,7 @@ class BatchThroughGatewayTest {
 
   @Test
   void a_throttled_step_carries_a_whole_second_retry_after_the_sdks_can_read() throws Exception {
-    harness = GatewayHarness.builder().simulator(new io.tollgate.sim.SimulatorOptions().setThrottleRate(0.1).setThrottleBurst(1))
+    harness = GatewayHarness.builder().simulator(new io.tollgate.sim.SimulatorOptions().setThrottleRate(0.01).setThrottleBurst(1).setResourceUnits(false))
         .gateway(o -> o.getRateLimit().setEnabled(false)).start();
     HttpResponse<String> r = batch(body(req("1", "GET", "/users/u1"), req("2", "GET", "/users/u2"), req("3", "GET", "/users/u3")));
     JsonArray responses = new JsonObject(r.body()).getJsonArray("responses");
@@ -146,7 +146,7 @@ class BatchThroughGatewayTest {
 
   @Test
   void throttled_sub_requests_are_retried_after_their_retry_after() throws Exception {
-    harness = GatewayHarness.builder().simulator(new SimulatorOptions().setThrottleRate(4).setThrottleBurst(3).setRetryAfter(Duration.ofSeconds(1))).start();
+    harness = GatewayHarness.builder().simulator(new SimulatorOptions().setThrottleRate(4).setThrottleBurst(3).setRetryAfter(Duration.ofSeconds(1)).setResourceUnits(false)).start();
     List<JsonObject> reqs = new ArrayList<>();
     for (int i = 1; i <= 6; i++) reqs.add(req("r" + i, "GET", "/users/u" + (10 + i)));
     HttpResponse<String> r = batch(body(reqs.toArray(JsonObject[]::new)));

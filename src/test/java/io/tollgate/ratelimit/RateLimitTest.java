@@ -102,7 +102,7 @@ class RateLimitTest {
   @Test
   void an_upstream_429_with_retry_after_pauses_the_bucket_and_the_throttled_request_waits_it_out() throws Exception {
     // The simulator admits 3 at once then 2/s, and asks for 2 s after a 429; the gateway's own limit is generous.
-    harness = GatewayHarness.builder().simulator(new SimulatorOptions().setThrottleRate(2).setThrottleBurst(3).setRetryAfter(Duration.ofSeconds(2)))
+    harness = GatewayHarness.builder().simulator(new SimulatorOptions().setThrottleRate(2).setThrottleBurst(3).setRetryAfter(Duration.ofSeconds(2)).setResourceUnits(false))
         .gateway(limits(Duration.ofSeconds(10), new RateLimitOptions.Limit().setName("graph").setKey("global").setRate(100).setBurst(100)))
         .start();
     List<JsonObject> events = new CopyOnWriteArrayList<>();
@@ -124,7 +124,7 @@ class RateLimitTest {
 
   @Test
   void a_pause_longer_than_the_wait_left_passes_the_429_on_at_once_with_a_whole_second_retry_after() throws Exception {
-    harness = GatewayHarness.builder().simulator(new SimulatorOptions().setThrottleRate(0.01).setThrottleBurst(1).setRetryAfter(Duration.ofSeconds(120)))
+    harness = GatewayHarness.builder().simulator(new SimulatorOptions().setThrottleRate(0.01).setThrottleBurst(1).setRetryAfter(Duration.ofSeconds(120)).setResourceUnits(false))
         .gateway(limits(Duration.ofSeconds(5), new RateLimitOptions.Limit().setName("graph").setKey("global").setRate(100).setBurst(100)))
         .start();
     assertEquals(200, harness.get("/v1.0/users").statusCode());

@@ -30,7 +30,7 @@ class RetryTest {
   void a_retry_waits_out_the_upstream_retry_after_and_succeeds() throws Exception {
     // The simulator admits 1 then 2 per second, charges refused calls too and asks for 1 s: a retry sent
     // early would be throttled again.
-    harness = GatewayHarness.builder().simulator(new SimulatorOptions().setThrottleRate(2).setThrottleBurst(1).setRetryAfter(Duration.ofSeconds(1)))
+    harness = GatewayHarness.builder().simulator(new SimulatorOptions().setThrottleRate(2).setThrottleBurst(1).setRetryAfter(Duration.ofSeconds(1)).setResourceUnits(false))
         .gateway(o -> o.getRateLimit().setEnabled(false)).start();
     assertEquals(200, harness.get("/v1.0/users").statusCode());
     assertEquals(200, harness.get("/v1.0/users").statusCode(), "throttled once, then retried after Retry-After");

@@ -179,6 +179,25 @@ class SimulatorBatchTest {
   }
 
   @Test
+  void a_throttled_sub_request_is_told_a_decimal_retry_after_the_time_its_cost_takes_to_refill(Vertx vertx, VertxTestContext test)
+      throws Exception {
+    // 4 units a second, 1 held, a user read costs 1: the second read finds the bucket empty, is charged anyway
+    // (debt 1) and needs 2 units, half a second.
+    sim.reconfigure(new SimulatorOptions().setThrottleRate(4).setThrottleBurst(1).setResourceUnits(false));
+    JsonArray requests = new JsonArray().add(request("a", "GET", "/users/u1"))
+        .add(request("b", "GET", "/users/u2").put("dependsOn", new JsonArray().add("a")));
+    batch(new JsonObject().put("requests", requests)).onComplete(test.succeeding(r -> test.verify(() -> {
+      JsonObject throttled = byId(r).get("b");
+      assertEquals(429, throttled.getInteger("status"));
+      String retryAfter = throttled.getJsonObject("headers").getString("Retry-After");
+      assertTrue(retryAfter.matches("0\\.[0-9]{3}"), "decimal seconds, as Graph sends in batches: " + retryAfter);
+      double seconds = Double.parseDouble(retryAfter);
+      assertTrue(seconds > 0.4 && seconds <= 0.5, retryAfter);
+      test.completeNow();
+    })));
+  }
+
+  @Test
   void beta_batch_runs_sub_requests_on_beta(VertxTestContext test) {
     client.postAbs(sim.origin() + "/beta/$batch")
         .sendJsonObject(new JsonObject().put("requests", new JsonArray().add(request("1", "GET", "users/u1"))))

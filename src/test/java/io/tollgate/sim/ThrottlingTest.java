@@ -38,14 +38,16 @@ class ThrottlingTest {
   }
 
   @Test
-  void the_fourth_immediate_request_with_a_burst_of_three_is_429_with_retry_after(Vertx vertx, VertxTestContext test)
+  void the_fourth_immediate_request_with_a_burst_of_three_is_429_told_when_its_cost_is_back(Vertx vertx, VertxTestContext test)
       throws Exception {
-    start(vertx, new SimulatorOptions().setThrottleRate(TRICKLE).setThrottleBurst(3));
+    // 1 unit a second, 3 held: the refused fourth is charged too (debt of about 1), so its cost of 1 is back
+    // in about 2 s, rounded up.
+    start(vertx, new SimulatorOptions().setThrottleRate(1).setThrottleBurst(3).setResourceUnits(false));
     sequential(4, "/v1.0/users/u1", "alice").onComplete(test.succeeding(answers -> test.verify(() -> {
       for (int i = 0; i < 3; i++) assertEquals(200, answers.get(i).statusCode(), "request " + (i + 1));
       HttpResponse<Buffer> fourth = answers.get(3);
       assertEquals(429, fourth.statusCode());
-      assertEquals("1", fourth.getHeader("Retry-After"));
+      assertEquals("2", fourth.getHeader("Retry-After"));
       assertTrue(fourth.getHeader("x-ms-throttle-scope").startsWith("Tenant_Application/ReadWrite/"),
           fourth.getHeader("x-ms-throttle-scope"));
       assertEquals("ResourceUnitLimitExceeded", fourth.getHeader("x-ms-throttle-information"));
@@ -59,8 +61,52 @@ class ThrottlingTest {
   }
 
   @Test
+  void the_budget_holds_ten_seconds_of_its_rate_and_says_its_usage_only_past_eighty_percent(Vertx vertx, VertxTestContext test)
+      throws Exception {
+    start(vertx, new SimulatorOptions().setThrottleRate(TRICKLE * 1000).setResourceUnits(false));
+    sequential(11, "/v1.0/users/u1", "alice").onComplete(test.succeeding(answers -> test.verify(() -> {
+      for (int i = 0; i < 10; i++) assertEquals(200, answers.get(i).statusCode(), "request " + (i + 1) + " of 10 s x 1/s");
+      for (int i = 0; i < 7; i++) assertNull(answers.get(i).getHeader("x-ms-throttle-limit-percentage"), "request " + (i + 1));
+      assertEquals("0.9", answers.get(8).getHeader("x-ms-throttle-limit-percentage"));
+      assertEquals("1.0", answers.get(9).getHeader("x-ms-throttle-limit-percentage"));
+      assertEquals("1", answers.get(0).getHeader("x-ms-resource-unit"), "every answer says its cost");
+      assertEquals(429, answers.get(10).statusCode());
+      test.completeNow();
+    })));
+  }
+
+  @Test
+  void with_usage_headers_off_only_a_429_says_anything(Vertx vertx, VertxTestContext test) throws Exception {
+    start(vertx, new SimulatorOptions().setThrottleRate(TRICKLE).setThrottleBurst(5).setUsageHeaders(false));
+    sequential(2, "/v1.0/groups/g1/transitiveMembers", "alice").onComplete(test.succeeding(answers -> test.verify(() -> {
+      assertEquals(200, answers.get(0).statusCode(), "transitiveMembers costs Graph's 5 units: all the budget holds");
+      assertNull(answers.get(0).getHeader("x-ms-resource-unit"));
+      assertNull(answers.get(0).getHeader("x-ms-throttle-limit-percentage"));
+      assertEquals(429, answers.get(1).statusCode());
+      test.completeNow();
+    })));
+  }
+
+  @Test
+  void tokens_of_one_tenant_and_app_share_one_budget(Vertx vertx, VertxTestContext test) throws Exception {
+    start(vertx, new SimulatorOptions().setThrottleRate(TRICKLE).setThrottleBurst(1).setResourceUnits(false));
+    String first = Tokens.issue(new JsonObject().put("tid", "t1").put("appid", "a1").put("oid", "one")).substring(7);
+    String second = Tokens.issue(new JsonObject().put("tid", "t1").put("appid", "a1").put("oid", "two")).substring(7);
+    String otherApp = Tokens.issue(new JsonObject().put("tid", "t1").put("appid", "a2")).substring(7);
+    sequential(1, "/v1.0/users/u1", first)
+        .compose(a -> sequential(1, "/v1.0/users/u1", second).compose(b -> sequential(1, "/v1.0/users/u1", otherApp)
+            .map(c -> List.of(a.get(0), b.get(0), c.get(0)))))
+        .onComplete(test.succeeding(answers -> test.verify(() -> {
+          assertEquals(200, answers.get(0).statusCode());
+          assertEquals(429, answers.get(1).statusCode(), "another token of the same app and tenant pays the same budget");
+          assertEquals(200, answers.get(2).statusCode(), "another app has its own");
+          test.completeNow();
+        })));
+  }
+
+  @Test
   void callers_have_separate_buckets(Vertx vertx, VertxTestContext test) throws Exception {
-    start(vertx, new SimulatorOptions().setThrottleRate(TRICKLE).setThrottleBurst(1));
+    start(vertx, new SimulatorOptions().setThrottleRate(TRICKLE).setThrottleBurst(1).setResourceUnits(false));
     sequential(2, "/v1.0/users/u1", "alice")
         .compose(alice -> sequential(1, "/v1.0/users/u1", "bob").map(bob -> List.of(alice.get(1), bob.get(0))))
         .onComplete(test.succeeding(answers -> test.verify(() -> {
@@ -88,7 +134,7 @@ class ThrottlingTest {
   void a_too_early_retry_is_charged_too(Vertx vertx, VertxTestContext test) throws Exception {
     // Two tokens a second, one at most. After 700 ms one token is back (1.4), enough if refusals were free,
     // but the refused retries left a debt of one token, so the fourth request is still refused.
-    start(vertx, new SimulatorOptions().setThrottleRate(2).setThrottleBurst(1));
+    start(vertx, new SimulatorOptions().setThrottleRate(2).setThrottleBurst(1).setResourceUnits(false));
     sequential(3, "/v1.0/users/u1", "alice")
         .compose(first -> vertx.timer(700).compose(v -> sequential(1, "/v1.0/users/u1", "alice"))
             .map(second -> List.of(first.get(0), first.get(1), first.get(2), second.get(0))))
@@ -102,12 +148,15 @@ class ThrottlingTest {
   }
 
   @Test
-  void throttle_status_503_imitates_sharepoint(Vertx vertx, VertxTestContext test) throws Exception {
-    start(vertx, new SimulatorOptions().setThrottleRate(TRICKLE).setThrottleBurst(1).setThrottleStatus(503));
+  void sharepoint_mode_throttles_with_503_and_a_120_second_pause(Vertx vertx, VertxTestContext test) throws Exception {
+    start(vertx, new SimulatorOptions().setThrottleRate(TRICKLE).setThrottleBurst(5).setThrottleStatus(503).setSharepoint(true));
     sequential(2, "/v1.0/sites/s1/permissions", "alice").onComplete(test.succeeding(answers -> test.verify(() -> {
       assertEquals(200, answers.get(0).statusCode());
+      assertEquals("5", answers.get(0).getHeader("x-ms-resource-unit"), "a permission read costs 5");
+      assertEquals("5", answers.get(0).getHeader("RateLimit-Limit"), "past 80 %, SharePoint says RateLimit-*");
+      assertEquals("0", answers.get(0).getHeader("RateLimit-Remaining"));
       assertEquals(503, answers.get(1).statusCode());
-      assertEquals("1", answers.get(1).getHeader("Retry-After"));
+      assertEquals("120", answers.get(1).getHeader("Retry-After"));
       assertEquals(1, sim.stats().throttled());
       assertEquals(0, sim.stats().errors(), "a throttle is not an injected error");
       test.completeNow();
