@@ -37,13 +37,13 @@ public final class RateLimitOptions {
   public static List<Limit> defaultLimits() {
     return List.of(
         new Limit().setName("graph-app").setKey("app").setRate(12_000).setBurst(10_000).setUseCosts(false),
-        new Limit().setName("identity-reads").setKey("tenant+app").setRate(750).setBurst(500)
+        new Limit().setName("identity-reads").setKey("tenant+app").setRate(750).setBurst(500).setMode(Limit.ESTIMATE)
             .setPaths(List.of("/*/users/**", "/*/groups/**", "/*/me/**", "/*/applications/**", "/*/directoryObjects/**"))
             .setMethods(List.of("GET", "HEAD")),
-        new Limit().setName("identity-writes").setKey("tenant+app").setRate(18).setBurst(300)
+        new Limit().setName("identity-writes").setKey("tenant+app").setRate(18).setBurst(300).setMode(Limit.ESTIMATE)
             .setPaths(List.of("/*/users/**", "/*/groups/**", "/*/me/**", "/*/applications/**", "/*/directoryObjects/**"))
             .setMethods(List.of("POST", "PUT", "PATCH", "DELETE")),
-        new Limit().setName("sharepoint").setKey("tenant+app").setRate(40).setBurst(600)
+        new Limit().setName("sharepoint").setKey("tenant+app").setRate(40).setBurst(600).setMode(Limit.ESTIMATE)
             .setPaths(List.of("/*/sites/**", "/*/drives/**", "/*/shares/**")));
   }
 
@@ -188,6 +188,10 @@ public final class RateLimitOptions {
   /** One budget: a token bucket per value of {@link #getKey()}. */
   public static final class Limit {
     static final Set<String> KEY_PARTS = Set.of("global", "tenant", "app", "route");
+    /** A starting rate Tollgate raises while the upstream shows room and lowers on throttling. */
+    public static final String ESTIMATE = "estimate";
+    /** A rate never exceeded; Tollgate learns only below it. What an operator writes, by default. */
+    public static final String CEILING = "ceiling";
     private String name;
     private String key = "global";
     private double rate;
@@ -195,11 +199,14 @@ public final class RateLimitOptions {
     private List<String> paths = List.of();
     private List<String> methods = List.of();
     private boolean useCosts = true;
+    private String mode = CEILING;
+    private double maxGrowth;
 
     public Limit() {}
 
     public Limit(Limit o) {
       name = o.name; key = o.key; rate = o.rate; burst = o.burst; paths = o.paths; methods = o.methods; useCosts = o.useCosts;
+      mode = o.mode; maxGrowth = o.maxGrowth;
     }
 
     static Limit read(ConfigReader r) {
@@ -232,6 +239,11 @@ public final class RateLimitOptions {
       l.methods = r.strings("methods", List.of()).stream().map(m -> m.toUpperCase(Locale.ROOT)).toList();
       for (String m : l.methods) if (!m.matches("[A-Z]+")) r.problem("methods", m, "HTTP method names");
       l.useCosts = r.bool("useCosts", true);
+      l.mode = r.string("mode", CEILING);
+      if (!ESTIMATE.equals(l.mode) && !CEILING.equals(l.mode)) r.problem("mode", l.mode, "estimate or ceiling");
+      l.maxGrowth = r.decimal("maxGrowth", 0, 0, 1e6);
+      if (r.has("maxGrowth") && l.maxGrowth < 1) r.problem("maxGrowth", r.raw("maxGrowth"), "a factor >= 1 (the learned rate stays below rate x maxGrowth)");
+      if (r.has("maxGrowth") && CEILING.equals(l.mode)) r.problem("maxGrowth", r.raw("maxGrowth"), "absent: a ceiling never grows (set mode: estimate)");
       r.rejectUnknown();
       return l;
     }
@@ -240,7 +252,9 @@ public final class RateLimitOptions {
       JsonObject j = new JsonObject().put("name", name).put("key", key).put("rate", rate).put("burst", burst);
       if (!paths.isEmpty()) j.put("paths", new JsonArray(paths));
       if (!methods.isEmpty()) j.put("methods", new JsonArray(methods));
-      return j.put("useCosts", useCosts);
+      j.put("useCosts", useCosts).put("mode", mode);
+      if (maxGrowth > 0) j.put("maxGrowth", maxGrowth);
+      return j;
     }
 
     public String getName() { return name; }
@@ -263,6 +277,18 @@ public final class RateLimitOptions {
     /** True: a request takes its cost in tokens; false: one token (request-count limits). */
     public boolean isUseCosts() { return useCosts; }
     public Limit setUseCosts(boolean useCosts) { this.useCosts = useCosts; return this; }
+    /** {@link #ESTIMATE} or {@link #CEILING} (the default). */
+    public String getMode() { return mode; }
+    public Limit setMode(String mode) { this.mode = mode; return this; }
+    /** For an estimate: the learned rate stays at most {@code rate x maxGrowth}; 0 (the default) = no cap. */
+    public double getMaxGrowth() { return maxGrowth; }
+    public Limit setMaxGrowth(double maxGrowth) { this.maxGrowth = maxGrowth; return this; }
+    public boolean isEstimate() { return ESTIMATE.equals(mode); }
+    /** The highest rate this limit may learn. */
+    public double maxRate() {
+      if (!isEstimate()) return rate;
+      return maxGrowth > 0 ? rate * maxGrowth : Double.POSITIVE_INFINITY;
+    }
   }
 
   /** A request's price in tokens: the first rule matching method and path wins; unmatched requests cost 1. */

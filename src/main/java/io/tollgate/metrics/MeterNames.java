@@ -27,6 +27,12 @@ public final class MeterNames {
   public static final String RATELIMIT_FALLBACK = "tollgate.ratelimit.fallback";
   /** Counter: upstream 429s (and 503s with Retry-After); tags route, status. */
   public static final String UPSTREAM_THROTTLED = "tollgate.upstream.throttled";
+  /** Gauge: the rate a bucket has learned, tokens per second; tags limit, scope (bucket hash), mode. */
+  public static final String RATELIMIT_LEARNED_RATE = "tollgate.ratelimit.learned.rate";
+  /** Counter: learned-rate changes; tags limit, reason (slow-start, increase, usage, throttled). */
+  public static final String RATELIMIT_RATE_CHANGES = "tollgate.ratelimit.rate.changes";
+  /** Counter: tokens taken (or given back, negative) because x-ms-resource-unit differed from the estimate. */
+  public static final String RATELIMIT_SETTLED_TOKENS = "tollgate.ratelimit.settled.tokens";
   /** Gauge: upstream calls holding a bulkhead slot. */
   public static final String BULKHEAD_IN_FLIGHT = "tollgate.bulkhead.in.flight";
   /** Gauge: requests waiting for a bulkhead slot. */
@@ -43,6 +49,9 @@ public final class MeterNames {
   public static final String RETRY_BUDGET_EXHAUSTED = "tollgate.retry.budget.exhausted";
 
   public static final String TAG_ROUTE = "route";
+  public static final String TAG_LIMIT = "limit";
+  public static final String TAG_SCOPE = "scope";
+  public static final String TAG_MODE = "mode";
   public static final String TAG_ORIGIN = "origin";
   public static final String TAG_STATE = "state";
   public static final String TAG_CAUSE = "cause";

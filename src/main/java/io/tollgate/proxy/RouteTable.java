@@ -32,7 +32,26 @@ public final class RouteTable {
 
   /** A rate limit compiled for matching: which bucket key parts it uses, and where it applies. */
   public record Limit(String name, double rate, int burst, boolean useCosts, boolean byTenant, boolean byApp,
-      boolean byRoute, List<PathPattern> paths, Set<String> methods) {
+      boolean byRoute, List<PathPattern> paths, Set<String> methods, boolean estimate, double maxRate) {
+    private static final Set<String> READS = Set.of("GET", "HEAD", "OPTIONS");
+
+    /** A global, fixed-rate limit on every path (tests and benchmarks). */
+    public static Limit of(String name, double rate, int burst) {
+      return new Limit(name, rate, burst, true, false, false, false, List.of(), Set.of(), false, rate);
+    }
+
+    /** True when every method it applies to is a read; false for writes only or for both. */
+    public boolean readsOnly() {
+      return !methods.isEmpty() && READS.containsAll(methods);
+    }
+
+    /** True when every method it applies to is a write. */
+    public boolean writesOnly() {
+      if (methods.isEmpty()) return false;
+      for (String m : methods) if (READS.contains(m)) return false;
+      return true;
+    }
+
     /** True when choosing the bucket needs the caller's tenant or app. */
     public boolean needsClaims() {
       return byTenant || byApp;
@@ -83,7 +102,8 @@ public final class RouteTable {
     Set<String> parts = Set.of(l.getKey().split("\\+"));
     return new Limit(l.getName(), l.getRate(), l.getBurst(), l.isUseCosts(), parts.contains("tenant"), parts.contains("app"),
         parts.contains("route"), l.getPaths().stream().map(PathPattern::compile).toList(),
-        l.getMethods().stream().map(m -> m.toUpperCase(Locale.ROOT)).collect(Collectors.toUnmodifiableSet()));
+        l.getMethods().stream().map(m -> m.toUpperCase(Locale.ROOT)).collect(Collectors.toUnmodifiableSet()),
+        l.isEstimate(), l.maxRate());
   }
 
   /**

@@ -31,7 +31,7 @@ import java.util.function.LongSupplier;
  */
 final class LocalRateLimiter implements RateLimiter {
   private final Vertx vertx;
-  private final Cache<String, TokenBucket> buckets;
+  private final Cache<String, Budget> buckets;
   private final LongSupplier nanoTime;
   private final long maxWaitNanos;
   private final int maxWaiters;
@@ -50,8 +50,82 @@ final class LocalRateLimiter implements RateLimiter {
         .build();
   }
 
+  /** A bucket and the rate it has learned; the bucket refills at that rate / divisor. */
+  private static final class Budget {
+    final TokenBucket bucket;
+    final AdaptiveRate rate;
+    /** When this gateway last asked Redis whether the shared rate may grow (distributed mode). */
+    final java.util.concurrent.atomic.AtomicLong lastShared = new java.util.concurrent.atomic.AtomicLong(Long.MIN_VALUE);
+
+    Budget(TokenBucket bucket, AdaptiveRate rate) {
+      this.bucket = bucket;
+      this.rate = rate;
+    }
+
+    TokenBucket bucket() { return bucket; }
+    AdaptiveRate rate() { return rate; }
+  }
+
+  private Budget budget(Charge c) {
+    return buckets.get(c.bucketKey(), k -> new Budget(
+        new TokenBucket(c.rate() / divisor, Math.max(1, c.burst() / divisor), nanoTime),
+        new AdaptiveRate(c.rate(), c.rule().maxRate(), nanoTime.getAsLong())));
+  }
+
   TokenBucket bucket(Charge c) {
-    return buckets.get(c.bucketKey(), k -> new TokenBucket(c.rate() / divisor, Math.max(1, c.burst() / divisor), nanoTime));
+    return budget(c).bucket();
+  }
+
+  @Override
+  public Future<List<RateChange>> learn(List<Charge> charges, double usage, boolean throttled) {
+    return Future.succeededFuture(learnNow(charges, usage, throttled));
+  }
+
+  List<RateChange> learnNow(List<Charge> charges, double usage, boolean throttled) {
+    List<RateChange> changes = null;
+    long now = nanoTime.getAsLong();
+    for (Charge c : charges) {
+      Budget b = budget(c);
+      AdaptiveRate.Change change = throttled ? b.rate().throttled(now) : b.rate().answered(now, usage, b.bucket().demand());
+      if (change == null) continue;
+      b.bucket().clearDemand();
+      b.bucket().rate(change.to() / divisor);
+      if (changes == null) changes = new ArrayList<>(1);
+      changes.add(new RateChange(c, change.from(), change.to(), change.reason().label));
+    }
+    return changes == null ? List.of() : changes;
+  }
+
+  /** Sets a bucket's rate to one learned elsewhere (the shared bucket in Redis), so a fallback starts from it. */
+  void adopt(Charge c, double learned) {
+    Budget b = budget(c);
+    b.rate().adopt(learned);
+    b.bucket().rate(learned / divisor);
+  }
+
+  /**
+   * True at most once per learning step per bucket: whether to ask the shared bucket if it may grow. Growth
+   * is decided there at most once a step anyway; this keeps a script call off every answered request.
+   */
+  boolean dueToShare(Charge c) {
+    Budget b = budget(c);
+    long now = nanoTime.getAsLong();
+    long last = b.lastShared.get();
+    return (last == Long.MIN_VALUE || now - last >= AdaptiveRate.STEP_NANOS) && b.lastShared.compareAndSet(last, now);
+  }
+
+  @Override
+  public void settle(Charge charge, int extra) {
+    if (extra == 0) return;
+    TokenBucket b = bucket(charge);
+    if (extra < 0) b.refund(-extra);
+    else b.charge(extra);
+  }
+
+  @Override
+  public double learnedRate(Charge charge) {
+    Budget b = buckets.getIfPresent(charge.bucketKey());
+    return b == null ? Double.NaN : b.rate().rate();
   }
 
   /** Buckets held now (after Caffeine's pending evictions ran). */
@@ -68,8 +142,8 @@ final class LocalRateLimiter implements RateLimiter {
   @Override
   public boolean paused(List<Charge> charges) {
     for (Charge c : charges) {
-      TokenBucket b = buckets.getIfPresent(c.bucketKey());
-      if (b != null && b.paused()) return true;
+      Budget b = buckets.getIfPresent(c.bucketKey());
+      if (b != null && b.bucket().paused()) return true;
     }
     return false;
   }

@@ -39,7 +39,7 @@ public final class RateLimitStage implements Stage {
   private final Counter rejected;
   private final Counter requeued;
   private final Counter staleWhileThrottled;
-  private final RetryAfterLearner learner;
+  private final BudgetLearner learner;
   private final Duration maxWait;
   private final Clock clock;
 
@@ -58,7 +58,7 @@ public final class RateLimitStage implements Stage {
         .description("upstream 429s absorbed by waiting in the bucket's queue again").register(registry);
     this.staleWhileThrottled = Counter.builder(MeterNames.RATELIMIT_STALE_WHILE_THROTTLED)
         .description("requests answered from a stale entry instead of waiting out an upstream pause").register(registry);
-    this.learner = new RetryAfterLearner(vertx, limiter, registry, clock);
+    this.learner = new BudgetLearner(vertx, limiter, registry, clock);
     this.maxWait = options.getMaxWait();
     this.clock = clock;
   }
@@ -127,7 +127,7 @@ public final class RateLimitStage implements Stage {
     java.util.Map<String, Charge> merged = new java.util.LinkedHashMap<>();
     for (RouteTable.Route step : steps) {
       for (Charge c : charges(step, ex.caller())) {
-        merged.merge(c.bucketKey(), c, (a, b) -> new Charge(a.limit(), a.id(), a.rate(), a.burst(), a.tokens() + b.tokens()));
+        merged.merge(c.bucketKey(), c, (a, b) -> a.plus(b.tokens()));
       }
     }
     return List.copyOf(merged.values());
@@ -139,7 +139,7 @@ public final class RateLimitStage implements Stage {
     List<Charge> out = new ArrayList<>(applied.size());
     for (RouteTable.AppliedLimit a : applied) {
       RouteTable.Limit l = a.limit();
-      out.add(new Charge(l.name(), bucketId(l, who, a.matched()), l.rate(), l.burst(), l.useCosts() ? route.cost() : 1));
+      out.add(new Charge(l, bucketId(l, who, a.matched()), l.useCosts() ? route.cost() : 1));
     }
     return out;
   }

@@ -55,6 +55,24 @@ public interface RateLimiter {
   /** True when any of the charges' buckets is paused by a learned upstream {@code Retry-After} right now. */
   boolean paused(List<Charge> charges);
 
+  /**
+   * Feeds what an upstream answer said back into the charges' learned rates ({@link AdaptiveRate}).
+   *
+   * @param usage the share of its budget the upstream says is spent, NaN when it did not say
+   * @param throttled the answer was a 429 (or a 503 with {@code Retry-After}) for these charges' scope
+   * @return the rates that changed
+   */
+  Future<List<RateChange>> learn(List<Charge> charges, double usage, boolean throttled);
+
+  /**
+   * Takes {@code extra} more tokens from the charge's bucket (gives them back when negative): the upstream
+   * said what the call really cost ({@code x-ms-resource-unit}) and the estimate was off by that much.
+   */
+  void settle(Charge charge, int extra);
+
+  /** The rate a bucket has learned (tokens per second), or NaN when this limiter holds no such bucket. */
+  double learnedRate(Charge charge);
+
   /** "local", "redis" or "local-fallback" (Redis lost). */
   String mode();
 

@@ -31,15 +31,18 @@ final class RedisRateLimiter implements RateLimiter {
   private static final Logger LOG = LoggerFactory.getLogger(RedisRateLimiter.class);
   static final String COMPONENT = "rateLimit";
 
-  /** KEYS[1] bucket; ARGV rate/s, burst, cost, maxWaitMs, ttlMs. Returns {admitted 1|0, waitMs, tokens}. */
+  /**
+   * KEYS[1] bucket; ARGV rate/s, burst, cost, maxWaitMs, ttlMs. The rate is the learned one ({@code rate} field)
+   * once there is one. Returns {admitted 1|0, waitMs, tokens}; a request that must wait marks {@code demand}.
+   */
   static final String ACQUIRE = """
       if redis.replicate_commands then redis.replicate_commands() end
       local t = redis.call('TIME')
       local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-      local rate = tonumber(ARGV[1]) / 1000
+      local h = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'paused', 'rate')
+      local rate = (tonumber(h[4]) or tonumber(ARGV[1])) / 1000
       local burst = tonumber(ARGV[2])
       local cost = tonumber(ARGV[3])
-      local h = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'paused')
       local tokens = tonumber(h[1]) or burst
       local ts = tonumber(h[2]) or now
       local paused = tonumber(h[3]) or 0
@@ -47,10 +50,15 @@ final class RedisRateLimiter implements RateLimiter {
       if now > from then tokens = math.min(burst, tokens + (now - from) * rate) end
       if now > ts then ts = now end
       local wait = math.max(0, paused - now)
-      if cost > tokens then wait = wait + (cost - tokens) / rate end
-      if wait > tonumber(ARGV[4]) then return {0, tostring(wait), tostring(tokens)} end
+      local short = cost > tokens
+      if short then wait = wait + (cost - tokens) / rate end
+      if wait > tonumber(ARGV[4]) then
+        redis.call('HSET', KEYS[1], 'demand', '1')
+        return {0, tostring(wait), tostring(tokens)}
+      end
       tokens = tokens - cost
       redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(ts))
+      if short then redis.call('HSET', KEYS[1], 'demand', '1') end
       redis.call('PEXPIRE', KEYS[1], math.max(tonumber(ARGV[5]), math.ceil(wait) + 1000))
       return {1, tostring(wait), tostring(tokens)}
       """;
@@ -59,7 +67,7 @@ final class RedisRateLimiter implements RateLimiter {
       if redis.replicate_commands then redis.replicate_commands() end
       local t = redis.call('TIME')
       local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-      local h = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'paused')
+      local h = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'paused', 'rate')
       local burst = tonumber(ARGV[3])
       local tokens = tonumber(h[1]) or burst
       local ts = tonumber(h[2]) or now
@@ -67,7 +75,7 @@ final class RedisRateLimiter implements RateLimiter {
       local untilMs = now + tonumber(ARGV[1])
       if untilMs <= paused then return 0 end
       local from = math.max(ts, paused)
-      if now > from then tokens = math.min(burst, tokens + (now - from) * tonumber(ARGV[2]) / 1000) end
+      if now > from then tokens = math.min(burst, tokens + (now - from) * (tonumber(h[4]) or tonumber(ARGV[2])) / 1000) end
       if now > ts then ts = now end
       tokens = math.min(tokens, 0)
       redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(ts), 'paused', tostring(untilMs))
@@ -75,12 +83,88 @@ final class RedisRateLimiter implements RateLimiter {
       if paused > now then return 0 end
       return 1
       """;
-  /** KEYS[1] bucket; ARGV cost, burst: gives back a reservation another limit made useless. */
+  /**
+   * KEYS[1] bucket; ARGV tokens, burst: gives back a reservation another limit made useless (positive), or takes
+   * what a call cost besides its estimate (negative: the balance may go below zero, later requests wait).
+   */
   static final String REFUND = """
       local v = tonumber(redis.call('HGET', KEYS[1], 'tokens'))
       if v == nil then return 0 end
       redis.call('HSET', KEYS[1], 'tokens', tostring(math.min(tonumber(ARGV[2]), v + tonumber(ARGV[1]))))
       return 1
+      """;
+  /**
+   * {@link AdaptiveRate}'s rules on the shared bucket, so that every gateway on this Redis learns one rate.
+   * KEYS[1] bucket; ARGV kind ('t' throttled, 'a' answered), usage (-1 unknown), configured rate, max rate
+   * (-1 none), burst, ttlMs. Saved-up tokens are refilled at the old rate first. Returns {from, to, reason}.
+   */
+  static final String LEARN = """
+      if redis.replicate_commands then redis.replicate_commands() end
+      local t = redis.call('TIME')
+      local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+      local h = redis.call('HMGET', KEYS[1], 'rate', 'thr', 'step', 'grown', 'ucut', 'tcut', 'demand', 'tokens', 'ts', 'paused')
+      local start = tonumber(ARGV[3])
+      local max = tonumber(ARGV[4])
+      if max < 0 then max = math.huge end
+      local burst = tonumber(ARGV[5])
+      local rate = tonumber(h[1]) or start
+      local thr = tonumber(h[2])
+      if thr == nil then
+        if max == start then thr = start else thr = -1 end
+      end
+      local step = tonumber(h[3]) or start * 0.05
+      local grown = tonumber(h[4]) or now
+      local ucut = tonumber(h[5]) or (now - 1000)
+      local tcut = tonumber(h[6]) or (now - 1000)
+      local usage = tonumber(ARGV[2])
+      local from = rate
+      local reason = ''
+      local function cut(f, why)
+        rate = math.max(start * 0.01, rate * f)
+        thr = rate
+        step = rate * 0.05
+        grown = now
+        reason = why
+      end
+      if ARGV[1] == 't' then
+        if now - tcut >= 1000 then
+          tcut = now
+          cut(0.7, 'throttled')
+        end
+      elseif usage >= 0.95 then
+        if now - ucut >= 1000 then
+          ucut = now
+          cut(0.9, 'usage')
+        end
+      elseif usage >= 0.8 then
+        if thr < 0 or rate < thr then thr = rate end
+      elseif h[7] == '1' and rate < max and now - grown >= 1000 and now - math.max(ucut, tcut) >= 1000 then
+        grown = now
+        if thr < 0 or rate < thr then
+          rate = rate * 1.5
+          if thr >= 0 then rate = math.min(rate, thr) end
+          reason = 'slow-start'
+        else
+          rate = rate + step
+          reason = 'increase'
+        end
+        rate = math.min(rate, max)
+      end
+      if rate ~= from then
+        local tokens = tonumber(h[8]) or burst
+        local ts = tonumber(h[9]) or now
+        local paused = tonumber(h[10]) or 0
+        local since = math.max(ts, paused)
+        if now > since then tokens = math.min(burst, tokens + (now - since) * from / 1000) end
+        if now > ts then ts = now end
+        redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(ts), 'demand', '0')
+      else
+        reason = ''
+      end
+      redis.call('HSET', KEYS[1], 'rate', tostring(rate), 'thr', tostring(thr), 'step', tostring(step),
+        'grown', tostring(grown), 'ucut', tostring(ucut), 'tcut', tostring(tcut))
+      redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[6]))
+      return {tostring(from), tostring(rate), reason}
       """;
 
   private final Vertx vertx;
@@ -95,6 +179,7 @@ final class RedisRateLimiter implements RateLimiter {
   private final RedisLink.Script acquire = new RedisLink.Script(ACQUIRE);
   private final RedisLink.Script pause = new RedisLink.Script(PAUSE);
   private final RedisLink.Script refund = new RedisLink.Script(REFUND);
+  private final RedisLink.Script learn = new RedisLink.Script(LEARN);
   private final RedisLink.Watcher transitions = new Transitions();
   private volatile boolean closed;
 
@@ -195,6 +280,46 @@ final class RedisRateLimiter implements RateLimiter {
     return redis.connected() ? "redis" : "local-fallback";
   }
 
+  /** Learned in Redis, shared; the local twin follows (so that a fallback starts from what was learned). */
+  @Override
+  public Future<List<RateChange>> learn(List<Charge> charges, double usage, boolean throttled) {
+    if (!redis.connected()) return fallback.learn(charges, usage, throttled);
+    String kind = throttled ? "t" : "a";
+    String u = Double.isNaN(usage) ? "-1" : Double.toString(usage);
+    List<Future<RateChange>> each = new java.util.ArrayList<>(charges.size());
+    boolean signal = throttled || usage >= AdaptiveRate.HIGH_USAGE;
+    for (Charge c : charges) {
+      if (!signal && !fallback.dueToShare(c)) continue;
+      double max = c.rule().maxRate();
+      each.add(run(learn, key(c), kind, u, Double.toString(c.rate()), Double.isInfinite(max) ? "-1" : Double.toString(max),
+          Integer.toString(c.burst()), ttlMs).map(r -> {
+            String reason = r.get(2).toString();
+            if (reason.isEmpty()) return null;
+            double to = Double.parseDouble(r.get(1).toString());
+            fallback.adopt(c, to);
+            return new RateChange(c, Double.parseDouble(r.get(0).toString()), to, reason);
+          }));
+    }
+    return Future.join(each).transform(done -> {
+      List<RateChange> out = new java.util.ArrayList<>(1);
+      for (Future<RateChange> f : each) if (f.succeeded() && f.result() != null) out.add(f.result());
+      return Future.succeededFuture(out);
+    });
+  }
+
+  @Override
+  public void settle(Charge charge, int extra) {
+    if (extra == 0) return;
+    fallback.settle(charge, extra);
+    if (redis.connected()) run(refund, key(charge), Integer.toString(-extra), Integer.toString(charge.burst()));
+  }
+
+  /** The twin's learned rate: this gateway's view, updated from Redis on every change it saw. */
+  @Override
+  public double learnedRate(Charge charge) {
+    return fallback.learnedRate(charge);
+  }
+
   /** Runs a script on one bucket within {@code redisTimeout}; a failure has marked the link down. */
   private Future<Response> run(RedisLink.Script script, String bucket, String... args) {
     return redis.eval(script, List.of(bucket), List.of(args), timeoutMs);
@@ -225,7 +350,7 @@ final class RedisRateLimiter implements RateLimiter {
   /** The hash tag keeps each bucket's one key in one cluster slot; the id is hashed (it may name a tenant). */
   private String key(Charge c) {
     // r1: the limiter's own keyspace, versioned (see L2Store.keyspace for the cache's).
-    return prefix + "r1:{" + c.limit() + ":" + RetryAfterLearner.shortHash(c.id()) + hashTail(c.id()) + "}";
+    return prefix + "r1:{" + c.limit() + ":" + BudgetLearner.shortHash(c.id()) + hashTail(c.id()) + "}";
   }
 
   private static String hashTail(String id) {

@@ -18,14 +18,15 @@ import java.util.function.LongSupplier;
  * section on the bucket itself. Time comes from the injected nanosecond clock (tests move it by hand).
  */
 public final class TokenBucket {
-  private final double ratePerNano;
-  private final double ratePerSecond;
+  private double ratePerNano;
+  private double ratePerSecond;
   private final int burst;
   private final LongSupplier nanoTime;
   private double tokens;
   private long last;
   private long pausedUntil;
   private long shift;
+  private boolean demand;
 
   /** A full bucket. */
   public TokenBucket(double ratePerSecond, int burst, LongSupplier nanoTime) {
@@ -39,7 +40,24 @@ public final class TokenBucket {
     this.pausedUntil = last;
   }
 
-  public double rate() { return ratePerSecond; }
+  public synchronized double rate() { return ratePerSecond; }
+
+  /** From now on refills at {@code ratePerSecond} (what was saved up so far was refilled at the old rate). */
+  public synchronized void rate(double ratePerSecond) {
+    if (!(ratePerSecond > 0)) throw new IllegalArgumentException("rate > 0 required");
+    refill(nanoTime.getAsLong());
+    this.ratePerSecond = ratePerSecond;
+    this.ratePerNano = ratePerSecond / 1e9;
+  }
+
+  /** True when a request had to wait for tokens (or was refused) since {@link #clearDemand()}: demand exceeds the rate. */
+  public synchronized boolean demand() {
+    return demand;
+  }
+
+  public synchronized void clearDemand() {
+    demand = false;
+  }
   public int burst() { return burst; }
 
   /**
@@ -53,7 +71,10 @@ public final class TokenBucket {
     refill(now);
     long wait = Math.max(0, pausedUntil - now);
     double deficit = cost - tokens;
-    if (deficit > 0) wait += (long) Math.ceil(deficit / ratePerNano);
+    if (deficit > 0) {
+      wait += (long) Math.ceil(deficit / ratePerNano);
+      demand = true;
+    }
     if (wait > maxWaitNanos) return -Math.max(1, wait);
     tokens -= cost;
     return wait;
@@ -62,6 +83,12 @@ public final class TokenBucket {
   /** Takes the tokens only if they are there now (and the bucket is not paused). */
   public boolean tryTake(int cost) {
     return reserve(cost, 0) >= 0;
+  }
+
+  /** Takes tokens a request turned out to cost besides its charge; the balance may go negative (later ones wait). */
+  public synchronized void charge(int extra) {
+    refill(nanoTime.getAsLong());
+    tokens -= extra;
   }
 
   /** Gives back tokens of a reservation that was not used (another limit refused the request). */

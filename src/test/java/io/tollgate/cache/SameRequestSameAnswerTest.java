@@ -70,7 +70,8 @@ class SameRequestSameAnswerTest {
 
   @Test
   void clearing_the_cache_leaves_the_distributed_rate_budgets_alone() throws Exception {
-    harness = GatewayHarness.builder().redis().gateway(o -> {
+    // Flat costs: the simulator's x-ms-resource-unit would settle a user list at Graph's 2 units.
+    harness = GatewayHarness.builder().redis().simulator(new io.tollgate.sim.SimulatorOptions().setResourceUnits(false)).gateway(o -> {
       o.getManagement().setAdminToken(ADMIN);
       o.getRetry().setEnabled(false);
       o.getRateLimit().setEnabled(true).setDistributed(true).setMaxWait(Duration.ZERO).setCosts(List.of())

@@ -48,7 +48,8 @@ class CallerVerificationTest {
 
   @Test
   void a_forged_token_with_the_victims_claims_does_not_spend_the_victims_budget() throws Exception {
-    harness = GatewayHarness.builder().gateway(o -> {
+    // Flat costs: the simulator's x-ms-resource-unit would settle a user list at Graph's 2 units.
+    harness = GatewayHarness.builder().simulator(new io.tollgate.sim.SimulatorOptions().setResourceUnits(false)).gateway(o -> {
       o.getRateLimit().setMaxWait(Duration.ZERO).setCosts(List.of())
           .setLimits(List.of(new RateLimitOptions.Limit().setName("tenant").setKey("tenant").setRate(0.1).setBurst(3)));
       o.getRetry().setEnabled(false);

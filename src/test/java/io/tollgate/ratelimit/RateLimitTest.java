@@ -57,8 +57,8 @@ class RateLimitTest {
   @Test
   void requests_wait_for_tokens_and_those_beyond_max_wait_get_429_with_retry_after_and_rate_limit_headers() throws Exception {
     // rate 2/s, burst 2, maxWait 1.2 s: 2 at once, 2 more after 0.5 and 1 s, the rest would wait >= 1.5 s
-    // (the arrivals may spread over up to 300 ms without changing that).
-    harness = GatewayHarness.builder().gateway(limits(Duration.ofMillis(1200),
+    // (the arrivals may spread over up to 300 ms without changing that). Flat costs, as the limit's.
+    harness = GatewayHarness.builder().simulator(new SimulatorOptions().setResourceUnits(false)).gateway(limits(Duration.ofMillis(1200),
         new RateLimitOptions.Limit().setName("users").setKey("global").setRate(2).setBurst(2).setPaths(List.of("/v1.0/users/**")))).start();
     assertEquals(200, harness.get("/v1.0/groups").statusCode(), "warm-up outside the limit");
     List<CompletableFuture<HttpResponse<String>>> pending = new ArrayList<>();
@@ -80,8 +80,9 @@ class RateLimitTest {
 
   @Test
   void a_throttled_tenant_does_not_slow_another_tenant() throws Exception {
-    // maxWait 0: any wait at all would be a 429, so B's 200s prove B never waited behind A.
-    harness = GatewayHarness.builder().gateway(limits(Duration.ZERO,
+    // maxWait 0: any wait at all would be a 429, so B's 200s prove B never waited behind A. Flat costs: the
+    // simulator's x-ms-resource-unit would otherwise settle each user list at Graph's 2 units.
+    harness = GatewayHarness.builder().simulator(new SimulatorOptions().setResourceUnits(false)).gateway(limits(Duration.ZERO,
         new RateLimitOptions.Limit().setName("tenant").setKey("tenant").setRate(0.5).setBurst(2))).start();
     String a = jwt("tenant-a", "app-1");
     String b = jwt("tenant-b", "app-1");

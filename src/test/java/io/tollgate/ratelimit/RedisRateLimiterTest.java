@@ -96,6 +96,31 @@ class RedisRateLimiterTest {
   }
 
   @Test
+  void gateways_on_one_redis_learn_one_rate_and_pace_by_it() throws Exception {
+    RateLimitOptions o = new RateLimitOptions().setRedisTimeout(Duration.ofSeconds(2));
+    RateLimiter a = limiter(o, new Readiness());
+    RateLimiter b = limiter(o, new Readiness());
+    Charge charge = new Charge(new io.tollgate.proxy.RouteTable.Limit("shared", 100, 1, true, false, false, false, List.of(),
+        java.util.Set.of(), true, Double.POSITIVE_INFINITY), "tenant-1", 1);
+
+    List<RateChange> cut = a.learn(List.of(charge), Double.NaN, true).await(5, TimeUnit.SECONDS);
+    assertEquals(1, cut.size());
+    assertEquals(70.0, cut.get(0).to(), 1e-9);
+    assertEquals(List.of(), b.learn(List.of(charge), Double.NaN, true).await(5, TimeUnit.SECONDS),
+        "the other gateway's answer from the same episode does not cut the shared rate again");
+    assertEquals(70.0, a.learnedRate(charge), 1e-9);
+
+    // Paced at the learned 70/s, not the configured 100/s: with a burst of 1, 8 admissions wait 7 x 1/70 s.
+    List<Future<Permit>> permits = new ArrayList<>();
+    for (int i = 0; i < 8; i++) permits.add(b.acquire(List.of(charge)));
+    long waitedMs = 0;
+    for (Future<Permit> p : permits) waitedMs = Math.max(waitedMs, p.await(5, TimeUnit.SECONDS).waited().toMillis());
+    assertTrue(waitedMs >= 90, "the last one waited ~100 ms at 70/s (70 ms at 100/s): " + waitedMs);
+    a.close();
+    b.close();
+  }
+
+  @Test
   void with_redis_gone_admission_falls_back_to_local_buckets_and_readiness_says_degraded_until_it_returns() throws Exception {
     Readiness readiness = new Readiness();
     RateLimiter limiter = limiter(new RateLimitOptions().setMaxWait(Duration.ZERO).setInstances(2)
