@@ -17,11 +17,14 @@ RATE=${RATE:-200}
 FLOOR=${FLOOR:-120}
 CLIENTS=${CLIENTS:-25}
 [ -f target/tollgate.jar ] || mvn -B -q package -DskipTests
-mkdir -p target/bench-classes bench-results/logs
-javac -nowarn -cp target/tollgate.jar -d target/bench-classes src/bench/java/io/tollgate/bench/HiddenBudgetBenchmark.java
-CP=target/tollgate.jar:target/bench-classes
+mkdir -p bench-results/logs
+# The simulator and the clients run from a copy, so that a rebuild meanwhile cannot pull classes from under them.
+WORK=$(mktemp -d)
+cp target/tollgate.jar "$WORK/sim.jar"
+javac -nowarn -cp "$WORK/sim.jar" -d "$WORK/classes" src/bench/java/io/tollgate/bench/HiddenBudgetBenchmark.java
+CP=$WORK/sim.jar:$WORK/classes
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT INT TERM
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 wait_for() { # wait_for URL: until it answers (60 s at most)

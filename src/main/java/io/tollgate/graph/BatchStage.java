@@ -165,7 +165,8 @@ public final class BatchStage implements Stage {
       }
       Buffer body = new JsonObject().put("requests", requests).toBuffer();
       long began = System.currentTimeMillis();
-      return next.proceed(ex.derive(body, chunk.stream().map(BatchPlan.Step::route).toList()))
+      Exchange sent = ex.derive(body, chunk.stream().map(BatchPlan.Step::route).toList());
+      return next.proceed(sent)
           .compose(reply -> BodyBuffer.upTo(reply, MAX_UPSTREAM_ANSWER))
           .compose(reply -> {
             if (reply.isStreaming()) {
@@ -179,7 +180,7 @@ public final class BatchStage implements Stage {
             // Graph gzips whenever asked, and clients (the SDKs) ask: decode before reading, on the worker pool.
             boolean gzip = Gzip.encoded(reply.headers());
             return workers.run(() -> (gzip ? Gzip.decompress(reply.body(), MAX_UPSTREAM_ANSWER) : reply.body()).toJsonObject())
-                .compose(json -> absorb(chunk, json, began));
+                .compose(json -> absorb(sent, chunk, json, began));
           })
           .recover(failure -> {
             int status = failure instanceof GatewayException g ? g.status() : 502;
@@ -200,10 +201,12 @@ public final class BatchStage implements Stage {
       results[s.index()] = answer;
     }
 
-    private Future<Void> absorb(List<BatchPlan.Step> chunk, JsonObject response, long fetchBegan) {
+    private Future<Void> absorb(Exchange sent, List<BatchPlan.Step> chunk, JsonObject response, long fetchBegan) {
       JsonArray responses = response.getJsonArray("responses", new JsonArray());
       long waitMs = 0;
       List<Future<Void>> invalidations = new ArrayList<>();
+      // Each step is throttled on its own upstream: the limiter learns from the steps' answers.
+      List<Exchange.StepAnswer> said = new ArrayList<>(chunk.size());
       for (BatchPlan.Step s : chunk) {
         JsonObject r = null;
         for (Object o : responses) {
@@ -214,6 +217,7 @@ public final class BatchStage implements Stage {
           continue;
         }
         int status = r.getInteger("status", 500);
+        said.add(new Exchange.StepAnswer(status, headersOf(r.getJsonObject("headers"))));
         long retryAfter = retryAfterMs(r.getJsonObject("headers"));
         if ((status == 429 || status == 503) && attempts[s.index()] < MAX_ATTEMPTS
             && System.currentTimeMillis() + retryAfter < deadline) {
@@ -229,6 +233,7 @@ public final class BatchStage implements Stage {
           invalidations.add(cache.invalidate(s.route().evictions()));
         }
       }
+      sent.stepsAnswered(said);
       Future<Void> written = Future.join(invalidations).<Void>mapEmpty().otherwiseEmpty();
       if (waitMs == 0) return written;
       long delay = waitMs;

@@ -77,6 +77,19 @@ public final class Exchange {
   /** The sub-requests a derived $batch call carries, or null for an ordinary request. */
   public List<RouteTable.Route> batchSteps() { return steps; }
 
+  /** One sub-response of an upstream {@code $batch} answer: its status and headers. */
+  public record StepAnswer(int status, io.vertx.core.MultiMap headers) {}
+
+  private java.util.function.Consumer<List<StepAnswer>> stepListener;
+
+  /** Whoever learns from upstream answers (the limiter) listens to a {@code $batch} chunk's sub-responses. */
+  public void onStepAnswers(java.util.function.Consumer<List<StepAnswer>> listener) { this.stepListener = listener; }
+
+  /** The batch stage read this chunk's upstream answer: every sub-response it held, at once. */
+  public void stepsAnswered(List<StepAnswer> answers) {
+    if (stepListener != null && !answers.isEmpty()) stepListener.accept(answers);
+  }
+
   /**
    * Marks that a stale answer can stand in if the upstream cannot be asked now: a stage that would make this
    * request wait behind a throttling pause may fail it at once instead ({@link GatewayException#UPSTREAM_PAUSED}).

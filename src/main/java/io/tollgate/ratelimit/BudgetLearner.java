@@ -70,23 +70,69 @@ public final class BudgetLearner implements Stage {
 
   @Override
   public Future<Reply> apply(Exchange ex, Chain next) {
+    // A $batch chunk's envelope says little; each sub-response says what a single call would have.
+    if (ex.batchSteps() != null) ex.onStepAnswers(answers -> stepsAnswered(ex, answers));
     return next.proceed(ex).onSuccess(reply -> {
       List<Charge> charges = ex.charges();
       UpstreamOutcome outcome = UpstreamOutcome.of(reply, clock);
       if (outcome.kind() == UpstreamOutcome.Kind.THROTTLED) {
-        throttled(ex, outcome, charges, UpstreamSignals.of(reply.headers()));
+        throttled(ex, outcome.status(), outcome.retryAfter(), charges, UpstreamSignals.of(reply.headers()));
         return;
       }
-      if (charges.isEmpty() || outcome.kind() != UpstreamOutcome.Kind.ANSWERED) return;
+      // A chunk's envelope says nothing of its steps' budget: their answers do (stepsAnswered).
+      if (charges.isEmpty() || outcome.kind() != UpstreamOutcome.Kind.ANSWERED || ex.batchSteps() != null) return;
       UpstreamSignals said = UpstreamSignals.of(reply.headers());
-      // A $batch chunk's envelope says nothing of its steps' costs: each step's own answer does.
-      if (said.resourceUnits() > 0 && ex.batchSteps() == null) settle(charges, said.resourceUnits());
-      limiter.learn(charges, said.usage(), false).onSuccess(this::announce);
+      if (said.resourceUnits() > 0) settle(charges, said.resourceUnits());
+      answered(charges, said);
     });
   }
 
-  private void throttled(Exchange ex, UpstreamOutcome outcome, List<Charge> charges, UpstreamSignals said) {
-    int status = outcome.status();
+  /**
+   * A chunk's steps, taken together as one answer: throttled when any step was (for the longest pause any
+   * step was told), else the fullest usage any step reported. Taken one by one, a step answered before the
+   * budget ran low would grow the rate that the steps after it had just found spent.
+   */
+  private void stepsAnswered(Exchange chunk, List<Exchange.StepAnswer> answers) {
+    List<Charge> charges = chunk.charges();
+    if (charges.isEmpty()) return;
+    Exchange.StepAnswer throttle = null;
+    Duration longest = null;
+    double usage = Double.NaN;
+    for (Exchange.StepAnswer a : answers) {
+      String header = a.headers().get("Retry-After");
+      if (a.status() == 429 || (a.status() == 503 && header != null)) {
+        Duration d = header == null ? null : io.tollgate.proxy.RetryAfter.parse(header, clock);
+        if (throttle == null || (d != null && (longest == null || d.compareTo(longest) > 0))) {
+          throttle = a;
+          longest = d;
+        }
+      } else if (a.status() < 500) {
+        double u = UpstreamSignals.of(a.headers()).usage();
+        if (!Double.isNaN(u) && (Double.isNaN(usage) || u > usage)) usage = u;
+      }
+    }
+    if (throttle != null) {
+      throttled(chunk, throttle.status(), longest, charges, UpstreamSignals.of(throttle.headers()));
+    } else {
+      answered(charges, Double.isNaN(usage) ? UpstreamSignals.NONE : new UpstreamSignals(usage, -1, null, null));
+    }
+  }
+
+  /**
+   * Usage headers speak of the resource-unit budget (Graph's percentage, SharePoint's RateLimit-*): they move
+   * the limits that count costs, not request-count limits such as the per-app 130,000 per 10 s.
+   */
+  private void answered(List<Charge> charges, UpstreamSignals said) {
+    List<Charge> told = charges;
+    if (!Double.isNaN(said.usage())) {
+      told = new ArrayList<>(charges.size());
+      for (Charge c : charges) if (c.rule().useCosts()) told.add(c);
+      if (told.isEmpty()) told = charges;
+    }
+    limiter.learn(told, said.usage(), false).onSuccess(this::announce);
+  }
+
+  private void throttled(Exchange ex, int status, Duration said429, List<Charge> charges, UpstreamSignals said) {
     String route = ex.routeName();
     throttledByRoute.computeIfAbsent(route + '|' + status, k -> Counter.builder(MeterNames.UPSTREAM_THROTTLED)
         .tag(MeterNames.TAG_ROUTE, route).tag(MeterNames.TAG_STATUS, Integer.toString(status)).register(registry))
@@ -94,7 +140,7 @@ public final class BudgetLearner implements Stage {
     if (charges.isEmpty()) return;
     List<Charge> scoped = scoped(charges, said);
     // A 429 without Retry-After still means "slower": hold the buckets a second rather than resend at once.
-    Duration retryAfter = outcome.retryAfter() != null ? outcome.retryAfter() : status == 429 ? Duration.ofSeconds(1) : null;
+    Duration retryAfter = said429 != null ? said429 : status == 429 ? Duration.ofSeconds(1) : null;
     limiter.learn(scoped, Double.NaN, true).onSuccess(this::announce);
     if (retryAfter == null || retryAfter.isZero()) return;
     List<Charge> began = limiter.pause(scoped, retryAfter);

@@ -82,6 +82,7 @@ final class LocalRateLimiter implements RateLimiter {
   }
 
   List<RateChange> learnNow(List<Charge> charges, double usage, boolean throttled) {
+    if (!throttled) clearProbes(charges);
     List<RateChange> changes = null;
     long now = nanoTime.getAsLong();
     for (Charge c : charges) {
@@ -140,12 +141,28 @@ final class LocalRateLimiter implements RateLimiter {
   }
 
   @Override
-  public boolean paused(List<Charge> charges) {
+  public boolean holdForProbe(List<Charge> charges) {
     for (Charge c : charges) {
       Budget b = buckets.getIfPresent(c.bucketKey());
-      if (b != null && b.bucket().paused()) return true;
+      if (b != null && b.bucket().holdForProbe()) return true;
     }
     return false;
+  }
+
+  @Override
+  public void probed(List<Charge> charges) {
+    for (Charge c : charges) {
+      Budget b = buckets.getIfPresent(c.bucketKey());
+      if (b != null) b.bucket().probeDone();
+    }
+  }
+
+  /** An answer that was not a throttle came through these buckets: their pauses have been probed. */
+  void clearProbes(List<Charge> charges) {
+    for (Charge c : charges) {
+      Budget b = buckets.getIfPresent(c.bucketKey());
+      if (b != null) b.bucket().clearProbe();
+    }
   }
 
   @Override

@@ -85,11 +85,19 @@ public final class RateLimitStage implements Stage {
    */
   private Future<Reply> admitAndSend(Exchange ex, Chain next, List<Charge> charges, long deadlineNanos, Duration budget) {
     // Stale while throttled: with a stale answer at hand, a paused budget is not waited out. Nothing goes
-    // upstream for it meanwhile; the first request after the pause is the probe.
-    if (ex.staleFallback() && limiter.paused(charges)) {
-      staleWhileThrottled.increment();
-      return Future.failedFuture(GatewayException.UPSTREAM_PAUSED);
+    // upstream for it meanwhile; after the pause one request goes as the probe, and until it has its answer
+    // the others keep the stale one: one probe per paused scope per Retry-After window.
+    if (ex.staleFallback()) {
+      if (limiter.holdForProbe(charges)) {
+        staleWhileThrottled.increment();
+        return Future.failedFuture(GatewayException.UPSTREAM_PAUSED);
+      }
+      return send(ex, next, charges, deadlineNanos, budget).onComplete(done -> limiter.probed(charges));
     }
+    return send(ex, next, charges, deadlineNanos, budget);
+  }
+
+  private Future<Reply> send(Exchange ex, Chain next, List<Charge> charges, long deadlineNanos, Duration budget) {
     return limiter.acquire(charges, budget)
         .onFailure(failure -> rejected.increment())
         .compose(permit -> {

@@ -52,8 +52,15 @@ public interface RateLimiter {
    */
   List<Charge> pause(List<Charge> charges, Duration retryAfter);
 
-  /** True when any of the charges' buckets is paused by a learned upstream {@code Retry-After} right now. */
-  boolean paused(List<Charge> charges);
+  /**
+   * For a request with a stale answer at hand (SPEC 2.3, stale while throttled): true to serve it instead of
+   * going upstream, while any of the charges' buckets is paused or another request is out as the probe of its
+   * pause. False: go; when a pause awaited its probe, this request is it, and must call {@link #probed}.
+   */
+  boolean holdForProbe(List<Charge> charges);
+
+  /** The probe {@link #holdForProbe} let through has its answer (or failed): the next may probe. */
+  void probed(List<Charge> charges);
 
   /**
    * Feeds what an upstream answer said back into the charges' learned rates ({@link AdaptiveRate}).

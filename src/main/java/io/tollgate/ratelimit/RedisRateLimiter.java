@@ -198,10 +198,18 @@ final class RedisRateLimiter implements RateLimiter {
     redis.watch(transitions);
   }
 
-  /** The local twins are paused with the shared buckets whenever this gateway learns a pause. */
+  /**
+   * The local twins are paused with the shared buckets whenever this gateway learns a pause, so the probe is
+   * one per pause per gateway.
+   */
   @Override
-  public boolean paused(List<Charge> charges) {
-    return fallback.paused(charges);
+  public boolean holdForProbe(List<Charge> charges) {
+    return fallback.holdForProbe(charges);
+  }
+
+  @Override
+  public void probed(List<Charge> charges) {
+    fallback.probed(charges);
   }
 
   @Override
@@ -284,6 +292,7 @@ final class RedisRateLimiter implements RateLimiter {
   @Override
   public Future<List<RateChange>> learn(List<Charge> charges, double usage, boolean throttled) {
     if (!redis.connected()) return fallback.learn(charges, usage, throttled);
+    if (!throttled) fallback.clearProbes(charges);
     String kind = throttled ? "t" : "a";
     String u = Double.isNaN(usage) ? "-1" : Double.toString(usage);
     List<Future<RateChange>> each = new java.util.ArrayList<>(charges.size());

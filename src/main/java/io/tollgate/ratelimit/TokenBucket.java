@@ -27,6 +27,10 @@ public final class TokenBucket {
   private long pausedUntil;
   private long shift;
   private boolean demand;
+  /** Since a pause: the upstream has not answered anything but a throttle through this bucket yet. */
+  private boolean awaitingProbe;
+  /** A request is out as the probe of this pause (stale-capable requests do not follow it). */
+  private boolean probeOut;
 
   /** A full bucket. */
   public TokenBucket(double ratePerSecond, int burst, LongSupplier nanoTime) {
@@ -109,6 +113,8 @@ public final class TokenBucket {
     boolean wasPaused = pausedUntil > now;
     shift += untilNanos - from;
     pausedUntil = untilNanos;
+    awaitingProbe = true;
+    probeOut = false;
     tokens = Math.min(tokens, 0);
     return !wasPaused;
   }
@@ -126,6 +132,30 @@ public final class TokenBucket {
 
   public synchronized boolean paused() {
     return pausedUntil > nanoTime.getAsLong();
+  }
+
+  /**
+   * For a request that has a stale answer at hand: true to answer with it instead of going upstream, which is
+   * while the bucket is paused, and after the pause while another request is out as its probe. Otherwise the
+   * caller goes, and when a pause still awaits its probe, it is that probe ({@link #probeDone()} afterwards).
+   */
+  public synchronized boolean holdForProbe() {
+    if (pausedUntil > nanoTime.getAsLong()) return true;
+    if (!awaitingProbe) return false;
+    if (probeOut) return true;
+    probeOut = true;
+    return false;
+  }
+
+  /** The probe came back, whatever it said: a throttle has paused again, an answer has {@link #clearProbe()}. */
+  public synchronized void probeDone() {
+    probeOut = false;
+  }
+
+  /** The upstream answered through this bucket without throttling: the pause is over for everyone. */
+  public synchronized void clearProbe() {
+    awaitingProbe = false;
+    probeOut = false;
   }
 
   private void refill(long now) {

@@ -49,4 +49,25 @@ class StaleWhileThrottledTest {
     assertEquals("STALE", xCache(stale), "answered from the expired entry instead of waiting out the pause");
     assertEquals(1, harness.sim().stats().count("GET /v1.0/sites/s1"), "nothing went upstream for it while paused");
   }
+
+  @Test
+  void after_the_pause_one_probe_goes_upstream_and_the_others_keep_the_stale_answer_until_it_returns() throws Exception {
+    FakeClock clock = new FakeClock();
+    // Ten site reads spend the whole budget (10 units, next to no refill); then every call is told 1 s.
+    harness = GatewayHarness.builder().clock(clock)
+        .simulator(new SimulatorOptions().setThrottleRate(0.001).setThrottleBurst(10).setRetryAfter(Duration.ofSeconds(1)))
+        .gateway(o -> o.getRetry().setEnabled(false)).start();
+    for (int i = 1; i <= 10; i++) assertEquals("MISS", xCache(harness.getAs(ALICE, "/v1.0/sites/s" + i)));
+    clock.advance(Duration.ofMinutes(65));
+    assertEquals(429, harness.send("POST", "/v1.0/sites/s1/lists", "Authorization", ALICE).get().statusCode());
+    long pauseOver = System.nanoTime() + Duration.ofMillis(1100).toNanos();
+    io.tollgate.testing.Await.until(() -> System.nanoTime() > pauseOver, Duration.ofSeconds(5), "the 1 s pause is over");
+
+    java.util.List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> reads = new java.util.ArrayList<>();
+    for (int i = 1; i <= 10; i++) reads.add(harness.send("GET", "/v1.0/sites/s" + i, "Authorization", ALICE));
+    for (var r : reads) assertEquals("STALE", xCache(r.get(10, java.util.concurrent.TimeUnit.SECONDS)));
+    long upstreamReads = 0;
+    for (int i = 1; i <= 10; i++) upstreamReads += harness.sim().stats().count("GET /v1.0/sites/s" + i);
+    assertEquals(11, upstreamReads, "the ten that filled the cache, and one probe: " + harness.sim().stats().toJson());
+  }
 }
