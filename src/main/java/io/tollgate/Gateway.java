@@ -23,6 +23,7 @@ import io.tollgate.resilience.RetryPolicy;
 import io.tollgate.metrics.TollgateMetrics;
 import io.tollgate.proxy.CallerIdentity;
 import io.tollgate.proxy.CallerVerification;
+import io.tollgate.proxy.ContentEncodingStage;
 import io.tollgate.proxy.Forwarder;
 import io.tollgate.proxy.Pipeline;
 import io.tollgate.proxy.ProxyVerticle;
@@ -191,10 +192,13 @@ public final class Gateway {
       var lookup = cacheOptions.getHotPath() == io.tollgate.config.CacheOptions.HotPath.EVENT_BUS
           ? CacheVerticle.eventBusLookup(vertx, deadline)
           : (java.util.function.Function<io.tollgate.cache.CacheKey, Future<io.tollgate.cache.ResponseCache.Hit>>) cacheVerticle.cache()::lookup;
-      cacheStage = new CacheStage(cacheOptions, cacheVerticle.cache(), lookup, coalescer, deadline, LinkRewriter::mayContainLinks);
+      cacheStage = new CacheStage(cacheOptions, cacheVerticle.cache(), lookup, coalescer, deadline, LinkRewriter::mayContainLinks,
+          workerPool);
     }
     stages.add(new LinkRewriteStage(forwarder.origin(), options.getServer().getPublicUrl(),
         options.getServer().getTrustedProxies(), workerPool));
+    // Right inside the link rewriter: what it reads arrives decoded, the rest leaves as coded as the client accepts.
+    stages.add(new ContentEncodingStage(workerPool, LinkRewriteStage::readsBody));
     stages.add(verification);
     stages.add(new BatchStage(vertx, cacheStage, routes, workerPool, deadline));
     if (cacheStage != null) stages.add(cacheStage);
