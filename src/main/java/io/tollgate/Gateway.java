@@ -23,6 +23,7 @@ import io.tollgate.resilience.RetryPolicy;
 import io.tollgate.metrics.TollgateMetrics;
 import io.tollgate.proxy.CallerIdentity;
 import io.tollgate.proxy.CallerVerification;
+import io.tollgate.proxy.ContentEncodingStage;
 import io.tollgate.proxy.Forwarder;
 import io.tollgate.proxy.Pipeline;
 import io.tollgate.proxy.ProxyVerticle;
@@ -79,6 +80,7 @@ public final class Gateway {
   private CallerIdentity identity;
   private CallerVerification verification;
   private int proxyPort;
+  private volatile String proxyDeployment;
   private int managementPort;
 
   private Gateway(Vertx vertx, TollgateOptions options, TollgateMetrics metrics, Clock clock) {
@@ -146,7 +148,10 @@ public final class Gateway {
             ProxyVerticle v = new ProxyVerticle(proxyOptions, metrics, routes, identity, this::pipeline);
             deployed.add(v);
             return v;
-          }, new DeploymentOptions().setInstances(instances)).map(id -> deployed.get(0).port());
+          }, new DeploymentOptions().setInstances(instances)).map(id -> {
+            proxyDeployment = id;
+            return deployed.get(0).port();
+          });
         })
         .map(port -> {
           proxyPort = port;
@@ -187,10 +192,13 @@ public final class Gateway {
       var lookup = cacheOptions.getHotPath() == io.tollgate.config.CacheOptions.HotPath.EVENT_BUS
           ? CacheVerticle.eventBusLookup(vertx, deadline)
           : (java.util.function.Function<io.tollgate.cache.CacheKey, Future<io.tollgate.cache.ResponseCache.Hit>>) cacheVerticle.cache()::lookup;
-      cacheStage = new CacheStage(cacheOptions, cacheVerticle.cache(), lookup, coalescer, deadline, LinkRewriter::mayContainLinks);
+      cacheStage = new CacheStage(cacheOptions, cacheVerticle.cache(), lookup, coalescer, deadline, LinkRewriter::mayContainLinks,
+          workerPool);
     }
     stages.add(new LinkRewriteStage(forwarder.origin(), options.getServer().getPublicUrl(),
         options.getServer().getTrustedProxies(), workerPool));
+    // Right inside the link rewriter: what it reads arrives decoded, the rest leaves as coded as the client accepts.
+    stages.add(new ContentEncodingStage(workerPool, LinkRewriteStage::readsBody));
     stages.add(verification);
     stages.add(new BatchStage(vertx, cacheStage, routes, workerPool, deadline));
     if (cacheStage != null) stages.add(cacheStage);
@@ -260,14 +268,23 @@ public final class Gateway {
   /** Drains the proxy (up to server.drainTimeout), then stops everything. */
   public Future<Void> close() {
     readiness.report("proxy", Readiness.State.DOWN, "shutting down");
-    // Closed from a plain thread with a context-free promise: a close started on one of this Vert.x's own
-    // event loops (a failed start) would report its completion to a loop that no longer runs.
     io.vertx.core.Promise<Void> done = io.vertx.core.Promise.promise();
-    new Thread(() -> {
+    // The proxies drain first, on their own: requests still in flight need the worker pool (decoding, $batch
+    // assembly), which closing Vert.x would shut down before its verticles have stopped. Vert.x is then closed
+    // from a plain thread with a context-free promise: a close started on one of its own event loops (a failed
+    // start, or the end of the drain) would report its completion to a loop that no longer runs.
+    drainProxies().onComplete(drained -> new Thread(() -> {
       Future<Void> closed = vertx.close().eventually(this::closeTrafficControl).onComplete(ar -> metrics.close());
       for (var hook : closeHooks) closed = closed.eventually(hook::get);
       closed.onComplete(done);
-    }, "tollgate-close").start();
+    }, "tollgate-close").start());
     return done.future();
   }
+
+  /** Undeploys the proxy verticles, each draining up to server.drainTimeout; never fails. */
+  private Future<Void> drainProxies() {
+    String proxies = proxyDeployment;
+    return proxies == null ? Future.succeededFuture() : vertx.undeploy(proxies).otherwiseEmpty();
+  }
+
 }

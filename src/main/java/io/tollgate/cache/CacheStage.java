@@ -6,6 +6,8 @@ import io.tollgate.config.PathPattern;
 import io.tollgate.proxy.BodyBuffer;
 import io.tollgate.proxy.Caller;
 import io.tollgate.proxy.Exchange;
+import io.tollgate.proxy.Gzip;
+import io.tollgate.proxy.Offload;
 import io.tollgate.proxy.Reply;
 import io.tollgate.proxy.RouteTable;
 import io.tollgate.proxy.Stage;
@@ -47,6 +49,7 @@ public final class CacheStage implements Stage, CacheAccess {
   private final Clock clock;
   private final long followerTimeoutMs;
   private final Predicate<Buffer> mayHoldLinks;
+  private final Offload offload;
 
   /** What a leader fetched: a shareable buffered answer, or a stream only the leader may consume. */
   public record Captured(int status, MultiMap headers, Buffer body, Reply leaderOnly) {}
@@ -56,10 +59,12 @@ public final class CacheStage implements Stage, CacheAccess {
    * @param followerTimeoutMs how long a coalesced follower waits for its leader (the upstream deadline)
    * @param mayHoldLinks whether a body may hold links a later stage rewrites; asked once per entry, so hits
    *     without links skip that stage's scan
+   * @param offload where a gzip answer is decoded before it is stored (the worker pool)
    */
   public CacheStage(CacheOptions options, ResponseCache cache, Function<CacheKey, Future<ResponseCache.Hit>> lookup,
-      Coalescer<Captured> coalescer, long followerTimeoutMs, Predicate<Buffer> mayHoldLinks) {
+      Coalescer<Captured> coalescer, long followerTimeoutMs, Predicate<Buffer> mayHoldLinks, Offload offload) {
     this.mayHoldLinks = mayHoldLinks;
+    this.offload = offload;
     this.options = new CacheOptions(options);
     this.cache = cache;
     this.lookup = lookup;
@@ -81,7 +86,6 @@ public final class CacheStage implements Stage, CacheAccess {
         cache.stats().bypassed.increment();
         return next.proceed(ex).map(r -> r.cacheStatus(XCache.BYPASS));
       }
-      ex.upstreamIdentityEncoding(true);
       CacheKey key = keyFor(route.path(), route.query(), ex.headers(), who.partition());
       if (clientBypasses(ex.headers())) {
         cache.stats().bypassed.increment();
@@ -146,7 +150,7 @@ public final class CacheStage implements Stage, CacheAccess {
     Future<Captured> shared = coalescer.run(key.value(), () -> {
       led[0] = true;
       long began = System.currentTimeMillis();
-      return next.proceed(ex).compose(this::capture).onSuccess(c -> storeIfCacheable(storeKey(ex, key), route, c, began));
+      return next.proceed(ex).compose(r -> capture(r, route)).onSuccess(c -> storeIfCacheable(storeKey(ex, key), route, c, began));
     }, followerTimeoutMs);
     return shared.compose(c -> {
       if (c.leaderOnly() != null) return led[0] ? Future.succeededFuture(c.leaderOnly()) : next.proceed(ex);
@@ -166,7 +170,7 @@ public final class CacheStage implements Stage, CacheAccess {
   private void refreshInBackground(Exchange ex, Chain next, CacheKey key, Route route) {
     coalescer.run(key.value(), () -> {
       long began = System.currentTimeMillis();
-      return next.proceed(ex).compose(this::capture).onSuccess(c -> storeIfCacheable(storeKey(ex, key), route, c, began));
+      return next.proceed(ex).compose(r -> capture(r, route)).onSuccess(c -> storeIfCacheable(storeKey(ex, key), route, c, began));
     }, followerTimeoutMs);
   }
 
@@ -179,11 +183,25 @@ public final class CacheStage implements Stage, CacheAccess {
     return now.equals(looked.partition()) ? looked : keyFor(ex.route().path(), ex.route().query(), ex.headers(), now);
   }
 
-  /** Buffers the upstream body up to maxEntrySize; a larger body becomes a leader-only stream. */
-  private Future<Captured> capture(Reply reply) {
-    return BodyBuffer.upTo(reply, options.getMaxEntrySize()).map(r -> r.isStreaming()
-        ? new Captured(r.status(), r.headers(), null, r)
-        : new Captured(r.status(), r.headers(), r.body(), null));
+  /**
+   * Buffers the upstream body up to maxEntrySize; a larger body becomes a leader-only stream. A gzip body that will
+   * be stored is decoded first, on the worker pool: one entry serves every client, gzip or not, and a hit needs no
+   * decoding. One that decodes past maxEntrySize (or not at all) stays as it came and is not stored, like a large
+   * one; an answer that is not stored (an error) is not decoded here: the way out decodes it only for a client
+   * that needs it.
+   */
+  private Future<Captured> capture(Reply reply, Route route) {
+    long cap = options.getMaxEntrySize();
+    return BodyBuffer.upTo(reply, cap).compose(r -> {
+      if (r.isStreaming()) return Future.succeededFuture(new Captured(r.status(), r.headers(), null, r));
+      if (!Gzip.encoded(r.headers()) || keptFor(route, r.status()) < 0) return Future.succeededFuture(shared(r));
+      Buffer packed = r.body();
+      return offload.run(() -> Gzip.decompress(packed, cap)).map(r::identity).otherwise(r).map(CacheStage::shared);
+    });
+  }
+
+  private static Captured shared(Reply buffered) {
+    return new Captured(buffered.status(), buffered.headers(), buffered.body(), null);
   }
 
   /** The cache key of a read, as the rest of this stage builds it. */
@@ -215,12 +233,18 @@ public final class CacheStage implements Stage, CacheAccess {
     cache.stats().staleServed.increment();
   }
 
+  /** How long an answer with this status is kept under this rule, in millis; -1 when it is not kept at all. */
+  private static long keptFor(Route route, int status) {
+    if (status >= 200 && status < 300 && status != 206) return route.ttl().toMillis();
+    if (status == 404 && !route.negativeTtl().isZero()) return route.negativeTtl().toMillis();
+    return -1;
+  }
+
   private void storeIfCacheable(CacheKey key, Route route, Captured c, long fetchBegan) {
-    if (c.leaderOnly() != null) return;
-    long ttl;
-    if (c.status() >= 200 && c.status() < 300 && c.status() != 206) ttl = route.ttl().toMillis();
-    else if (c.status() == 404 && !route.negativeTtl().isZero()) ttl = route.negativeTtl().toMillis();
-    else return;
+    // An entry serves every client, including those that never accepted gzip: only identity bodies are kept.
+    if (c.leaderOnly() != null || Gzip.encoded(c.headers())) return;
+    long ttl = keptFor(route, c.status());
+    if (ttl < 0) return;
     if (options.isHonourUpstreamCacheControl()) {
       String cc = c.headers().get("cache-control");
       if (cc != null && (cc.contains("no-store") || cc.contains("no-cache") || cc.contains("private"))) return;

@@ -1,5 +1,6 @@
 package io.tollgate.concurrency;
 
+import io.tollgate.proxy.Offload;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
@@ -10,7 +11,7 @@ import java.util.concurrent.Callable;
  * {@code $batch} assembly), so none of it runs on an event loop. Tasks run unordered; the result is
  * delivered on the caller's context.
  */
-public final class WorkerPool {
+public final class WorkerPool implements Offload {
   private final WorkerExecutor executor;
 
   public WorkerPool(Vertx vertx, String name, int size) {
@@ -18,6 +19,7 @@ public final class WorkerPool {
   }
 
   /** Runs {@code task} on a pool thread; its exception fails the future. */
+  @Override
   public <T> Future<T> run(Callable<T> task) {
     return executor.executeBlocking(task, false);
   }

@@ -177,7 +177,7 @@ public final class BatchStage implements Stage {
               for (BatchPlan.Step s : chunk) settle(s, failure(s.id(), reply.status(), "UpstreamBatchFailed", "The upstream refused the batch."));
               return Future.succeededFuture();
             }
-            // Graph gzips whenever asked, and clients (the SDKs) ask: decode before reading, on the worker pool.
+            // Tollgate asks for gzip (Forwarder), and an upstream may answer either way: decode before reading, on the worker pool.
             boolean gzip = Gzip.encoded(reply.headers());
             return workers.run(() -> (gzip ? Gzip.decompress(reply.body(), MAX_UPSTREAM_ANSWER) : reply.body()).toJsonObject())
                 .compose(json -> absorb(sent, chunk, json, began));

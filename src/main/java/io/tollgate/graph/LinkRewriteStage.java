@@ -18,7 +18,8 @@ import io.vertx.core.http.HttpMethod;
  *
  * <p>Buffered bodies are rewritten whole (on the worker pool above 256 KiB, never on an event loop);
  * streaming ones get a {@link LinkRewriter.Stream} that the proxy runs chunk by chunk. Bodies that are not
- * plain JSON (compressed, binary) pass through byte-identical. A body the cache already scanned and found
+ * plain JSON (binary, or compressed because no link can be in them: {@link #readsBody}) pass through
+ * byte-identical. A body the cache already scanned and found
  * without links ({@link Reply#knownToHaveNoLinks()}) is not scanned again.
  */
 public final class LinkRewriteStage implements Stage {
@@ -50,6 +51,18 @@ public final class LinkRewriteStage implements Stage {
     // A hit arrives already complete; most need nothing here, and then no future is added to the chain.
     if (answered.succeeded() && nothingToRewrite(answered.result())) return answered;
     return answered.compose(reply -> rewrite(ex, reply));
+  }
+
+  /**
+   * True when this stage reads the body on its way out, so a compressed one must reach it decoded
+   * ({@code proxy.ContentEncodingStage}): a whole JSON answer (2xx, not a range) to a read, where Graph puts its
+   * paging links. Writes' and errors' bodies hold none; they may pass compressed to a client that accepts gzip.
+   */
+  public static boolean readsBody(Exchange ex, Reply reply) {
+    int status = reply.status();
+    String type = reply.headers().get(HttpHeaders.CONTENT_TYPE);
+    return ex.method() == HttpMethod.GET && status >= 200 && status < 300 && status != 206 && type != null
+        && type.contains("json") && !reply.knownToHaveNoLinks();
   }
 
   private static boolean nothingToRewrite(Reply reply) {

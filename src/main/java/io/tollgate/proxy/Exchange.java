@@ -26,7 +26,8 @@ public final class Exchange {
   private RouteTable.Route route;
   private List<Charge> charges = List.of();
   private LimitedBody body;
-  private boolean upstreamIdentityEncoding;
+  /** Whether the client accepts gzip: 0 not read yet, 1 yes, 2 no. */
+  private byte acceptsGzip;
   private final Exchange parent;
   private final io.vertx.core.buffer.Buffer bodyOverride;
   private List<RouteTable.Route> steps;
@@ -145,12 +146,11 @@ public final class Exchange {
   public List<Charge> charges() { return charges; }
   public Exchange charges(List<Charge> paid) { this.charges = List.copyOf(paid); return this; }
 
-  /**
-   * Asks the upstream for an uncompressed answer: a body that will be stored must serve every client,
-   * including those that never accepted gzip.
-   */
-  public Exchange upstreamIdentityEncoding(boolean on) { this.upstreamIdentityEncoding = on; return this; }
-  public boolean upstreamIdentityEncoding() { return upstreamIdentityEncoding; }
+  /** True when the client accepts a gzip answer ({@link Gzip#accepted}), read once per request. */
+  public boolean acceptsGzip() {
+    if (acceptsGzip == 0) acceptsGzip = Gzip.accepted(headers()) ? (byte) 1 : (byte) 2;
+    return acceptsGzip == 1;
+  }
 
   /** The request body as a stream that fails once it passes {@code server.maxBodySize}; read it once. */
   public ReadStream<Buffer> body() {

@@ -27,6 +27,8 @@ public final class Forwarder implements Stage.Chain {
   private static final CharSequence X_FORWARDED_FOR = HttpHeaders.createOptimized("x-forwarded-for");
   private static final CharSequence X_FORWARDED_PROTO = HttpHeaders.createOptimized("x-forwarded-proto");
   private static final CharSequence X_FORWARDED_HOST = HttpHeaders.createOptimized("x-forwarded-host");
+  private static final CharSequence GZIP = HttpHeaders.createOptimized("gzip");
+  private static final CharSequence RANGE = HttpHeaders.createOptimized("range");
 
   private final HttpClientAgent client;
   private final String host;
@@ -105,11 +107,11 @@ public final class Forwarder implements Stage.Chain {
     HopByHop.copy(ex.headers(), headers);
     headers.remove(HttpHeaders.HOST);
     headers.remove(HttpHeaders.CONTENT_LENGTH);
-    // Reads come back uncompressed so their paging links can be rewritten and their bodies cached for
-    // every client; the loopback hop to the client is where bytes are cheap.
-    if (ex.upstreamIdentityEncoding() || ex.method() == io.vertx.core.http.HttpMethod.GET) {
-      headers.set(HttpHeaders.ACCEPT_ENCODING, HttpHeaders.IDENTITY);
-    }
+    // The upstream is remote: its bytes cost more than the CPU to decode them, so every call asks for gzip, the
+    // one coding Tollgate decodes. On the way back only what a stage reads or a client did not accept is decoded
+    // (ContentEncodingStage). A byte-range read keeps the client's own Accept-Encoding: its ranges count bytes of
+    // that representation, and a slice of a gzip body cannot be decoded.
+    if (!ex.headers().contains(RANGE)) headers.set(HttpHeaders.ACCEPT_ENCODING, GZIP);
     String clientHost = ex.headers().get(HttpHeaders.HOST);
     String peer = ex.request().remoteAddress() == null ? null : ex.request().remoteAddress().hostAddress();
     String prior = ex.headers().get(X_FORWARDED_FOR);

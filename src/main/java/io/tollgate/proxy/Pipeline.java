@@ -12,6 +12,8 @@ import java.util.List;
  * <ol>
  *   <li>{@code graph.LinkRewriteStage} — outermost so every answer (hit, miss, {@code $batch}, Tollgate's own)
  *       leaves with links pointing at the gateway, while the cache keeps the upstream's bytes;</li>
+ *   <li>{@link ContentEncodingStage} — decodes a gzip answer (every upstream call asks for gzip) where the
+ *       link rewriter must read it or the client did not accept gzip; anything else leaves as it came;</li>
  *   <li>{@link CallerVerification} — one request per unverified token in flight, before anything spends a
  *       budget or reads a partition on its behalf;</li>
  *   <li>{@code graph.BatchStage} — splits a {@code $batch} and sends its misses back through the stages below

@@ -5,7 +5,6 @@ import io.tollgate.config.TollgateOptions;
 import io.tollgate.metrics.TollgateMetrics;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
-import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
@@ -22,7 +21,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The proxy port, one instance per event loop. Each request becomes an {@link Exchange}, runs through the
  * {@link Pipeline} and its {@link Reply} is written back: buffered bodies at once, upstream bodies piped
- * with back-pressure so a 200 MiB download never sits in the heap.
+ * with back-pressure so a 200 MiB download never sits in the heap (through a {@link BodyPump} when they are
+ * decoded or rewritten on the way).
  */
 public final class ProxyVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(ProxyVerticle.class);
@@ -143,10 +143,14 @@ public final class ProxyVerticle extends VerticleBase {
       return;
     }
     boolean bodyless = ex.method() == HttpMethod.HEAD || reply.status() == 204 || reply.status() == 304;
-    if (reply.transform() != null && !bodyless) {
+    if ((reply.decoder() != null || reply.transform() != null) && !bodyless) {
+      // Changed on its way out (decoded, links rewritten): the length of what arrives says nothing about what leaves.
       response.headers().remove(HttpHeaders.CONTENT_LENGTH);
       response.setChunked(true);
-      streamTransformed(ex, reply, response, reply.transform());
+      new BodyPump(reply, response).run(reply.prefix()).onComplete(ar -> {
+        if (ar.failed() && !ex.cancelled()) LOG.debug("request {}: response stream ended early: {}", ex.requestId(), ar.cause().toString());
+        finish(ex, reply.status(), reply.cacheStatus());
+      });
       return;
     }
     if (!bodyless && !response.headers().contains(HttpHeaders.CONTENT_LENGTH)) response.setChunked(true);
@@ -155,39 +159,6 @@ public final class ProxyVerticle extends VerticleBase {
       if (ar.failed() && !ex.cancelled()) LOG.debug("request {}: response stream ended early: {}", ex.requestId(), ar.cause().toString());
       finish(ex, reply.status(), reply.cacheStatus());
     });
-  }
-
-  /** Pumps the upstream body through the reply's transform with back-pressure, chunk by chunk. */
-  private void streamTransformed(Exchange ex, Reply reply, HttpServerResponse response, BodyTransform transform) {
-    io.vertx.core.http.HttpClientResponse upstream = reply.stream();
-    if (reply.prefix() != null) response.write(transform.feed(reply.prefix()));
-    upstream.handler(chunk -> {
-      if (response.closed()) {
-        // The client is gone: stop reading rather than write into a closed response.
-        upstream.handler(null);
-        upstream.request().reset();
-        return;
-      }
-      Buffer out = transform.feed(chunk);
-      if (out.length() > 0) response.write(out);
-      if (response.writeQueueFull()) {
-        upstream.pause();
-        response.drainHandler(v -> upstream.resume());
-      }
-    });
-    upstream.exceptionHandler(t -> {
-      response.reset();
-      finish(ex, reply.status(), reply.cacheStatus());
-    });
-    upstream.endHandler(v -> {
-      if (response.closed()) {
-        finish(ex, reply.status(), reply.cacheStatus());
-        return;
-      }
-      response.end(transform.finish());
-      finish(ex, reply.status(), reply.cacheStatus());
-    });
-    upstream.resume();
   }
 
   /** @param cache where the answer came from, or null when the client left before it */

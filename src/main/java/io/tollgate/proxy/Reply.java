@@ -15,6 +15,8 @@ public final class Reply {
   private final HttpClientResponse stream;
   private Buffer prefix;
   private BodyTransform transform;
+  private BodyTransform decoder;
+  private Offload decodeOn;
   /** What this answer says about the upstream, classified once (UpstreamOutcome.of). */
   UpstreamOutcome outcome;
   private XCache cacheStatus = XCache.MISS;
@@ -62,6 +64,35 @@ public final class Reply {
     return r;
   }
 
+  /**
+   * The same answer with its buffered body decoded: coding headers dropped, cache facts kept, and its links not yet
+   * scanned (the compressed bytes could not be).
+   */
+  public Reply identity(Buffer decodedBody) {
+    Reply r = copy(withoutCoding(headers), decodedBody, null);
+    r.linksChecked = false;
+    return r;
+  }
+
+  /**
+   * The same streaming answer, decoded on its way to the client: each chunk goes through {@code decoder} on
+   * {@code where} (the worker pool), in order, before any {@link #transform()}. Coding headers are dropped.
+   */
+  public Reply decoded(BodyTransform decoder, Offload where) {
+    Reply r = copy(withoutCoding(headers), null, stream);
+    r.decoder = decoder;
+    r.decodeOn = where;
+    return r;
+  }
+
+  /** A copy of {@code headers} without {@code Content-Encoding} and {@code Content-Length}: they describe the coded bytes. */
+  public static MultiMap withoutCoding(MultiMap headers) {
+    MultiMap plain = MultiMap.caseInsensitiveMultiMap().addAll(headers);
+    plain.remove("Content-Encoding");
+    plain.remove("Content-Length");
+    return plain;
+  }
+
   /** The same answer with its headers replaced (they may be shared with a cache entry, so never edit them in place). */
   public Reply withHeaders(MultiMap newHeaders) {
     return copy(newHeaders, body, stream);
@@ -72,6 +103,8 @@ public final class Reply {
     if (newStream != null) {
       r.prefix = prefix;
       r.transform = transform;
+      r.decoder = decoder;
+      r.decodeOn = decodeOn;
     }
     r.cacheStatus = cacheStatus;
     r.ageSeconds = ageSeconds;
@@ -95,6 +128,12 @@ public final class Reply {
 
   /** @return the transform the streaming body passes through on its way out, or null */
   public BodyTransform transform() { return transform; }
+
+  /** @return the decoder the streaming body passes through before its transform, or null */
+  public BodyTransform decoder() { return decoder; }
+
+  /** @return where {@link #decoder()} runs, or null */
+  public Offload decodeOn() { return decodeOn; }
 
   /** @return bytes already read from {@link #stream()}, to send before it, or null */
   public Buffer prefix() { return prefix; }
