@@ -3,10 +3,14 @@
 # members) against the Graph simulator with Graph-like throttling and latency, once direct with the naive
 # retry-after client, then twice through Tollgate. Prints upstream calls, 429s seen by the client, group
 # expansion hit rate and wall time per pass, and the ratios.
-# Usage: src/bench/audit.sh [sites=200] [workers=16] [config=conf/graph-audit.yaml]   (RATE=100 req/s per caller)
+# Usage: src/bench/audit.sh [sites=200] [workers=16] [config=conf/graph-audit.yaml]
+#   FACTOR=3: the simulator's hidden RU budget as a multiple of the profile's SharePoint estimate (40 RU/s);
+#   issue 10's runs are FACTOR=0.333, 3 and 20 with 2000 sites. RATE=R sets the budget in RU/s instead.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ -f target/tollgate.jar ] || mvn -B -q package -DskipTests
-mkdir -p target/bench-classes
-javac -nowarn -cp target/tollgate.jar -d target/bench-classes src/bench/java/io/tollgate/bench/AuditBenchmark.java
-exec java -Xmx1g -cp target/tollgate.jar:target/bench-classes io.tollgate.bench.AuditBenchmark "$@" 2> >(grep -E "WARN|ERROR" >&2 || true)
+# Runs from a copy, so that a rebuild meanwhile cannot pull classes from under it.
+WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
+cp target/tollgate.jar "$WORK/tollgate.jar"
+javac -nowarn -cp "$WORK/tollgate.jar" -d "$WORK/classes" src/bench/java/io/tollgate/bench/AuditBenchmark.java
+java -Xmx2g -cp "$WORK/tollgate.jar:$WORK/classes" io.tollgate.bench.AuditBenchmark "$@" 2> >(grep -E "WARN|ERROR" >&2 || true)

@@ -4,7 +4,9 @@ package io.tollgate.ratelimit;
  * The rate one bucket has learned the upstream sustains, by additive increase and multiplicative decrease,
  * as TCP learns a path: fast at first (slow start: x1.5 per step), then by a fixed step (a twentieth of the
  * rate at the last decrease); x0.7 on a throttle, x0.9 when the upstream says its budget is nearly spent, and
- * no growth while it says the budget is past 80 %.
+ * no growth while it says the budget is past 80 %. The first such signal ends slow start with a halving (as
+ * TCP's first loss does): by the time an upstream that holds 10 s of its rate says anything, slow start has
+ * overshot it by more than any later step could.
  *
  * <p>It grows only while demand is there: a step needs a request that had to wait for this bucket since the
  * last step, or an idle bucket would climb without limit and then flood the upstream when demand returns.
@@ -22,6 +24,8 @@ final class AdaptiveRate {
   static final double ADDITIVE_SHARE = 0.05;
   static final double THROTTLE_DECREASE = 0.7;
   static final double USAGE_DECREASE = 0.9;
+  /** The first throttle or high usage in slow start. */
+  static final double SLOW_START_EXIT = 0.5;
   /** Past this share of its budget the upstream is near throttling: hold, and leave slow start. */
   static final double HIGH_USAGE = 0.8;
   /** Past this share: slow down before the 429s begin. */
@@ -80,6 +84,10 @@ final class AdaptiveRate {
    * @return the change, or null
    */
   synchronized Change answered(long now, double usage, boolean demand) {
+    if (usage >= HIGH_USAGE && threshold == Double.POSITIVE_INFINITY) {
+      lastUsageCut = now;
+      return cut(now, SLOW_START_EXIT, Reason.USAGE);
+    }
     if (usage >= CRITICAL_USAGE) {
       if (now - lastUsageCut < STEP_NANOS) return null;
       lastUsageCut = now;
@@ -116,7 +124,7 @@ final class AdaptiveRate {
   synchronized Change throttled(long now) {
     if (now - lastThrottleCut < STEP_NANOS) return null;
     lastThrottleCut = now;
-    return cut(now, THROTTLE_DECREASE, Reason.THROTTLED);
+    return cut(now, threshold == Double.POSITIVE_INFINITY ? SLOW_START_EXIT : THROTTLE_DECREASE, Reason.THROTTLED);
   }
 
   private Change cut(long now, double factor, Reason reason) {

@@ -129,8 +129,11 @@ final class RedisRateLimiter implements RateLimiter {
       if ARGV[1] == 't' then
         if now - tcut >= 1000 then
           tcut = now
-          cut(0.7, 'throttled')
+          if thr < 0 then cut(0.5, 'throttled') else cut(0.7, 'throttled') end
         end
+      elseif usage >= 0.8 and thr < 0 then
+        ucut = now
+        cut(0.5, 'usage')
       elseif usage >= 0.95 then
         if now - ucut >= 1000 then
           ucut = now

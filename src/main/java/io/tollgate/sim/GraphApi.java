@@ -91,6 +91,7 @@ final class GraphApi {
     if (b.usageHeaders()) headers.put("x-ms-resource-unit", String.valueOf(cost));
     if (b.throttleRate() > 0) {
       Throttle.Verdict v = t.throttle.take(c.caller().budget(), cost, b.throttleRate(), b.throttleCapacity(), System.nanoTime());
+      stats.charged(cost);
       if (!v.admitted()) {
         stats.throttledOne();
         String retryAfter = retryAfter(b, v.refillSeconds(), inBatch);

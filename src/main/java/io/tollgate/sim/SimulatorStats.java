@@ -18,6 +18,7 @@ import java.util.concurrent.atomic.LongAdder;
 public final class SimulatorStats {
   private final LongAdder total = new LongAdder();
   private final LongAdder throttled = new LongAdder();
+  private final LongAdder units = new LongAdder();
   private final LongAdder errors = new LongAdder();
   private final LongAdder cancelled = new LongAdder();
   private final LongAdder unauthorized = new LongAdder();
@@ -48,6 +49,14 @@ public final class SimulatorStats {
   /** Throttle answers sent (429, or 503 when configured like SharePoint), sub-requests included. */
   public long throttled() { return throttled.sum(); }
 
+  /**
+   * Resource units charged to budgets while throttling is on, refused requests included (Graph charges them
+   * too): what a budget floor, (units - capacity) / rate, is computed from.
+   */
+  public long units() { return units.sum(); }
+
+  void charged(int cost) { units.add(cost); }
+
   /** 503 answers injected by {@code errorRate}. */
   public long errors() { return errors.sum(); }
 
@@ -67,7 +76,7 @@ public final class SimulatorStats {
   public JsonObject toJson() {
     JsonObject paths = new JsonObject();
     new TreeMap<>(byPath).forEach((k, v) -> paths.put(k, v.sum()));
-    return new JsonObject().put("total", total()).put("throttled", throttled()).put("errors", errors())
+    return new JsonObject().put("total", total()).put("throttled", throttled()).put("units", units()).put("errors", errors())
         .put("cancelled", cancelled()).put("unauthorized", unauthorized()).put("maxInFlight", maxInFlight()).put("inFlight", inFlight())
         .put("byPath", paths);
   }
@@ -101,6 +110,7 @@ public final class SimulatorStats {
   void reset() {
     total.reset();
     throttled.reset();
+    units.reset();
     errors.reset();
     cancelled.reset();
     unauthorized.reset();

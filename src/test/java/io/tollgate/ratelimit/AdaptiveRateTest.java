@@ -44,18 +44,23 @@ class AdaptiveRateTest {
     now += SECOND;
     r.answered(now, NO_USAGE, true); // 150
     AdaptiveRate.Change cut = r.throttled(now + 1);
-    assertEquals(105, cut.to(), 1e-9);
+    assertEquals(75, cut.to(), 1e-9, "the first throttle ends slow start with a halving");
     assertNull(r.throttled(now + 2), "answers already in flight say the same again: no second cut");
     assertNull(r.answered(now + SECOND / 2, NO_USAGE, true), "no growth right after a cut");
     now += 2 * SECOND;
     AdaptiveRate.Change grown = r.answered(now, NO_USAGE, true);
     assertEquals(AdaptiveRate.Reason.INCREASE, grown.reason());
-    assertEquals(105 + 105 * AdaptiveRate.ADDITIVE_SHARE, grown.to(), 1e-9);
+    assertEquals(75 + 75 * AdaptiveRate.ADDITIVE_SHARE, grown.to(), 1e-9);
+    now += SECOND;
+    assertEquals(0.7 * grown.to(), r.throttled(now).to(), 1e-9, "later throttles cut by 30 %");
   }
 
   @Test
   void usage_past_eighty_percent_holds_and_past_ninety_five_slows_before_the_429s() {
-    AdaptiveRate r = estimate(100);
+    AdaptiveRate r = estimate(200);
+    now += SECOND;
+    assertEquals(new AdaptiveRate.Change(200, 100, AdaptiveRate.Reason.USAGE), r.answered(now, 0.81, true),
+        "the first sign of a spent budget ends slow start with a halving");
     now += SECOND;
     assertNull(r.answered(now, 0.85, true), "near the limit: hold");
     now += SECOND;
