@@ -34,6 +34,7 @@ wait_for() { # wait_for URL: until it answers (60 s at most)
 OUT=bench-results/hidden-budget.txt
 echo "# $(date -u +%FT%TZ) RATE=$RATE FLOOR=$FLOOR CLIENTS=$CLIENTS RUNS='$RUNS'" | tee -a "$OUT"
 for jar in $JARS; do
+  jarpath=$(realpath "$jar")
   for run in $RUNS; do
     usage=${run%%:*}; batch=${run##*:}
     simport=$(free_port); port=$(free_port); mport=$(free_port)
@@ -41,7 +42,8 @@ for jar in $JARS; do
       > bench-results/logs/hidden-sim.log 2>&1 &
     sim=$!; PIDS+=("$sim")
     wait_for "http://127.0.0.1:$simport/_sim/stats"
-    taskset -c 0 java -Xmx1g -jar "$jar" --upstream "http://127.0.0.1:$simport" --port "$port" --management-port "$mport" \
+    # From an empty directory: each jar runs its own built-in profile, not this checkout's conf/tollgate.yaml.
+    (cd "$WORK" && exec taskset -c 0 java -Xmx1g -jar "$jarpath" --upstream "http://127.0.0.1:$simport" --port "$port" --management-port "$mport") \
       > "bench-results/logs/hidden-gateway-$(basename "$jar" .jar)-$usage-$batch.log" 2>&1 &
     gw=$!; PIDS+=("$gw")
     wait_for "http://127.0.0.1:$mport/health/live"

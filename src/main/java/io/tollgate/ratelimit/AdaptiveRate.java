@@ -2,8 +2,8 @@ package io.tollgate.ratelimit;
 
 /**
  * The rate one bucket has learned the upstream sustains, by additive increase and multiplicative decrease,
- * as TCP learns a path: fast at first (slow start: x1.5 per step), then by a fixed step (a twentieth of the
- * rate at the last decrease); x0.7 on a throttle, x0.9 when the upstream says its budget is nearly spent, and
+ * as TCP learns a path: fast at first (slow start: x1.5 every quarter second, about x5 a second), then by a
+ * fixed step (a twentieth of the rate at the last decrease) a second; x0.7 on a throttle, x0.9 when the upstream says its budget is nearly spent, and
  * no growth while it says the budget is past 80 %. The first such signal ends slow start with a halving (as
  * TCP's first loss does): by the time an upstream that holds 10 s of its rate says anything, slow start has
  * overshot it by more than any later step could.
@@ -20,6 +20,11 @@ package io.tollgate.ratelimit;
  */
 final class AdaptiveRate {
   static final long STEP_NANOS = 1_000_000_000L;
+  /**
+   * Slow start steps faster: a budget 20x the estimate is reached in 2 s, not 8. Demand bounds it (growth needs
+   * requests waiting for the bucket) and the first throttle or high usage halves it.
+   */
+  static final long SLOW_START_STEP_NANOS = 250_000_000L;
   static final double SLOW_START = 1.5;
   static final double ADDITIVE_SHARE = 0.05;
   static final double THROTTLE_DECREASE = 0.7;
@@ -97,14 +102,15 @@ final class AdaptiveRate {
       threshold = Math.min(threshold, rate);
       return null;
     }
-    if (!demand || rate >= max || now - lastGrowth < STEP_NANOS
+    boolean slowStart = rate < threshold;
+    if (!demand || rate >= max || now - lastGrowth < (slowStart ? SLOW_START_STEP_NANOS : STEP_NANOS)
         || now - Math.max(lastUsageCut, lastThrottleCut) < STEP_NANOS) {
       return null;
     }
     lastGrowth = now;
     double from = rate;
     Reason reason;
-    if (rate < threshold) {
+    if (slowStart) {
       rate = Math.min(rate * SLOW_START, threshold);
       reason = Reason.SLOW_START;
     } else {
