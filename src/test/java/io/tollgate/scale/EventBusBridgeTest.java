@@ -234,7 +234,11 @@ class EventBusBridgeTest {
     // Lines arrive as the server sends them; a reader thread keeps a broken stream from hanging the test.
     BlockingQueue<String> frames = new LinkedBlockingQueue<>();
     Thread reader = new Thread(() -> {
-      while (lines.hasNext()) frames.add(lines.next());
+      try {
+        while (lines.hasNext()) frames.add(lines.next());
+      } catch (java.io.UncheckedIOException closedByTheTest) {
+        // The finally block below closes the stream under the reader's feet: that ends it.
+      }
     }, "xhr-streaming-reader");
     reader.setDaemon(true);
     reader.start();
