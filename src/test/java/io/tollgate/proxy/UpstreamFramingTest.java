@@ -1,0 +1,76 @@
+package io.tollgate.proxy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.tollgate.Gateway;
+import io.tollgate.testing.GatewayHarness;
+import io.tollgate.testing.RawUpstream;
+import io.vertx.core.Vertx;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.function.Function;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Upstream answers that bend HTTP/1.1 framing, from a {@link RawUpstream} that writes them byte for byte: interim
+ * {@code 1xx} answers before the real one, bodies longer than they say. None may end an exchange early or reach
+ * another caller's request on the pooled connection.
+ */
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class UpstreamFramingTest {
+  GatewayHarness harness;
+  Vertx vertx;
+  RawUpstream upstream;
+  Gateway gateway;
+
+  @BeforeEach
+  void start() {
+    vertx = Vertx.vertx();
+    harness = GatewayHarness.builder().start();
+  }
+
+  @AfterEach
+  void stop() {
+    if (harness != null) harness.close();
+    if (upstream != null) upstream.close();
+    vertx.close().await();
+  }
+
+  /** A gateway in front of a raw upstream; one proxy verticle, so every call shares one connection pool. */
+  void upstream(Function<String, String> answer) {
+    upstream = RawUpstream.start(vertx, answer);
+    gateway = harness.another(o -> {
+      o.getUpstream().setUrl(upstream.url());
+      o.getServer().setInstances(1);
+    });
+  }
+
+  HttpResponse<String> send(String method, String path, String authorization) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(GatewayHarness.proxy(gateway) + path))
+        .timeout(Duration.ofSeconds(10)).header("Authorization", authorization);
+    b.method(method, method.equals("POST") ? HttpRequest.BodyPublishers.ofString("{}") : HttpRequest.BodyPublishers.noBody());
+    return harness.http().send(b.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  static String answer(int status, String reason, String body) {
+    return "HTTP/1.1 " + status + " " + reason + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length()
+        + "\r\n\r\n" + body;
+  }
+
+  @Test
+  void an_interim_102_is_not_the_answer_the_final_one_after_it_is() throws Exception {
+    upstream(line -> "HTTP/1.1 102 Processing\r\n\r\n" + answer(200, "OK", "{\"done\":true}"));
+    for (String caller : new String[] {"Bearer first-caller", "Bearer second-caller"}) {
+      HttpResponse<String> r = send("GET", "/raw/processing", caller);
+      assertEquals(200, r.statusCode(), r.body());
+      assertEquals("{\"done\":true}", r.body());
+    }
+    assertEquals(2, upstream.requests().size(), "each request reached the upstream once: " + upstream.requests());
+  }
+}
