@@ -65,7 +65,10 @@ public final class Forwarder implements Stage.Chain {
     PoolOptions pool = new PoolOptions().setHttp1MaxSize(options.getMaxConnections())
         .setHttp2MaxSize(Math.max(1, options.getMaxConnections() / 16))
         .setMaxWaitQueueSize(-1);
-    this.client = vertx.httpClientBuilder().with(http).with(pool).build();
+    // Every HTTP/1.1 connection gets Tollgate's codec before its first request: interim answers never end an exchange.
+    this.client = vertx.httpClientBuilder().with(http).with(pool)
+        .withConnectHandler(connection -> UpstreamCodec.install(connection, http))
+        .build();
   }
 
   /** {@code scheme://host[:port]} of the upstream, as configured. */
@@ -85,6 +88,7 @@ public final class Forwarder implements Stage.Chain {
         .setConnectTimeout(connectTimeoutMs);
     return client.request(request)
         .compose(upstream -> send(ex, upstream))
+        .compose(Forwarder::finalAnswer)
         .map(Reply::streaming)
         .recover(failure -> Future.failedFuture(classify(ex, failure)));
   }
@@ -138,6 +142,16 @@ public final class Forwarder implements Stage.Chain {
         .onSuccess(v -> upstream.idleTimeout(readTimeoutMs))
         .onFailure(t -> upstream.reset(0, t));
     return response;
+  }
+
+  /**
+   * A 1xx that still arrives as the answer (over HTTP/2, where Vert.x takes the first HEADERS for the final answer,
+   * or an unasked-for 101) is not one: the attempt fails as a 502 rather than end the exchange with it.
+   */
+  private static Future<HttpClientResponse> finalAnswer(HttpClientResponse response) {
+    if (response.statusCode() >= 200) return Future.succeededFuture(response);
+    response.request().reset();
+    return Future.failedFuture(GatewayException.BAD_GATEWAY);
   }
 
   private static Throwable classify(Exchange ex, Throwable failure) {

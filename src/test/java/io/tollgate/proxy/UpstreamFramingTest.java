@@ -73,4 +73,20 @@ class UpstreamFramingTest {
     }
     assertEquals(2, upstream.requests().size(), "each request reached the upstream once: " + upstream.requests());
   }
+
+  @Test
+  void an_answer_to_head_after_an_interim_one_has_no_body_and_the_next_answer_pairs_with_its_own_request() throws Exception {
+    String body = "{\"done\":true}";
+    upstream(line -> {
+      String full = answer(200, "OK", body);
+      return "HTTP/1.1 102 Processing\r\n\r\n" + (line.startsWith("HEAD") ? full.substring(0, full.length() - body.length()) : full);
+    });
+    HttpResponse<String> head = send("HEAD", "/raw/processing", "Bearer a-caller");
+    assertEquals(200, head.statusCode());
+    assertEquals(String.valueOf(body.length()), head.headers().firstValue("Content-Length").orElse(null));
+    HttpResponse<String> get = send("GET", "/raw/processing", "Bearer a-caller");
+    assertEquals(200, get.statusCode(), get.body());
+    assertEquals(body, get.body());
+    assertEquals(2, upstream.requests().size(), "each request reached the upstream once: " + upstream.requests());
+  }
 }
