@@ -89,4 +89,28 @@ class UpstreamFramingTest {
     assertEquals(body, get.body());
     assertEquals(2, upstream.requests().size(), "each request reached the upstream once: " + upstream.requests());
   }
+
+  @Test
+  void an_answer_longer_than_it_says_closes_its_connection_and_the_next_caller_is_answered() throws Exception {
+    // Each offender declares its end (Content-Length, or the last chunk) and then writes more in the same packet.
+    upstream(line -> {
+      if (line.contains("/raw/longer")) return answer(200, "OK", "{\"a\":1}") + "{\"stray\":true}";
+      if (line.contains("/raw/after-last-chunk")) {
+        return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + "7\r\n{\"b\":2}\r\n0\r\n\r\nstray bytes";
+      }
+      return answer(201, "Created", "{\"id\":\"x\"}");
+    });
+    String[][] offenders = {{"/raw/longer", "{\"a\":1}"}, {"/raw/after-last-chunk", "{\"b\":2}"}};
+    for (String[] offender : offenders) {
+      HttpResponse<String> first = send("GET", offender[0], "Bearer first-caller");
+      assertEquals(200, first.statusCode(), first.body());
+      assertEquals(offender[1], first.body(), "the answer as it framed itself");
+      // Someone else's write, never retried: it must not meet the stray bytes on a pooled connection.
+      HttpResponse<String> next = send("POST", "/raw/create", "Bearer second-caller");
+      assertEquals(201, next.statusCode(), "after " + offender[0] + ": " + next.body());
+      assertEquals("{\"id\":\"x\"}", next.body());
+    }
+    assertEquals(4, upstream.requests().size(), "each request reached the upstream once: " + upstream.requests());
+  }
 }
