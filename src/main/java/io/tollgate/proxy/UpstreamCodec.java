@@ -7,6 +7,8 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.channel.CombinedChannelDuplexHandler;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
@@ -23,10 +25,18 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The HTTP/1.1 codec of every upstream connection, in place of the one Vert.x installs (Netty's
- * {@link HttpClientCodec}), to keep a promise Vert.x 5.0 does not: an interim answer ({@code 1xx}) never ends an
- * exchange. Vert.x knows 100 and 103 and takes any other {@code 1xx} (102 Processing, 104...) for the final answer,
- * then fails the connection when the real one arrives; here every interim answer is dropped before Vert.x sees it,
- * and the answer after it is the answer.
+ * {@link HttpClientCodec}), to keep two promises Vert.x 5.0 does not:
+ * <ul>
+ *   <li>an interim answer ({@code 1xx}) never ends an exchange. Vert.x knows 100 and 103 and takes any other
+ *       {@code 1xx} (102 Processing, 104...) for the final answer, then fails the connection when the real one
+ *       arrives; here every interim answer is dropped before Vert.x sees it, and the answer after it is the answer;</li>
+ *   <li>an answer that breaks framing affects no other request. Bytes after an answer's end (a body longer than its
+ *       {@code Content-Length}, data after the last chunk) would stay in the decoder and become the start of the next
+ *       answer on the pooled connection: usually someone else's request, which would get a 502. Here they are
+ *       dropped, and the answer is delivered as it framed itself but marked {@code Connection: close} before its
+ *       end reaches Vert.x, so Vert.x closes the connection instead of pooling it. Bytes that arrive while no
+ *       request is waiting close the connection at once.</li>
+ * </ul>
  *
  * <p>Design note. Requests and answers pair in order on a connection (the client does not pipeline): the encoder
  * queues each request's method, and the decoder takes it off when the final answer's head arrives, so an answer to
@@ -93,10 +103,18 @@ final class UpstreamCodec extends CombinedChannelDuplexHandler<UpstreamCodec.Dec
     }
   }
 
-  /** Netty's response decoder, with interim answers dropped and HEAD answers paired by the queue above. */
+  /**
+   * Netty's response decoder, with interim answers dropped, HEAD answers paired by the queue above, and the bytes
+   * after an answer's end checked. Netty calls {@link #decode} again for whatever a call leaves in the buffer, and an
+   * answer's last content always ends a call: the check right after it sees exactly what followed the answer.
+   */
   final class Decoder extends HttpResponseDecoder {
     /** An interim head was dropped: the empty last content Netty emits after it goes too. */
     private boolean droppingInterim;
+    /** The head of the final answer being read, until its last content; null between answers. */
+    private HttpResponse answer;
+    /** Framing broke: everything that still arrives is dropped while the connection closes. */
+    private boolean broken;
 
     Decoder(HttpDecoderConfig config) {
       super(config);
@@ -104,6 +122,18 @@ final class UpstreamCodec extends CombinedChannelDuplexHandler<UpstreamCodec.Dec
 
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf buffer, List<Object> out) throws Exception {
+      if (broken) {
+        buffer.skipBytes(buffer.readableBytes());
+        return;
+      }
+      if (answer == null && awaiting.isEmpty() && strayBytes(buffer)) {
+        // Nothing asked for these: whatever they are, the next answer on this connection could not be trusted.
+        LOG.debug("upstream sent bytes while no request was waiting: connection closed");
+        broken = true;
+        buffer.skipBytes(buffer.readableBytes());
+        ctx.close();
+        return;
+      }
       int from = out.size();
       super.decode(ctx, buffer, out);
       for (int i = from; i < out.size(); i++) {
@@ -116,12 +146,29 @@ final class UpstreamCodec extends CombinedChannelDuplexHandler<UpstreamCodec.Dec
             continue;
           }
           awaiting.pollFirst();
+          answer = head;
         }
-        if (message instanceof LastHttpContent && droppingInterim) {
-          out.remove(i--);
-          droppingInterim = false;
+        if (message instanceof LastHttpContent) {
+          if (droppingInterim) {
+            out.remove(i--);
+            droppingInterim = false;
+          } else if (answer != null) {
+            ended(buffer);
+          }
         }
       }
+    }
+
+    /** The final answer's last content was decoded: what is left in {@code buffer} came after its end. */
+    private void ended(ByteBuf buffer) {
+      HttpResponse head = answer;
+      answer = null;
+      if (!awaiting.isEmpty() || !strayBytes(buffer)) return;
+      LOG.debug("upstream answer {} went on past its end: delivered as framed, connection closed", head.status().code());
+      broken = true;
+      buffer.skipBytes(buffer.readableBytes());
+      // Read when the last content reaches Vert.x, which then closes the connection rather than pool it.
+      head.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     }
 
     @Override
@@ -130,6 +177,19 @@ final class UpstreamCodec extends CombinedChannelDuplexHandler<UpstreamCodec.Dec
       if (!interim(status) && HttpMethod.HEAD.equals(awaiting.peekFirst())) return true;
       return super.isContentAlwaysEmpty(msg);
     }
+  }
+
+  /**
+   * True when {@code buffer} holds more than line ends: blank lines between messages are tolerated (Netty skips them
+   * too), so they are consumed here and say nothing.
+   */
+  private static boolean strayBytes(ByteBuf buffer) {
+    while (buffer.isReadable()) {
+      byte b = buffer.getByte(buffer.readerIndex());
+      if (b != '\r' && b != '\n') return true;
+      buffer.skipBytes(1);
+    }
+    return false;
   }
 
   /** Every 1xx but 101 (Switching Protocols, which ends HTTP/1.1 on the connection; Tollgate never asks for it). */

@@ -3,6 +3,7 @@ package io.tollgate.proxy;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.tollgate.Gateway;
+import io.tollgate.testing.Await;
 import io.tollgate.testing.GatewayHarness;
 import io.tollgate.testing.RawUpstream;
 import io.vertx.core.Vertx;
@@ -44,7 +45,11 @@ class UpstreamFramingTest {
 
   /** A gateway in front of a raw upstream; one proxy verticle, so every call shares one connection pool. */
   void upstream(Function<String, String> answer) {
-    upstream = RawUpstream.start(vertx, answer);
+    upstream(answer, line -> null);
+  }
+
+  void upstream(Function<String, String> answer, Function<String, String> later) {
+    upstream = RawUpstream.start(vertx, answer, later);
     gateway = harness.another(o -> {
       o.getUpstream().setUrl(upstream.url());
       o.getServer().setInstances(1);
@@ -112,5 +117,18 @@ class UpstreamFramingTest {
       assertEquals("{\"id\":\"x\"}", next.body());
     }
     assertEquals(4, upstream.requests().size(), "each request reached the upstream once: " + upstream.requests());
+  }
+
+  @Test
+  void bytes_that_arrive_while_no_request_waits_close_the_idle_connection() throws Exception {
+    upstream(line -> line.startsWith("GET") ? answer(200, "OK", "{\"a\":1}") : answer(201, "Created", "{\"id\":\"x\"}"),
+        line -> line.startsWith("GET") ? "stray bytes" : null);
+    HttpResponse<String> first = send("GET", "/raw/then-more", "Bearer first-caller");
+    assertEquals(200, first.statusCode(), first.body());
+    Await.until(() -> upstream.closedConnections() == 1, Duration.ofSeconds(10),
+        "the gateway closed the connection the stray answer came on");
+    HttpResponse<String> next = send("POST", "/raw/create", "Bearer second-caller");
+    assertEquals(201, next.statusCode(), next.body());
+    assertEquals(2, upstream.requests().size(), "each request reached the upstream once: " + upstream.requests());
   }
 }

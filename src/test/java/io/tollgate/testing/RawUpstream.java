@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 
 /**
@@ -23,18 +24,34 @@ import java.util.function.Function;
  * }</pre>
  */
 public final class RawUpstream implements AutoCloseable {
+  /** How long after an answer its {@code later} bytes are written: long enough to arrive as a packet of their own. */
+  private static final long LATER_MS = 100;
+
+  private final Vertx vertx;
   private final NetServer server;
   private final Function<String, String> answer;
+  private final Function<String, String> later;
   private final List<String> requests = new CopyOnWriteArrayList<>();
+  private final AtomicInteger closed = new AtomicInteger();
 
-  private RawUpstream(Vertx vertx, Function<String, String> answer) {
+  private RawUpstream(Vertx vertx, Function<String, String> answer, Function<String, String> later) {
+    this.vertx = vertx;
     this.answer = answer;
+    this.later = later;
     this.server = vertx.createNetServer().connectHandler(this::serve);
   }
 
   /** @param answer the bytes (ISO-8859-1) to write for a request line such as {@code GET /raw/a HTTP/1.1} */
   public static RawUpstream start(Vertx vertx, Function<String, String> answer) {
-    RawUpstream upstream = new RawUpstream(vertx, answer);
+    return start(vertx, answer, line -> null);
+  }
+
+  /**
+   * @param later bytes to write on the same connection a little after the answer (on a timer, so they arrive by
+   *     themselves), or null for none
+   */
+  public static RawUpstream start(Vertx vertx, Function<String, String> answer, Function<String, String> later) {
+    RawUpstream upstream = new RawUpstream(vertx, answer, later);
     try {
       upstream.server.listen(0, "127.0.0.1").await(10, TimeUnit.SECONDS);
     } catch (Exception e) {
@@ -67,16 +84,24 @@ public final class RawUpstream implements AutoCloseable {
       }
     });
     socket.handler(parser);
+    socket.closeHandler(v -> closed.incrementAndGet());
   }
 
   private void respond(NetSocket socket, String requestLine) {
     requests.add(requestLine);
     socket.write(Buffer.buffer(answer.apply(requestLine), "ISO-8859-1"));
+    String more = later.apply(requestLine);
+    if (more != null) vertx.setTimer(LATER_MS, t -> socket.write(Buffer.buffer(more, "ISO-8859-1")));
   }
 
   /** {@code http://127.0.0.1:<port>}, for {@code upstream.url}. */
   public String url() {
     return "http://127.0.0.1:" + server.actualPort();
+  }
+
+  /** Connections closed so far, by either side. */
+  public int closedConnections() {
+    return closed.get();
   }
 
   /** Every request line answered so far, in order. */
