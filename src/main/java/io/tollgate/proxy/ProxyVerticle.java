@@ -55,7 +55,7 @@ public final class ProxyVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    forwarder = new Forwarder(vertx, options.getUpstream());
+    forwarder = new Forwarder(vertx, options.getUpstream(), options.getProxy());
     pipeline = pipelineFactory.apply(forwarder);
     ServerOptions s = options.getServer();
     HttpServerOptions http = new HttpServerOptions()

@@ -86,12 +86,16 @@ class BulkheadTest {
     return s;
   }
 
-  /** Reads the first line of the answer and no more than a few KiB of what follows. */
+  /** Reads the first line of the answer and nothing after it. */
   static String statusLine(Socket s) throws Exception {
     s.setSoTimeout(10_000);
+    return line(s.getInputStream());
+  }
+
+  /** One header line, without its CRLF, read byte by byte (nothing after it is consumed). */
+  static String line(InputStream in) throws Exception {
     StringBuilder line = new StringBuilder();
-    InputStream in = s.getInputStream();
-    for (int b; (b = in.read()) >= 0 && b != '\n'; ) line.append((char) b);
+    for (int b; (b = in.read()) >= 0 && b != '\n'; ) if (b != '\r') line.append((char) b);
     return line.toString();
   }
 
@@ -108,6 +112,33 @@ class BulkheadTest {
       assertTrue(statusLine(stalled).startsWith("HTTP/1.1 200"), "the answer began: its slot was taken");
       HttpResponse<String> next = harness.get("/_sim/headers");
       assertEquals(200, next.statusCode(), "the one slot is free again while the first client has not read: " + next.body());
+    }
+  }
+
+  @Test
+  void a_body_larger_than_the_buffer_size_streams_and_keeps_its_slot_until_it_is_read() throws Exception {
+    harness = GatewayHarness.builder().gateway(o -> {
+      o.getRateLimit().setEnabled(false);
+      o.getRetry().setEnabled(false);
+      o.getBulkhead().setMaxInFlight(1).setMaxQueue(10).setQueueTimeout(Duration.ofMillis(500));
+    }).start();
+    int size = 16 << 20;
+    try (Socket stalled = slowReader(harness.gateway().proxyPort(), "/_sim/bytes?size=" + size)) {
+      assertTrue(statusLine(stalled).startsWith("HTTP/1.1 200"), "the answer began: its slot was taken");
+      HttpResponse<String> shed = harness.get("/_sim/headers");
+      assertEquals(503, shed.statusCode(), "16 MiB is over the default proxy.bufferSize: the stream keeps the slot");
+      InputStream in = stalled.getInputStream();
+      boolean chunked = false;
+      for (String header; !(header = line(in)).isEmpty(); ) chunked |= header.equalsIgnoreCase("transfer-encoding: chunked");
+      assertTrue(chunked, "the simulator gzips, the gateway decodes for this client as it streams");
+      long body = 0;
+      for (int n; (n = Integer.parseInt(line(in).trim(), 16)) > 0; body += n) {
+        in.readNBytes(n);
+        line(in);
+      }
+      assertEquals(size, body, "the body arrives whole");
+      HttpResponse<String> next = harness.get("/_sim/headers");
+      assertEquals(200, next.statusCode(), "read to the end, the stream gave its slot back: " + next.body());
     }
   }
 
