@@ -60,11 +60,12 @@ class TollgateCommandTest {
   @Test
   void a_bad_configuration_exits_2_with_one_line_per_problem() throws Exception {
     Path file = dir.resolve("bad.yaml");
-    Files.writeString(file, "server:\n  port: -3\nupstream:\n  url: ftp://x\n");
+    Files.writeString(file, "server:\n  port: -3\nupstream:\n  url: ftp://x\nproxy:\n  bufferSize: 1GiB\n");
     Run r = run(Map.of("TOLLGATE_MANAGEMENT_PORT", "99999"), "--config", file.toString());
     assertEquals(2, r.code());
     List<String> lines = r.err().lines().filter(l -> l.startsWith("config error: ")).toList();
-    assertEquals(3, lines.size(), r.err());
+    assertEquals(4, lines.size(), r.err());
+    assertTrue(r.err().contains("proxy.bufferSize: got '1GiB', expected a size between 0 and 256MiB"), r.err());
     assertTrue(r.err().contains("server.port: got -3"), r.err());
     assertTrue(r.err().contains("upstream.url: got 'ftp://x'"), r.err());
     assertTrue(r.err().contains("management.port: got '99999'"), r.err());

@@ -3,10 +3,13 @@ package io.tollgate.admin;
 import io.tollgate.metrics.Addresses;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.bridge.BridgeEventType;
 import io.vertx.ext.bridge.PermittedOptions;
 import io.vertx.ext.web.Router;
+import io.vertx.ext.web.handler.BodyHandler;
 import io.vertx.ext.web.handler.sockjs.BridgeEvent;
 import io.vertx.ext.web.handler.sockjs.SockJSBridgeOptions;
 import io.vertx.ext.web.handler.sockjs.SockJSHandler;
@@ -25,6 +28,10 @@ public final class EventBusBridge implements Handler<BridgeEvent> {
   private static final Logger LOG = LoggerFactory.getLogger(EventBusBridge.class);
   public static final String PATH = "/eventbus";
   static final String AUTH_HEADER = "authorization";
+  /** Largest body an {@code xhr_send} may post: the WebSocket transport's own message limit; larger gets 413. */
+  static final long MAX_POSTED_BYTES = HttpServerOptions.DEFAULT_MAX_WEBSOCKET_MESSAGE_SIZE;
+  /** The polling transport, {@code /<server>/<session>/xhr}. */
+  private static final String POLLING = "/[^/]+/[^/]+/xhr";
 
   private final AdminToken token;
 
@@ -54,7 +61,13 @@ public final class EventBusBridge implements Handler<BridgeEvent> {
     };
   }
 
-  /** The router to mount at {@code /eventbus/*}. */
+  /**
+   * The router to mount at {@code /eventbus/*}. SockJS reads the frames a client posts ({@code xhr_send}) from the
+   * routing context's body, so a body handler goes first, capped like a WebSocket message: without it every
+   * {@code xhr}/{@code xhr_streaming} session is one way, and what it sends answers 500. SockJS also closes the
+   * connection after every {@code xhr} poll without saying so: that answer says {@code Connection: close}, so a
+   * keep-alive client does not send its next request (an {@code xhr_send}) into a connection that is going away.
+   */
   public static Router router(Vertx vertx, String adminToken) {
     SockJSBridgeOptions options = new SockJSBridgeOptions()
         .addOutboundPermitted(new PermittedOptions().setAddress(Addresses.CACHE_STATS))
@@ -62,7 +75,15 @@ public final class EventBusBridge implements Handler<BridgeEvent> {
         .addInboundPermitted(new PermittedOptions().setAddress(Addresses.CACHE))
         // Replies to an admin's request are the only other traffic; bound how long the bridge keeps them.
         .setReplyTimeout(10_000);
-    return SockJSHandler.create(vertx).bridge(options, new EventBusBridge(adminToken));
+    Router bridge = SockJSHandler.create(vertx).bridge(options, new EventBusBridge(adminToken));
+    Router router = Router.router(vertx);
+    router.post().handler(BodyHandler.create(false).setBodyLimit(MAX_POSTED_BYTES));
+    router.postWithRegex(POLLING).handler(ctx -> {
+      ctx.response().putHeader(HttpHeaders.CONNECTION, HttpHeaders.CLOSE);
+      ctx.next();
+    });
+    router.route("/*").subRouter(bridge);
+    return router;
   }
 
   @Override

@@ -6,9 +6,11 @@ import io.tollgate.proxy.Stage;
 import io.vertx.core.Future;
 
 /**
- * Stage 4: a request holds a bulkhead slot from before its upstream call until the upstream's answer has
- * been read to the end (or failed), retries and their waits included: the slot is the request's share of
- * upstream concurrency, and a streamed body still occupies an upstream connection.
+ * Stage 4: a request holds a bulkhead slot from before its upstream call until the upstream's answer is in
+ * Tollgate's hands (or failed), retries and their waits included: the slot is the request's share of upstream
+ * concurrency. An answer whose body fits in {@code proxy.bufferSize} arrives here read whole (the forwarder read it
+ * at the upstream's pace), so the slot is free at once, however slowly the client then reads; a larger body
+ * streams, still occupies an upstream connection, and keeps the slot until it has been read to the end.
  */
 public final class BulkheadStage implements Stage {
   private final Bulkhead bulkhead;

@@ -18,6 +18,11 @@ public final class ServerOptions {
   public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
   /** Client connections idle this long are closed. */
   public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(120);
+  /**
+   * A request head (request line and headers) must be complete this long after its connection opened, or after the
+   * keep-alive wait that follows an answer; a connection that trickles one (slowloris) is closed.
+   */
+  public static final Duration DEFAULT_HEADER_TIMEOUT = Duration.ofSeconds(10);
 
   private String host = DEFAULT_HOST;
   private int port = DEFAULT_PORT;
@@ -26,6 +31,7 @@ public final class ServerOptions {
   private int maxHeaderSize = DEFAULT_MAX_HEADER_SIZE;
   private Duration drainTimeout = DEFAULT_DRAIN_TIMEOUT;
   private Duration idleTimeout = DEFAULT_IDLE_TIMEOUT;
+  private Duration headerTimeout = DEFAULT_HEADER_TIMEOUT;
   private String publicUrl;
   private java.util.List<String> trustedProxies = java.util.List.of();
 
@@ -34,6 +40,7 @@ public final class ServerOptions {
   public ServerOptions(ServerOptions o) {
     host = o.host; port = o.port; instances = o.instances; maxBodySize = o.maxBodySize;
     maxHeaderSize = o.maxHeaderSize; drainTimeout = o.drainTimeout; idleTimeout = o.idleTimeout; publicUrl = o.publicUrl;
+    headerTimeout = o.headerTimeout;
     trustedProxies = o.trustedProxies;
   }
 
@@ -48,6 +55,8 @@ public final class ServerOptions {
     else o.maxHeaderSize = (int) header;
     o.drainTimeout = r.duration("drainTimeout", DEFAULT_DRAIN_TIMEOUT);
     o.idleTimeout = r.duration("idleTimeout", DEFAULT_IDLE_TIMEOUT);
+    o.headerTimeout = r.duration("headerTimeout", DEFAULT_HEADER_TIMEOUT);
+    if (o.headerTimeout.isZero()) r.problem("headerTimeout", "0s", "a duration above 0");
     o.publicUrl = r.url("publicUrl", null, java.util.Set.of("http", "https"));
     o.trustedProxies = r.strings("trustedProxies", java.util.List.of());
     for (String ip : o.trustedProxies) {
@@ -60,7 +69,8 @@ public final class ServerOptions {
   public JsonObject toJson() {
     JsonObject j = new JsonObject().put("host", host).put("port", port).put("instances", instances)
         .put("maxBodySize", Units.formatSize(maxBodySize)).put("maxHeaderSize", Units.formatSize(maxHeaderSize))
-        .put("drainTimeout", Units.formatDuration(drainTimeout)).put("idleTimeout", Units.formatDuration(idleTimeout));
+        .put("drainTimeout", Units.formatDuration(drainTimeout)).put("idleTimeout", Units.formatDuration(idleTimeout))
+        .put("headerTimeout", Units.formatDuration(headerTimeout));
     if (publicUrl != null) j.put("publicUrl", publicUrl);
     if (!trustedProxies.isEmpty()) j.put("trustedProxies", new io.vertx.core.json.JsonArray(trustedProxies));
     return j;
@@ -78,6 +88,8 @@ public final class ServerOptions {
   public ServerOptions setMaxHeaderSize(int maxHeaderSize) { this.maxHeaderSize = maxHeaderSize; return this; }
   public Duration getDrainTimeout() { return drainTimeout; }
   public ServerOptions setDrainTimeout(Duration drainTimeout) { this.drainTimeout = drainTimeout; return this; }
+  public Duration getHeaderTimeout() { return headerTimeout; }
+  public ServerOptions setHeaderTimeout(Duration headerTimeout) { this.headerTimeout = headerTimeout; return this; }
   public Duration getIdleTimeout() { return idleTimeout; }
   public ServerOptions setIdleTimeout(Duration idleTimeout) { this.idleTimeout = idleTimeout; return this; }
   /** Origin clients use to reach Tollgate, for rewritten links; null = taken from each request's Host. */

@@ -11,6 +11,7 @@ import java.util.List;
 public final class TollgateOptions {
   private ServerOptions server = new ServerOptions();
   private UpstreamOptions upstream = new UpstreamOptions();
+  private ProxyOptions proxy = new ProxyOptions();
   private ManagementOptions management = new ManagementOptions();
   private RedisConnectionOptions redis = new RedisConnectionOptions();
   private CacheOptions cache = new CacheOptions();
@@ -25,6 +26,7 @@ public final class TollgateOptions {
   public TollgateOptions(TollgateOptions o) {
     server = new ServerOptions(o.server);
     upstream = new UpstreamOptions(o.upstream);
+    proxy = new ProxyOptions(o.proxy);
     management = new ManagementOptions(o.management);
     redis = new RedisConnectionOptions(o.redis);
     cache = new CacheOptions(o.cache);
@@ -46,6 +48,7 @@ public final class TollgateOptions {
     TollgateOptions o = new TollgateOptions();
     o.server = ServerOptions.read(root.section("server"));
     o.upstream = UpstreamOptions.read(root.section("upstream"));
+    o.proxy = ProxyOptions.read(root.section("proxy"));
     o.management = ManagementOptions.read(root.section("management"));
     o.redis = RedisConnectionOptions.read(root.section("redis"));
     o.cache = CacheOptions.read(root.section("cache"));
@@ -67,7 +70,7 @@ public final class TollgateOptions {
 
   /** Secrets masked. */
   public JsonObject toJson() {
-    return new JsonObject().put("server", server.toJson()).put("upstream", upstream.toJson())
+    return new JsonObject().put("server", server.toJson()).put("upstream", upstream.toJson()).put("proxy", proxy.toJson())
         .put("management", management.toJson()).put("redis", redis.toJson())
         .put("cache", cache.toJson())
         .put("rateLimit", rateLimit.toJson()).put("bulkhead", bulkhead.toJson())
@@ -83,6 +86,8 @@ public final class TollgateOptions {
   public TollgateOptions setServer(ServerOptions server) { this.server = server; return this; }
   public UpstreamOptions getUpstream() { return upstream; }
   public TollgateOptions setUpstream(UpstreamOptions upstream) { this.upstream = upstream; return this; }
+  public ProxyOptions getProxy() { return proxy; }
+  public TollgateOptions setProxy(ProxyOptions proxy) { this.proxy = proxy; return this; }
   public ManagementOptions getManagement() { return management; }
   public TollgateOptions setManagement(ManagementOptions management) { this.management = management; return this; }
   public CacheOptions getCache() { return cache; }

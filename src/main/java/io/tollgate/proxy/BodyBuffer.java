@@ -36,7 +36,8 @@ public final class BodyBuffer {
   }
 
   /**
-   * Buffers a streaming answer up to {@code capBytes}.
+   * Buffers a streaming answer up to {@code capBytes}, counting the bytes an earlier stage already read
+   * ({@link Reply#prefix()}).
    *
    * @return the answer with its whole body buffered (and {@code Content-Length} dropped, the body now being
    *     known), or, when the body is larger, a streaming answer whose bytes read so far go first
@@ -47,9 +48,11 @@ public final class BodyBuffer {
     HttpClientResponse stream = reply.stream();
     String length = reply.headers().get("content-length");
     long announced = parseLength(length);
-    if (announced > capBytes) return Future.succeededFuture(reply);
+    Buffer read = reply.prefix();
+    if (announced > capBytes || (read != null && read.length() > capBytes)) return Future.succeededFuture(reply);
     Promise<Reply> done = Promise.promise();
     Buffer acc = Buffer.buffer(length == null ? 4096 : (int) Math.max(0, announced));
+    if (read != null) acc.appendBuffer(read);
     stream.exceptionHandler(done::tryFail);
     stream.handler(chunk -> {
       acc.appendBuffer(chunk);

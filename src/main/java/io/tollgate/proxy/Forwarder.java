@@ -1,5 +1,6 @@
 package io.tollgate.proxy;
 
+import io.tollgate.config.ProxyOptions;
 import io.tollgate.config.UpstreamOptions;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
@@ -9,6 +10,7 @@ import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpVersion;
 import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
@@ -18,10 +20,11 @@ import java.util.List;
 import java.util.concurrent.TimeoutException;
 
 /**
- * The last stage: sends an exchange to the configured upstream over a pooled keep-alive client and returns
- * the response still streaming. Only the configured origin is ever contacted: the target host comes from
- * configuration, never from the request. One Forwarder per proxy verticle; its client is a field because
- * Vert.x 5 may close an unreachable client mid-call.
+ * The last stage: sends an exchange to the configured upstream over a pooled keep-alive client and returns its
+ * answer, read whole when its body fits in {@code proxy.bufferSize} (the upstream connection and the bulkhead slot
+ * are then free whatever pace the client reads at), else still streaming. Only the configured origin is ever
+ * contacted: the target host comes from configuration, never from the request. One Forwarder per proxy verticle;
+ * its client is a field because Vert.x 5 may close an unreachable client mid-call.
  */
 public final class Forwarder implements Stage.Chain {
   private static final CharSequence X_FORWARDED_FOR = HttpHeaders.createOptimized("x-forwarded-for");
@@ -29,6 +32,7 @@ public final class Forwarder implements Stage.Chain {
   private static final CharSequence X_FORWARDED_HOST = HttpHeaders.createOptimized("x-forwarded-host");
   private static final CharSequence GZIP = HttpHeaders.createOptimized("gzip");
   private static final CharSequence RANGE = HttpHeaders.createOptimized("range");
+  private static final CharSequence X_ACCEL_BUFFERING = HttpHeaders.createOptimized("x-accel-buffering");
 
   private final HttpClientAgent client;
   private final String host;
@@ -38,8 +42,9 @@ public final class Forwarder implements Stage.Chain {
   private final String authority;
   private final long connectTimeoutMs;
   private final long readTimeoutMs;
+  private final long bufferBytes;
 
-  public Forwarder(Vertx vertx, UpstreamOptions options) {
+  public Forwarder(Vertx vertx, UpstreamOptions options, ProxyOptions proxy) {
     URI uri = URI.create(options.getUrl());
     this.ssl = "https".equalsIgnoreCase(uri.getScheme());
     this.host = uri.getHost();
@@ -49,6 +54,7 @@ public final class Forwarder implements Stage.Chain {
     this.authority = uri.getPort() > 0 ? host + ":" + port : host;
     this.connectTimeoutMs = options.getConnectTimeout().toMillis();
     this.readTimeoutMs = options.getRequestTimeout().toMillis();
+    this.bufferBytes = proxy.getBufferSize();
     HttpClientOptions http = new HttpClientOptions()
         .setKeepAlive(true)
         .setKeepAliveTimeout((int) Math.max(1, options.getKeepAliveTimeout().toSeconds()))
@@ -65,7 +71,10 @@ public final class Forwarder implements Stage.Chain {
     PoolOptions pool = new PoolOptions().setHttp1MaxSize(options.getMaxConnections())
         .setHttp2MaxSize(Math.max(1, options.getMaxConnections() / 16))
         .setMaxWaitQueueSize(-1);
-    this.client = vertx.httpClientBuilder().with(http).with(pool).build();
+    // Every HTTP/1.1 connection gets Tollgate's codec before its first request: interim answers never end an exchange.
+    this.client = vertx.httpClientBuilder().with(http).with(pool)
+        .withConnectHandler(connection -> UpstreamCodec.install(connection, http))
+        .build();
   }
 
   /** {@code scheme://host[:port]} of the upstream, as configured. */
@@ -85,8 +94,29 @@ public final class Forwarder implements Stage.Chain {
         .setConnectTimeout(connectTimeoutMs);
     return client.request(request)
         .compose(upstream -> send(ex, upstream))
+        .compose(Forwarder::finalAnswer)
         .map(Reply::streaming)
+        .compose(reply -> buffered(ex, reply))
         .recover(failure -> Future.failedFuture(classify(ex, failure)));
+  }
+
+  /**
+   * Reads a body up to {@code proxy.bufferSize} now, while the upstream sends it at its own pace, so that neither the
+   * upstream connection nor the caller's bulkhead slot waits for a slow client; a larger one comes back streaming
+   * with what was read as its prefix. A body that stalls or breaks while it is read fails the attempt (504 or 502,
+   * retryable) instead of reaching the client cut. Answers that have no body, or that are meant to trickle (event
+   * streams, {@code X-Accel-Buffering: no}), stream as they are.
+   */
+  private Future<Reply> buffered(Exchange ex, Reply reply) {
+    if (bufferBytes <= 0 || ex.method() == HttpMethod.HEAD || reply.status() == 204 || reply.status() == 304) {
+      return Future.succeededFuture(reply);
+    }
+    MultiMap headers = reply.headers();
+    String type = headers.get(HttpHeaders.CONTENT_TYPE);
+    if ((type != null && type.regionMatches(true, 0, "text/event-stream", 0, 17)) || "no".equalsIgnoreCase(headers.get(X_ACCEL_BUFFERING))) {
+      return Future.succeededFuture(reply);
+    }
+    return BodyBuffer.upTo(reply, bufferBytes);
   }
 
   /**
@@ -138,6 +168,16 @@ public final class Forwarder implements Stage.Chain {
         .onSuccess(v -> upstream.idleTimeout(readTimeoutMs))
         .onFailure(t -> upstream.reset(0, t));
     return response;
+  }
+
+  /**
+   * A 1xx that still arrives as the answer (over HTTP/2, where Vert.x takes the first HEADERS for the final answer,
+   * or an unasked-for 101) is not one: the attempt fails as a 502 rather than end the exchange with it.
+   */
+  private static Future<HttpClientResponse> finalAnswer(HttpClientResponse response) {
+    if (response.statusCode() >= 200) return Future.succeededFuture(response);
+    response.request().reset();
+    return Future.failedFuture(GatewayException.BAD_GATEWAY);
   }
 
   private static Throwable classify(Exchange ex, Throwable failure) {

@@ -39,6 +39,7 @@ public final class ProxyVerticle extends VerticleBase {
   private HttpServer server;
   private Forwarder forwarder;
   private Pipeline pipeline;
+  private HeaderTimeout headerTimeout;
 
   /**
    * @param pipelineFactory builds this verticle's pipeline around its own forwarder (stages are shared or
@@ -55,7 +56,7 @@ public final class ProxyVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    forwarder = new Forwarder(vertx, options.getUpstream());
+    forwarder = new Forwarder(vertx, options.getUpstream(), options.getProxy());
     pipeline = pipelineFactory.apply(forwarder);
     ServerOptions s = options.getServer();
     HttpServerOptions http = new HttpServerOptions()
@@ -66,8 +67,13 @@ public final class ProxyVerticle extends VerticleBase {
         .setIdleTimeoutUnit(TimeUnit.SECONDS)
         .setTcpNoDelay(true)
         .setCompressionSupported(false)
-        .setHandle100ContinueAutomatically(true);
-    server = vertx.createHttpServer(http).requestHandler(this::handle);
+        .setHandle100ContinueAutomatically(true)
+        // HTTP/1.1 only. With cleartext HTTP/2 on, Vert.x sniffs each connection for the h2c preface and an Upgrade
+        // header and makes the connection known only once the first request head is complete: too late for the
+        // header timeout, which must be able to close a connection whose first head never ends.
+        .setHttp2ClearTextEnabled(false);
+    headerTimeout = new HeaderTimeout(vertx, s.getHeaderTimeout(), s.getIdleTimeout());
+    server = vertx.createHttpServer(http).connectionHandler(headerTimeout::opened).requestHandler(this::handle);
     return server.listen().recover(failure -> Future.failedFuture(new IllegalStateException(
         "proxy port " + s.getHost() + ":" + Math.max(0, s.getPort()) + ": " + failure.getMessage(), failure)));
   }
@@ -77,6 +83,7 @@ public final class ProxyVerticle extends VerticleBase {
   }
 
   private void handle(HttpServerRequest request) {
+    headerTimeout.headRead(request);
     String requestId = NODE + "-" + Long.toHexString(SEQUENCE.incrementAndGet());
     HttpServerResponse response = request.response();
     metrics.requestStarted();
@@ -175,6 +182,7 @@ public final class ProxyVerticle extends VerticleBase {
   /** Stops accepting, lets in-flight requests finish up to the drain timeout, then closes. */
   @Override
   public Future<?> stop() {
+    if (headerTimeout != null) headerTimeout.stop();
     if (server == null || server.actualPort() <= 0) return forwarder == null ? Future.succeededFuture() : forwarder.close();
     long drainMs = options.getServer().getDrainTimeout().toMillis();
     return server.shutdown(drainMs, TimeUnit.MILLISECONDS).eventually(forwarder::close);

@@ -9,7 +9,12 @@ import io.tollgate.proxy.GatewayException;
 import io.tollgate.testing.GatewayHarness;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -67,6 +72,74 @@ class BulkheadTest {
     assertEquals("1", shed.get(0).headers().firstValue("Retry-After").orElseThrow());
     assertTrue(shed.get(0).body().contains("ServiceUnavailable"));
     assertTrue(harness.sim().stats().maxInFlight() <= 2);
+  }
+
+  /**
+   * A client that asks for a body and then does not read it, on a socket with a small receive buffer: its answer
+   * backs up into the gateway as far as the gateway lets it.
+   */
+  static Socket slowReader(int port, String path) throws Exception {
+    Socket s = new Socket();
+    s.setReceiveBufferSize(4096);
+    s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+    s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+    return s;
+  }
+
+  /** Reads the first line of the answer and nothing after it. */
+  static String statusLine(Socket s) throws Exception {
+    s.setSoTimeout(10_000);
+    return line(s.getInputStream());
+  }
+
+  /** One header line, without its CRLF, read byte by byte (nothing after it is consumed). */
+  static String line(InputStream in) throws Exception {
+    StringBuilder line = new StringBuilder();
+    for (int b; (b = in.read()) >= 0 && b != '\n'; ) if (b != '\r') line.append((char) b);
+    return line.toString();
+  }
+
+  @Test
+  void a_slow_reading_client_gives_its_slot_back_once_its_answer_is_buffered() throws Exception {
+    harness = GatewayHarness.builder().gateway(o -> {
+      o.getRateLimit().setEnabled(false);
+      o.getRetry().setEnabled(false);
+      o.getBulkhead().setMaxInFlight(1).setMaxQueue(10).setQueueTimeout(Duration.ofSeconds(3));
+    }).config(new JsonObject().put("proxy", new JsonObject().put("bufferSize", "32MiB"))).start();
+    // 16 MiB: within this proxy.bufferSize, and more than the loopback sockets between the upstream, the gateway and
+    // the client hold, so the answer cannot leave the gateway while the client does not read.
+    try (Socket stalled = slowReader(harness.gateway().proxyPort(), "/_sim/bytes?size=" + (16 << 20))) {
+      assertTrue(statusLine(stalled).startsWith("HTTP/1.1 200"), "the answer began: its slot was taken");
+      HttpResponse<String> next = harness.get("/_sim/headers");
+      assertEquals(200, next.statusCode(), "the one slot is free again while the first client has not read: " + next.body());
+    }
+  }
+
+  @Test
+  void a_body_larger_than_the_buffer_size_streams_and_keeps_its_slot_until_it_is_read() throws Exception {
+    harness = GatewayHarness.builder().gateway(o -> {
+      o.getRateLimit().setEnabled(false);
+      o.getRetry().setEnabled(false);
+      o.getBulkhead().setMaxInFlight(1).setMaxQueue(10).setQueueTimeout(Duration.ofMillis(500));
+    }).start();
+    int size = 16 << 20;
+    try (Socket stalled = slowReader(harness.gateway().proxyPort(), "/_sim/bytes?size=" + size)) {
+      assertTrue(statusLine(stalled).startsWith("HTTP/1.1 200"), "the answer began: its slot was taken");
+      HttpResponse<String> shed = harness.get("/_sim/headers");
+      assertEquals(503, shed.statusCode(), "16 MiB is over the default proxy.bufferSize: the stream keeps the slot");
+      InputStream in = stalled.getInputStream();
+      boolean chunked = false;
+      for (String header; !(header = line(in)).isEmpty(); ) chunked |= header.equalsIgnoreCase("transfer-encoding: chunked");
+      assertTrue(chunked, "the simulator gzips, the gateway decodes for this client as it streams");
+      long body = 0;
+      for (int n; (n = Integer.parseInt(line(in).trim(), 16)) > 0; body += n) {
+        in.readNBytes(n);
+        line(in);
+      }
+      assertEquals(size, body, "the body arrives whole");
+      HttpResponse<String> next = harness.get("/_sim/headers");
+      assertEquals(200, next.statusCode(), "read to the end, the stream gave its slot back: " + next.body());
+    }
   }
 
   @Test

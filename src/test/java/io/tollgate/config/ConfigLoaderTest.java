@@ -136,6 +136,17 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void slot_and_connection_bounds_are_checked_naming_the_key() throws Exception {
+    String file = write("proxy:\n  bufferSize: -1\nserver:\n  headerTimeout: 0s\n");
+    String all = String.join("\n", problems(file, Map.of(), Map.of()));
+    assertTrue(all.contains("proxy.bufferSize: got -1, expected a size"), all);
+    assertTrue(all.contains("server.headerTimeout: got '0s', expected a duration above 0"), all);
+    TollgateOptions o = load(write("proxy:\n  bufferSize: 0\nserver:\n  headerTimeout: 250ms\n"), Map.of(), Map.of());
+    assertEquals(0, o.getProxy().getBufferSize(), "0: every body streams");
+    assertEquals(Duration.ofMillis(250), o.getServer().getHeaderTimeout());
+  }
+
+  @Test
   void yaml_syntax_error_names_the_file_and_the_line() throws Exception {
     String file = write("server:\n  port: 8080\n   host: [oops\n");
     List<String> problems = problems(file, Map.of(), Map.of());

@@ -4,20 +4,28 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tollgate.metrics.Addresses;
+import io.tollgate.testing.Await;
 import io.tollgate.testing.GatewayHarness;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.net.URI;
 import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.net.http.WebSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Iterator;
 import java.util.List;
+import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
@@ -151,6 +159,108 @@ class EventBusBridgeTest {
       WebSocket ok = HttpClient.newHttpClient().newWebSocketBuilder().header("Origin", origin)
           .buildAsync(URI.create(ws), new WebSocket.Listener() { }).get(10, java.util.concurrent.TimeUnit.SECONDS);
       ok.abort();
+    }
+  }
+
+  /**
+   * One SockJS session spoken over plain HTTP requests, as a browser or proxy without WebSocket uses it: frames
+   * arrive by {@code xhr} (polling) or {@code xhr_streaming}, and go out by {@code xhr_send}.
+   */
+  final class XhrSession {
+    final String base = "http://127.0.0.1:" + harness.gateway().managementPort() + "/eventbus/000/"
+        + UUID.randomUUID().toString().substring(0, 8);
+
+    HttpResponse<String> post(String transport, String body, String... headers) throws Exception {
+      HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + "/" + transport))
+          .timeout(Duration.ofSeconds(10)).POST(HttpRequest.BodyPublishers.ofString(body));
+      for (int i = 0; i < headers.length; i += 2) b.header(headers[i], headers[i + 1]);
+      return harness.http().send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** Sends bridge messages the way SockJS clients do: a JSON array of JSON-encoded strings. */
+    HttpResponse<String> send(JsonObject... messages) throws Exception {
+      JsonArray frame = new JsonArray();
+      for (JsonObject m : messages) frame.add(m.encode());
+      return post("xhr_send", frame.encode());
+    }
+  }
+
+  /** The bridge messages in one SockJS frame ({@code a[...]}); none for open, heartbeat and close frames. */
+  static List<JsonObject> messages(String frame) {
+    String f = frame.strip();
+    if (!f.startsWith("a")) return List.of();
+    return new JsonArray(f.substring(1)).stream().map(m -> new JsonObject((String) m)).toList();
+  }
+
+  @Test
+  void the_xhr_polling_transport_carries_the_bridge_both_ways_and_keeps_the_origin_allow_list() throws Exception {
+    start(Fleet.ADMIN);
+    XhrSession session = new XhrSession();
+    HttpResponse<String> open = session.post("xhr", "");
+    assertEquals(200, open.statusCode());
+    assertEquals("o", open.body().strip(), "the open frame");
+    HttpResponse<String> sent = session.send(
+        new JsonObject().put("type", "register").put("address", Addresses.CACHE_STATS),
+        new JsonObject().put("type", "send").put("address", Addresses.CACHE).put("replyAddress", "r1")
+            .put("body", new JsonObject().put("action", "invalidate").put("pattern", "/v1.0/users/*"))
+            .put("headers", new JsonObject().put("authorization", "Bearer " + Fleet.ADMIN)));
+    assertEquals(204, sent.statusCode(), sent.body());
+    List<JsonObject> received = new CopyOnWriteArrayList<>();
+    Await.until(() -> {
+      received.addAll(messages(session.post("xhr", "").body()));
+      return received.stream().anyMatch(m -> Addresses.CACHE_STATS.equals(m.getString("address")))
+          && received.stream().anyMatch(m -> "r1".equals(m.getString("address")));
+    }, Duration.ofSeconds(10), "a stats message and the cache's reply arrived by polling");
+    JsonObject reply = received.stream().filter(m -> "r1".equals(m.getString("address"))).findFirst().orElseThrow();
+    assertTrue(reply.getJsonObject("body").containsKey("removed"), reply.encode());
+
+    HttpResponse<String> foreign = session.post("xhr_send", "[]", "Origin", "https://evil.example");
+    assertEquals(403, foreign.statusCode(), "the origin allow-list covers every transport");
+    HttpResponse<String> own = session.post("xhr_send", "[]",
+        "Origin", "http://127.0.0.1:" + harness.gateway().managementPort());
+    assertEquals(204, own.statusCode(), own.body());
+  }
+
+  @Test
+  void the_xhr_streaming_transport_streams_bridge_messages() throws Exception {
+    start(null);
+    XhrSession session = new XhrSession();
+    HttpResponse<Stream<String>> stream = harness.http().sendAsync(
+        HttpRequest.newBuilder(URI.create(session.base + "/xhr_streaming")).timeout(Duration.ofSeconds(10))
+            .POST(HttpRequest.BodyPublishers.noBody()).build(),
+        HttpResponse.BodyHandlers.ofLines()).get(10, TimeUnit.SECONDS);
+    assertEquals(200, stream.statusCode());
+    Iterator<String> lines = stream.body().iterator();
+    // Lines arrive as the server sends them; a reader thread keeps a broken stream from hanging the test.
+    BlockingQueue<String> frames = new LinkedBlockingQueue<>();
+    Thread reader = new Thread(() -> {
+      try {
+        while (lines.hasNext()) frames.add(lines.next());
+      } catch (java.io.UncheckedIOException closedByTheTest) {
+        // The finally block below closes the stream under the reader's feet: that ends it.
+      }
+    }, "xhr-streaming-reader");
+    reader.setDaemon(true);
+    reader.start();
+    try {
+      String first;
+      do {
+        first = frames.poll(10, TimeUnit.SECONDS);
+        assertTrue(first != null, "the stream opened");
+      } while (first.chars().allMatch(c -> c == 'h'));
+      assertEquals("o", first.strip(), "the open frame follows the prelude");
+      HttpResponse<String> sent = session.send(new JsonObject().put("type", "register").put("address", Addresses.CACHE_STATS));
+      assertEquals(204, sent.statusCode(), sent.body());
+      JsonObject stats = null;
+      while (stats == null) {
+        String frame = frames.poll(10, TimeUnit.SECONDS);
+        assertTrue(frame != null, "a stats message streamed within the stats interval");
+        stats = messages(frame).stream().filter(m -> Addresses.CACHE_STATS.equals(m.getString("address"))).findFirst().orElse(null);
+      }
+      assertTrue(stats.getJsonObject("body").containsKey("l1"), stats.encode());
+    } finally {
+      stream.body().close();
+      reader.interrupt();
     }
   }
 

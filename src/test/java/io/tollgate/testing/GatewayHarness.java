@@ -71,6 +71,7 @@ public final class GatewayHarness implements AutoCloseable {
   public static final class Builder {
     private SimulatorOptions simulator = new SimulatorOptions();
     private Consumer<TollgateOptions> tune = o -> { };
+    private JsonObject config;
     private Clock clock = Clock.systemUTC();
     private boolean startRedis;
     private String redisUrl;
@@ -85,6 +86,16 @@ public final class GatewayHarness implements AutoCloseable {
     /** Adjusts the first gateway's options after ports, upstream and Redis are set; calls add up in order. */
     public Builder gateway(Consumer<TollgateOptions> tune) {
       this.tune = this.tune.andThen(tune);
+      return this;
+    }
+
+    /**
+     * Configuration keys set on the first gateway as a file would set them, after {@link #gateway}'s adjustments:
+     * merged into its options' JSON and read back through {@link TollgateOptions#fromJson}, so they are validated
+     * (an unknown key or a bad value fails the start) and reach options that have no setter in the test.
+     */
+    public Builder config(JsonObject keys) {
+      this.config = keys.copy();
       return this;
     }
 
@@ -113,7 +124,7 @@ public final class GatewayHarness implements AutoCloseable {
       try {
         GraphSimulator sim = GraphSimulator.start(simVertx, simulator).await(10, TimeUnit.SECONDS);
         harness = new GatewayHarness(simVertx, sim, this, redis);
-        harness.another(tune);
+        harness.another(tune, config);
         return harness;
       } catch (Exception e) {
         if (harness != null) {
@@ -154,20 +165,33 @@ public final class GatewayHarness implements AutoCloseable {
    * and clock; {@code tune} applies to it alone. Closed with the harness.
    */
   public Gateway another(Consumer<TollgateOptions> tune) {
-    TollgateOptions o = options();
-    o.getUpstream().setUrl(sim.origin());
+    return another(tune, null);
+  }
+
+  private Gateway another(Consumer<TollgateOptions> tune, JsonObject keys) {
+    TollgateOptions tuned = options();
+    tuned.getUpstream().setUrl(sim.origin());
     if (redisUrl != null) {
-      o.getRedis().setUrl(redisUrl);
-      o.getCache().setKeyPrefix(keyPrefix);
+      tuned.getRedis().setUrl(redisUrl);
+      tuned.getCache().setKeyPrefix(keyPrefix);
     }
-    tune.accept(o);
+    tune.accept(tuned);
     try {
+      TollgateOptions o = keys == null ? tuned : configured(tuned, keys);
       Gateway g = Gateway.start(o, clock).await(20, TimeUnit.SECONDS);
       gateways.add(g);
       return g;
     } catch (Exception e) {
       throw new IllegalStateException("gateway did not start", e);
     }
+  }
+
+  /** {@code options} with {@code keys} merged in through the configuration reader; secrets (masked in JSON) kept. */
+  private static TollgateOptions configured(TollgateOptions options, JsonObject keys) {
+    TollgateOptions o = TollgateOptions.fromJson(options.toJson().mergeIn(keys, true));
+    o.getManagement().setAdminToken(options.getManagement().getAdminToken());
+    o.getRedis().setUrl(options.getRedis().getUrl());
+    return o;
   }
 
   /** The first gateway. */
