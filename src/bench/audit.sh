@@ -4,8 +4,9 @@
 # retry-after client, then twice through Tollgate. Prints upstream calls, 429s seen by the client, group
 # expansion hit rate and wall time per pass, and the ratios.
 # Usage: src/bench/audit.sh [sites=200] [workers=16] [config=conf/graph-audit.yaml]
-#   FACTOR=3: the simulator's hidden RU budget as a multiple of the profile's SharePoint estimate (40 RU/s);
-#   issue 10's runs are FACTOR=0.333, 3 and 20 with 2000 sites. RATE=R sets the budget in RU/s instead.
+#   FACTOR=3: the simulator's hidden RU budgets as a multiple of the profile's estimates (SharePoint 40 RU/s,
+#   directory 750 RU/s);
+#   issue 10's runs are FACTOR=0.333, 3 and 20.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ -f target/tollgate.jar ] || mvn -B -q package -DskipTests

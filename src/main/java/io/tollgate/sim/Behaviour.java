@@ -7,7 +7,8 @@ package io.tollgate.sim;
  * @param throttleCapacity the budget's capacity in units (Graph: 10 s of the rate)
  * @param fixedRetryAfterSeconds a fixed {@code Retry-After}, or 0 for Graph's: the time to refill the cost
  */
-record Behaviour(long latencyMs, long latencyJitterMs, double throttleRate, int throttleCapacity, int throttleStatus,
+record Behaviour(long latencyMs, long latencyJitterMs, double throttleRate, int throttleCapacity,
+    double sharepointRate, int sharepointCapacity, int throttleStatus,
     long fixedRetryAfterSeconds, boolean resourceUnits, boolean usageHeaders, boolean sharepoint,
     double errorRate, double hangRate, int pageSize) {
 
@@ -16,8 +17,10 @@ record Behaviour(long latencyMs, long latencyJitterMs, double throttleRate, int 
     long fixed = retryMs > 0 ? Math.max(1, (retryMs + 999) / 1000)
         : o.isSharepoint() ? SimulatorOptions.SHAREPOINT_RETRY_AFTER.toSeconds() : 0;
     int capacity = o.getThrottleBurst() > 0 ? o.getThrottleBurst() : (int) Math.max(1, Math.ceil(10 * o.getThrottleRate()));
+    double spRate = o.getSharepointRate() > 0 ? o.getSharepointRate() : o.getThrottleRate();
+    int spCapacity = o.getSharepointRate() > 0 && o.getThrottleBurst() == 0 ? (int) Math.max(1, Math.ceil(10 * spRate)) : capacity;
     return new Behaviour(o.getLatency().toMillis(), o.getLatencyJitter().toMillis(), o.getThrottleRate(),
-        capacity, o.getThrottleStatus(), fixed, o.isResourceUnits(), o.isUsageHeaders(), o.isSharepoint(),
+        capacity, spRate, spCapacity, o.getThrottleStatus(), fixed, o.isResourceUnits(), o.isUsageHeaders(), o.isSharepoint(),
         o.getErrorRate(), o.getHangRate(), o.getPageSize());
   }
 

@@ -89,9 +89,14 @@ final class GraphApi {
     int cost = b.resourceUnits() ? cost(c.method(), s, c.params()) : 1;
     Map<String, String> headers = new LinkedHashMap<>();
     if (b.usageHeaders()) headers.put("x-ms-resource-unit", String.valueOf(cost));
-    if (b.throttleRate() > 0) {
-      Throttle.Verdict v = t.throttle.take(c.caller().budget(), cost, b.throttleRate(), b.throttleCapacity(), System.nanoTime());
-      stats.charged(cost);
+    // Graph meters SharePoint/OneDrive apart from the directory: two budgets per app+tenant.
+    boolean sp = s.length > 0 && (s[0].equals("sites") || s[0].equals("drives") || s[0].equals("shares"));
+    double rate = sp ? b.sharepointRate() : b.throttleRate();
+    int capacity = sp ? b.sharepointCapacity() : b.throttleCapacity();
+    if (rate > 0) {
+      Throttle.Verdict v = t.throttle.take(c.caller().budget() + (sp ? "|sharepoint" : "|directory"), cost, rate, capacity,
+          System.nanoTime());
+      stats.charged(cost, sp);
       if (!v.admitted()) {
         stats.throttledOne();
         String retryAfter = retryAfter(b, v.refillSeconds(), inBatch);
@@ -104,9 +109,9 @@ final class GraphApi {
       // Graph says how much is used only past 80 % of the budget.
       if (b.usageHeaders() && v.used() >= 0.8) {
         if (b.sharepoint()) {
-          headers.put("RateLimit-Limit", String.valueOf(b.throttleCapacity()));
+          headers.put("RateLimit-Limit", String.valueOf(capacity));
           headers.put("RateLimit-Remaining", String.valueOf((long) Math.max(0, Math.floor(v.left()))));
-          headers.put("RateLimit-Reset", String.valueOf((long) Math.ceil((b.throttleCapacity() - v.left()) / b.throttleRate())));
+          headers.put("RateLimit-Reset", String.valueOf((long) Math.ceil((capacity - v.left()) / rate)));
         } else {
           headers.put("x-ms-throttle-limit-percentage", String.valueOf(Math.round(v.used() * 100) / 100.0));
         }

@@ -62,6 +62,7 @@ public final class SimulatorOptions {
   private Duration retryAfter = DEFAULT_RETRY_AFTER;
   private boolean resourceUnits = DEFAULT_RESOURCE_UNITS;
   private boolean usageHeaders = DEFAULT_USAGE_HEADERS;
+  private double sharepointRate;
   private boolean compression = DEFAULT_COMPRESSION;
   private boolean sharepoint = DEFAULT_SHAREPOINT;
   private double errorRate = DEFAULT_ERROR_RATE;
@@ -82,7 +83,7 @@ public final class SimulatorOptions {
     host = o.host; port = o.port; latency = o.latency; latencyJitter = o.latencyJitter;
     throttleRate = o.throttleRate; throttleBurst = o.throttleBurst; throttleStatus = o.throttleStatus;
     retryAfter = o.retryAfter; resourceUnits = o.resourceUnits; usageHeaders = o.usageHeaders;
-    compression = o.compression; sharepoint = o.sharepoint; errorRate = o.errorRate; hangRate = o.hangRate;
+    compression = o.compression; sharepoint = o.sharepoint; sharepointRate = o.sharepointRate; errorRate = o.errorRate; hangRate = o.hangRate;
     pageSize = o.pageSize; users = o.users; groups = o.groups; sites = o.sites; groupsPerSite = o.groupsPerSite;
     membersPerGroup = o.membersPerGroup; nestedGroupRate = o.nestedGroupRate; seed = o.seed;
     publicOrigin = o.publicOrigin;
@@ -114,6 +115,7 @@ public final class SimulatorOptions {
     usageHeaders = json.getBoolean("usageHeaders", usageHeaders);
     compression = json.getBoolean("compression", compression);
     sharepoint = json.getBoolean("sharepoint", sharepoint);
+    sharepointRate = json.getDouble("sharepointRate", sharepointRate);
     errorRate = json.getDouble("errorRate", errorRate);
     hangRate = json.getDouble("hangRate", hangRate);
     pageSize = json.getInteger("pageSize", pageSize);
@@ -133,7 +135,7 @@ public final class SimulatorOptions {
         .put("latency", formatDuration(latency)).put("latencyJitter", formatDuration(latencyJitter))
         .put("throttleRate", throttleRate).put("throttleBurst", throttleBurst).put("throttleStatus", throttleStatus)
         .put("retryAfter", formatDuration(retryAfter)).put("resourceUnits", resourceUnits)
-        .put("usageHeaders", usageHeaders).put("compression", compression).put("sharepoint", sharepoint)
+        .put("usageHeaders", usageHeaders).put("compression", compression).put("sharepoint", sharepoint).put("sharepointRate", sharepointRate)
         .put("errorRate", errorRate).put("hangRate", hangRate).put("pageSize", pageSize)
         .put("users", users).put("groups", groups).put("sites", sites).put("groupsPerSite", groupsPerSite)
         .put("membersPerGroup", membersPerGroup).put("nestedGroupRate", nestedGroupRate).put("seed", seed);
@@ -155,6 +157,9 @@ public final class SimulatorOptions {
     }
     if (!(throttleRate >= 0) || Double.isInfinite(throttleRate)) {
       out.add(problem("throttleRate", throttleRate, "a number of tokens per second >= 0"));
+    }
+    if (!(sharepointRate >= 0) || Double.isInfinite(sharepointRate)) {
+      out.add(problem("sharepointRate", sharepointRate, "units per second >= 0 (0: throttleRate)"));
     }
     if (throttleBurst < 0) out.add(problem("throttleBurst", throttleBurst, "an integer >= 1, or 0 for 10 s of throttleRate"));
     if (throttleStatus != 429 && throttleStatus != 503) out.add(problem("throttleStatus", throttleStatus, "429 or 503"));
@@ -217,6 +222,12 @@ public final class SimulatorOptions {
   public SimulatorOptions setCompression(boolean compression) { this.compression = compression; return this; }
   /** SharePoint's throttling: {@code Retry-After} 120 s unless {@code retryAfter} is set, usage as {@code RateLimit-*}. */
   public boolean isSharepoint() { return sharepoint; }
+  /**
+   * Graph meters SharePoint/OneDrive ({@code /sites}, {@code /drives}, {@code /shares}) apart from the directory:
+   * the rate of that second budget per app+tenant; 0 (the default) = {@code throttleRate}.
+   */
+  public double getSharepointRate() { return sharepointRate; }
+  public SimulatorOptions setSharepointRate(double sharepointRate) { this.sharepointRate = sharepointRate; return this; }
   public SimulatorOptions setSharepoint(boolean sharepoint) { this.sharepoint = sharepoint; return this; }
   /**
    * Fraction of Graph requests answered 503 with {@code Retry-After}. Like throttling it applies to each

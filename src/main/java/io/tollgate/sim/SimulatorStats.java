@@ -19,6 +19,7 @@ public final class SimulatorStats {
   private final LongAdder total = new LongAdder();
   private final LongAdder throttled = new LongAdder();
   private final LongAdder units = new LongAdder();
+  private final LongAdder sharepointUnits = new LongAdder();
   private final LongAdder errors = new LongAdder();
   private final LongAdder cancelled = new LongAdder();
   private final LongAdder unauthorized = new LongAdder();
@@ -55,7 +56,13 @@ public final class SimulatorStats {
    */
   public long units() { return units.sum(); }
 
-  void charged(int cost) { units.add(cost); }
+  /** The part of {@link #units()} charged to the SharePoint budget. */
+  public long sharepointUnits() { return sharepointUnits.sum(); }
+
+  void charged(int cost, boolean sharepoint) {
+    units.add(cost);
+    if (sharepoint) sharepointUnits.add(cost);
+  }
 
   /** 503 answers injected by {@code errorRate}. */
   public long errors() { return errors.sum(); }
@@ -76,7 +83,7 @@ public final class SimulatorStats {
   public JsonObject toJson() {
     JsonObject paths = new JsonObject();
     new TreeMap<>(byPath).forEach((k, v) -> paths.put(k, v.sum()));
-    return new JsonObject().put("total", total()).put("throttled", throttled()).put("units", units()).put("errors", errors())
+    return new JsonObject().put("total", total()).put("throttled", throttled()).put("units", units()).put("sharepointUnits", sharepointUnits()).put("errors", errors())
         .put("cancelled", cancelled()).put("unauthorized", unauthorized()).put("maxInFlight", maxInFlight()).put("inFlight", inFlight())
         .put("byPath", paths);
   }
@@ -111,6 +118,7 @@ public final class SimulatorStats {
     total.reset();
     throttled.reset();
     units.reset();
+    sharepointUnits.reset();
     errors.reset();
     cancelled.reset();
     unauthorized.reset();

@@ -105,6 +105,18 @@ class ThrottlingTest {
   }
 
   @Test
+  void sharepoint_is_metered_apart_from_the_directory(Vertx vertx, VertxTestContext test) throws Exception {
+    start(vertx, new SimulatorOptions().setThrottleRate(TRICKLE).setThrottleBurst(1).setResourceUnits(false));
+    sequential(2, "/v1.0/users/u1", "alice")
+        .compose(directory -> sequential(1, "/v1.0/sites/s1", "alice").map(sites -> List.of(directory.get(1), sites.get(0))))
+        .onComplete(test.succeeding(answers -> test.verify(() -> {
+          assertEquals(429, answers.get(0).statusCode(), "the directory budget is spent");
+          assertEquals(200, answers.get(1).statusCode(), "SharePoint has its own");
+          test.completeNow();
+        })));
+  }
+
+  @Test
   void callers_have_separate_buckets(Vertx vertx, VertxTestContext test) throws Exception {
     start(vertx, new SimulatorOptions().setThrottleRate(TRICKLE).setThrottleBurst(1).setResourceUnits(false));
     sequential(2, "/v1.0/users/u1", "alice")
