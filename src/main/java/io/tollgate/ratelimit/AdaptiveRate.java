@@ -2,8 +2,8 @@ package io.tollgate.ratelimit;
 
 /**
  * The rate one bucket has learned the upstream sustains, by additive increase and multiplicative decrease,
- * as TCP learns a path: fast at first (slow start: x1.5 every quarter second, about x5 a second), then by a
- * fixed step (a twentieth of the rate at the last decrease) a second; x0.7 on a throttle, x0.9 when the upstream says its budget is nearly spent, and
+ * as TCP learns a path: fast at first (slow start: x1.5 a second), then by a fixed step (a twentieth of the
+ * rate at the last decrease) a second; x0.7 on a throttle, x0.9 when the upstream says its budget is nearly spent, and
  * no growth while it says the budget is past 80 %. The first such signal ends slow start with a halving (as
  * TCP's first loss does): by the time an upstream that holds 10 s of its rate says anything, slow start has
  * overshot it by more than any later step could.
@@ -21,10 +21,11 @@ package io.tollgate.ratelimit;
 final class AdaptiveRate {
   static final long STEP_NANOS = 1_000_000_000L;
   /**
-   * Slow start steps faster: a budget 20x the estimate is reached in 2 s, not 8. Demand bounds it (growth needs
-   * requests waiting for the bucket) and the first throttle or high usage halves it.
+   * Slow start's step. Measured (src/bench/hidden-budget.sh, $batch of 20): at 250 ms, x5 a second, upstream
+   * 429s rose from 1.9 % to 3.0 % with usage headers and from 3.8 % to 6.1 % without, and some reached clients;
+   * the audit at 20x the estimate gained nothing (it is bound by its own concurrency there).
    */
-  static final long SLOW_START_STEP_NANOS = 250_000_000L;
+  static final long SLOW_START_STEP_NANOS = STEP_NANOS;
   static final double SLOW_START = 1.5;
   static final double ADDITIVE_SHARE = 0.05;
   static final double THROTTLE_DECREASE = 0.7;

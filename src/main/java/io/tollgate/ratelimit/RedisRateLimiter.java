@@ -142,7 +142,7 @@ final class RedisRateLimiter implements RateLimiter {
       elseif usage >= 0.8 then
         if thr < 0 or rate < thr then thr = rate end
       elseif h[7] == '1' and rate < max and now - math.max(ucut, tcut) >= 1000
-          and now - grown >= (((thr < 0 or rate < thr) and 250) or 1000) then
+          and now - grown >= 1000 then
         grown = now
         if thr < 0 or rate < thr then
           rate = rate * 1.5

@@ -23,7 +23,7 @@ class AdaptiveRateTest {
     AdaptiveRate r = estimate(100);
     now += SECOND;
     assertEquals(new AdaptiveRate.Change(100, 150, AdaptiveRate.Reason.SLOW_START), r.answered(now, NO_USAGE, true));
-    assertNull(r.answered(now + AdaptiveRate.SLOW_START_STEP_NANOS / 2, NO_USAGE, true), "one step per quarter second");
+    assertNull(r.answered(now + AdaptiveRate.SLOW_START_STEP_NANOS / 2, NO_USAGE, true), "one step per second");
     now += AdaptiveRate.SLOW_START_STEP_NANOS;
     assertEquals(225, r.answered(now, NO_USAGE, true).to(), 1e-9);
   }
