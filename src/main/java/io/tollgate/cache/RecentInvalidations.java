@@ -35,7 +35,8 @@ final class RecentInvalidations {
     if (sinceMillis < System.currentTimeMillis() - WINDOW_MS) return true;
     for (Iterator<Entry> it = entries.descendingIterator(); it.hasNext(); ) {
       Entry e = it.next();
-      if (e.atMillis <= sinceMillis) return false;
+      // One in the same millisecond may have come after the read: it counts.
+      if (e.atMillis < sinceMillis) return false;
       if (e.pattern.matches(path)) return true;
     }
     return false;

@@ -25,12 +25,32 @@ public final class PathPattern {
 
   private record Segment(Kind kind, String[] options, String name, boolean prefixOfRest) {}
 
+  /** At most this many prefixes are spelled out for alternatives ({@code a|b}); past it the prefix stops earlier. */
+  private static final int MAX_PREFIXES = 64;
+
+  /**
+   * Where the paths a pattern matches begin, case-folded ({@link #fold}): an index of paths looks only there.
+   *
+   * @param text a folded path prefix
+   * @param wholeSegments true when {@code text} ends at a segment boundary: the paths are {@code text} itself or
+   *     lie below {@code text + "/"}; false when they merely start with {@code text} (a glob segment's head)
+   */
+  public record Prefix(String text, boolean wholeSegments) {
+    /** True when a folded path lies within this prefix. */
+    public boolean covers(String foldedPath) {
+      if (!foldedPath.startsWith(text)) return false;
+      return !wholeSegments || foldedPath.length() == text.length() || foldedPath.charAt(text.length()) == '/' || text.isEmpty();
+    }
+  }
+
   private final String source;
   private final Segment[] segments;
+  private final List<Prefix> prefixes;
 
   private PathPattern(String source, Segment[] segments) {
     this.source = source;
     this.segments = segments;
+    this.prefixes = computePrefixes(segments);
   }
 
   /** @throws IllegalArgumentException with a message fit for a configuration problem */
@@ -163,6 +183,58 @@ public final class PathPattern {
       else if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') g.append('\\').append(c);
       else g.append(c);
     }
+  }
+
+  /**
+   * The path prefixes that every path this pattern matches starts with, case-folded: a superset, so an index
+   * keyed by folded path finds every match by looking under these prefixes only (and then asks {@link #matches}).
+   * The literal segments at the head of the pattern, alternatives spelled out; a bound capture is a literal,
+   * so a write's eviction {@code /v1.0|beta/groups/g1/**} gives {@code /v1.0/groups/g1} and {@code /beta/groups/g1}.
+   * A pattern that starts with a wildcard gives the empty prefix: everything.
+   */
+  public List<Prefix> prefixes() {
+    return prefixes;
+  }
+
+  private static List<Prefix> computePrefixes(Segment[] segments) {
+    List<String> heads = List.of("");
+    for (Segment s : segments) {
+      if (s.kind == Kind.LITERAL) {
+        if (heads.size() * s.options.length > MAX_PREFIXES) break;
+        List<String> next = new ArrayList<>(heads.size() * s.options.length);
+        for (String head : heads) for (String option : s.options) next.add(head + "/" + fold(option));
+        heads = next;
+        continue;
+      }
+      if (s.kind == Kind.GLOB) {
+        java.util.Set<Prefix> out = new java.util.LinkedHashSet<>();
+        for (String head : heads) out.add(new Prefix(head + "/" + fold(s.options[0]), false));
+        return List.copyOf(out);
+      }
+      break;
+    }
+    java.util.Set<Prefix> out = new java.util.LinkedHashSet<>();
+    for (String head : heads) out.add(new Prefix(head, true));
+    return List.copyOf(out);
+  }
+
+  /**
+   * A path or pattern text with every character case-folded the way {@link #matches} compares them (upper,
+   * then lower case, one character for one): two paths that differ only in case fold to one string, and a
+   * folded prefix of a folded path is a case-insensitive prefix. What path indexes key on.
+   */
+  public static String fold(String text) {
+    int i = 0;
+    int n = text.length();
+    while (i < n) {
+      char c = text.charAt(i);
+      if (c >= 'A' && c <= 'Z' || c >= 0x80) break;
+      i++;
+    }
+    if (i == n) return text;
+    char[] out = text.toCharArray();
+    for (; i < n; i++) out[i] = Character.toLowerCase(Character.toUpperCase(out[i]));
+    return new String(out);
   }
 
   /** Matches segments from index {@code si} against the path from {@code pos} (the start of a segment). */

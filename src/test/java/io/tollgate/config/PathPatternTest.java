@@ -82,6 +82,27 @@ class PathPatternTest {
   }
 
   @Test
+  void every_path_a_pattern_matches_lies_under_one_of_its_folded_prefixes() {
+    String[] patterns = {"/v1.0|beta/groups/{id}/**", "/v1.0/groups/g1*", "/*/sites/**/permissions/**", "/v1.0/users/a*b",
+        "/**", "/v1.0|beta/users/{id}", "/V1.0/Groups/G1/**", "/a|b/c|d/e|f/g|h/i|j/k|l/m|n/o"};
+    String[] paths = {"/v1.0/groups/g1", "/V1.0/Groups/G1/members", "/beta/groups/g1/owners", "/v1.0/groups/g12",
+        "/v1.0/groups/g10/members", "/v1.0/sites/s/lists/l/permissions/p", "/v1.0/users/axxb", "/v1.0/users/AXB",
+        "/beta/users/u1", "/a/d/e/h/i/l/m/o", "/b/c/f/g/j/k/n/o"};
+    for (String text : patterns) {
+      PathPattern p = PathPattern.compile(text);
+      for (String path : paths) {
+        if (!p.matches(path)) continue;
+        String folded = PathPattern.fold(path);
+        assertTrue(p.prefixes().stream().anyMatch(x -> x.covers(folded)), text + " / " + path + " / " + p.prefixes());
+      }
+    }
+    PathPattern write = PathPattern.compile("/v1.0|beta/groups/{id}/**").bind(Map.of("id", "G1"));
+    assertEquals(java.util.List.of(new PathPattern.Prefix("/v1.0/groups/g1", true), new PathPattern.Prefix("/beta/groups/g1", true)),
+        write.prefixes(), "a write's eviction looks under the written object only");
+    assertFalse(write.prefixes().get(0).covers("/v1.0/groups/g10"), "g10 is not below g1");
+  }
+
+  @Test
   void malformed_patterns_are_refused_with_a_reason() {
     for (String bad : new String[] {null, "", "v1.0/users", "/v1.0//users", "/v1.0/users/[a-z]", "/a/{id}x", "/a/b\n",
         "/a/**x", "/a/x*|y"}) {
