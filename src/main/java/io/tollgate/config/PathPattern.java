@@ -16,9 +16,13 @@ import java.util.Map;
  * matches everything below it ({@code /v1.0/groups/g1*} covers {@code /v1.0/groups/g1/members}), which is
  * what the admin API has always meant by a trailing star.
  *
+ * <p>A {@code \} makes the next character literal (any but {@code /}); a segment holding one is a single
+ * literal. That is how a bound pattern writes its captured values ({@link #toString}), so that the text
+ * published to the other instances and logged in Redis compiles back to the same pattern.
+ *
  * <p>Compiled once (at start or per admin call); {@link #matches} allocates nothing. Immutable, so safe
  * from every thread. Captured values are bound as literals ({@link #bind}): an id holding {@code *} never
- * widens an eviction.
+ * widens an eviction, here or, through the escaped text, on another instance.
  */
 public final class PathPattern {
   private enum Kind { LITERAL, ANY, CAPTURE, REST, GLOB }
@@ -58,7 +62,12 @@ public final class PathPattern {
     if (pattern == null || !pattern.startsWith("/")) throw new IllegalArgumentException("a path pattern starting with /");
     if (pattern.length() > 1024) throw new IllegalArgumentException("a path pattern of at most 1024 characters");
     for (int i = 0; i < pattern.length(); i++) {
-      if (!allowed(pattern.charAt(i))) throw new IllegalArgumentException("a path pattern of URL path characters (letters, digits, -._~!$&'()+,;=:@%) and * { } |");
+      char c = pattern.charAt(i);
+      if (c == '\\') {
+        if (++i == pattern.length() || pattern.charAt(i) == '/') throw new IllegalArgumentException("a path pattern whose \\ escapes one character other than /");
+      } else if (!allowed(c)) {
+        throw new IllegalArgumentException("a path pattern of URL path characters (letters, digits, -._~!$&'()+,;=:@%) and * { } |");
+      }
     }
     String[] parts = pattern.substring(1).split("/", -1);
     List<Segment> out = new ArrayList<>();
@@ -66,7 +75,9 @@ public final class PathPattern {
       String p = parts[i];
       boolean last = i == parts.length - 1;
       if (p.isEmpty()) throw new IllegalArgumentException("a path pattern without empty segments");
-      if (p.equals("**")) {
+      if (p.indexOf('\\') >= 0) {
+        out.add(new Segment(Kind.LITERAL, new String[] {unescape(p)}, null, false));
+      } else if (p.equals("**")) {
         out.add(new Segment(Kind.REST, null, null, false));
       } else if (p.equals("*")) {
         out.add(new Segment(Kind.ANY, null, null, false));
@@ -82,6 +93,43 @@ public final class PathPattern {
       }
     }
     return new PathPattern(pattern, out.toArray(new Segment[0]));
+  }
+
+  /**
+   * A segment's text written so that {@link #compile} reads it back as that one literal: a character that is
+   * not a plain URL path character ({@code * { } | \} and anything outside the dialect) is preceded by {@code \}.
+   */
+  static String escape(String literal) {
+    boolean plain = true;
+    for (int i = 0; i < literal.length() && plain; i++) plain = plainLiteral(literal.charAt(i));
+    if (plain) return literal;
+    StringBuilder out = new StringBuilder(literal.length() + 8);
+    for (int i = 0; i < literal.length(); i++) {
+      char c = literal.charAt(i);
+      if (!plainLiteral(c)) out.append('\\');
+      out.append(c);
+    }
+    return out.toString();
+  }
+
+  private static boolean plainLiteral(char c) {
+    return allowed(c) && c != '*' && c != '{' && c != '}' && c != '|';
+  }
+
+  /** An escaped segment: one literal, every special character in it escaped. */
+  private static String unescape(String segment) {
+    StringBuilder out = new StringBuilder(segment.length());
+    for (int i = 0; i < segment.length(); i++) {
+      char c = segment.charAt(i);
+      if (c == '\\') {
+        out.append(segment.charAt(++i));
+      } else if (!plainLiteral(c)) {
+        throw new IllegalArgumentException("a path pattern whose escaped segments escape every * { } |");
+      } else {
+        out.append(c);
+      }
+    }
+    return out.toString();
   }
 
   private static boolean allowed(char c) {
@@ -129,7 +177,7 @@ public final class PathPattern {
           String v = captures.get(s.name);
           if (v == null || v.isEmpty() || v.indexOf('/') >= 0) throw new IllegalArgumentException("no single-segment capture {" + s.name + "}");
           bound[i] = new Segment(Kind.LITERAL, new String[] {v}, null, false);
-          yield v;
+          yield escape(v);
         }
       };
       text.append('/').append(shown);

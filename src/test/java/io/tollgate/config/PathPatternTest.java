@@ -55,6 +55,22 @@ class PathPatternTest {
   }
 
   @Test
+  void a_bound_pattern_written_out_compiles_back_to_the_same_literals() {
+    PathPattern template = PathPattern.compile("/v1.0|beta/groups/{id}/**");
+    for (String id : new String[] {"g*", "a[b", "{x}", "a|b", "a\\b", "**", "*", "a\"b", "p%20q", "G1"}) {
+      PathPattern bound = template.bind(Map.of("id", id));
+      PathPattern travelled = PathPattern.compile(bound.toString());
+      for (String path : new String[] {"/v1.0/groups/" + id, "/beta/groups/" + id + "/members", "/v1.0/groups/g2",
+          "/v1.0/groups/ab", "/v1.0/groups/x", "/v1.0/groups/" + id.toLowerCase(java.util.Locale.ROOT) + "/owners"}) {
+        assertEquals(bound.matches(path), travelled.matches(path), id + " / " + path + " / " + bound);
+      }
+      assertTrue(travelled.matches("/v1.0/groups/" + id + "/members"), bound.toString());
+      assertEquals(bound.prefixes(), travelled.prefixes());
+    }
+    assertFalse(PathPattern.compile(template.bind(Map.of("id", "g*")).toString()).matches("/v1.0/groups/g2"));
+  }
+
+  @Test
   void a_trailing_star_inside_the_last_segment_also_covers_what_lies_below() {
     PathPattern p = PathPattern.compile("/v1.0/groups/g1*");
     assertTrue(p.matches("/v1.0/groups/g1"));
@@ -105,7 +121,7 @@ class PathPatternTest {
   @Test
   void malformed_patterns_are_refused_with_a_reason() {
     for (String bad : new String[] {null, "", "v1.0/users", "/v1.0//users", "/v1.0/users/[a-z]", "/a/{id}x", "/a/b\n",
-        "/a/**x", "/a/x*|y"}) {
+        "/a/**x", "/a/x*|y", "/a/b\\", "/a/x\\*|y", "/a\\/b"}) {
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PathPattern.compile(bad), String.valueOf(bad));
       assertTrue(e.getMessage().startsWith("a path pattern"), e.getMessage());
     }
