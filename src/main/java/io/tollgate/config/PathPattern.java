@@ -193,47 +193,6 @@ public final class PathPattern {
   }
 
   /**
-   * A Redis {@code MATCH} glob that every path this pattern matches also matches (a superset: callers
-   * filter what comes back with {@link #matches}). Letters become {@code [aA]} classes since paths match
-   * case-insensitively; Redis glob characters in literals are escaped.
-   */
-  public String redisGlob() {
-    StringBuilder g = new StringBuilder();
-    for (Segment s : segments) {
-      switch (s.kind) {
-        case REST -> g.append('*');
-        case ANY, CAPTURE -> g.append("/*");
-        case LITERAL -> {
-          g.append('/');
-          if (s.options.length == 1) appendRedisLiteral(g, s.options[0]);
-          else g.append('*');
-        }
-        case GLOB -> {
-          g.append('/');
-          for (int i = 0; i < s.options.length; i++) {
-            if (i > 0) g.append('*');
-            appendRedisLiteral(g, s.options[i]);
-          }
-          if (s.prefixOfRest) g.append('*');
-        }
-      }
-    }
-    String out = g.toString().replaceAll("\\*{2,}", "*");
-    return out.isEmpty() ? "/*" : out;
-  }
-
-  private static void appendRedisLiteral(StringBuilder g, String text) {
-    for (int i = 0; i < text.length(); i++) {
-      char c = text.charAt(i);
-      char lower = Character.toLowerCase(c);
-      char upper = Character.toUpperCase(c);
-      if (lower != upper) g.append('[').append(lower).append(upper).append(']');
-      else if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') g.append('\\').append(c);
-      else g.append(c);
-    }
-  }
-
-  /**
    * The path prefixes that every path this pattern matches starts with, case-folded: a superset, so an index
    * keyed by folded path finds every match by looking under these prefixes only (and then asks {@link #matches}).
    * The literal segments at the head of the pattern, alternatives spelled out; a bound capture is a literal,
