@@ -108,7 +108,8 @@ public final class CacheVerticle extends VerticleBase {
           String pattern = msg.getString("pattern");
           if (PathPattern.valid(pattern)) cache.invalidateLocal(PathPattern.compile(pattern));
         }
-        case "clear" -> cache.clearLocal();
+        // After an epoch bump every older L2 entry is unreadable; the L1 copies of them go too.
+        case "clear", "epoch" -> cache.clearLocal();
         default -> { }
       }
     });

@@ -15,6 +15,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -59,22 +62,30 @@ public final class L2Store {
   /** ZRANGEBYLEX page size when an invalidation reads the paths under a prefix. */
   static final int RANGE_PAGE = 1000;
   /**
-   * KEYS: paths, expiries, log. ARGV: index member, retain ms, fetch start, clock margin ms. Prunes, indexes the
-   * path until its entry expires (Redis's clock, plus the margin), and returns {@code {expireAt, invalidations
-   * logged since the fetch began}}: the entry is stored to expire at {@code expireAt}, so never after its path
-   * leaves the index.
+   * KEYS: paths, expiries, log, epoch. ARGV: index member, retain ms, fetch start, clock margin ms. Prunes,
+   * indexes the path until its entry expires (Redis's clock, plus the margin), and returns {@code {expireAt,
+   * invalidations logged since the fetch began, epoch}}: the entry is stored to expire at {@code expireAt}, so
+   * never after its path leaves the index, and only if the epoch is still the one the store began in.
    */
   private static final String INDEX_PATH = NOW + prune("KEYS[1]", "KEYS[2]")
       + "local expireAt = now + tonumber(ARGV[2]) "
       + "redis.call('ZADD', KEYS[2], 'GT', expireAt + tonumber(ARGV[4]), ARGV[1]) "
       + "redis.call('ZADD', KEYS[1], 0, ARGV[1]) "
-      + "return {expireAt, redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[3], '+inf')}";
+      + "return {expireAt, redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[3], '+inf'), tonumber(redis.call('GET', KEYS[4]) or '0')}";
   /** KEYS: entry, index, tomb. ARGV: fetch start, meta, body, gz, expire at (ms), digest, index ttl ms. */
   private static final String STORE_ENTRY = "local t = redis.call('GET', KEYS[3]) "
       + "if t and tonumber(t) >= tonumber(ARGV[1]) then return 0 end "
       + "redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'body', ARGV[3], 'gz', ARGV[4]) "
       + "redis.call('PEXPIREAT', KEYS[1], ARGV[5]) redis.call('SADD', KEYS[2], ARGV[6]) "
       + "redis.call('PEXPIRE', KEYS[2], ARGV[7]) return 1";
+  /**
+   * KEYS: log, epoch. ARGV: time, member ({@code time:/**}), forget before, window ms. Logs an invalidation of
+   * everything and, in the same atomic step, starts a new epoch; returns it. A store that indexes its path
+   * after this sees the invalidation (if its read began before) or the new epoch (if it began in the old one).
+   */
+  private static final String BUMP_EPOCH = "redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2]) "
+      + "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3]) redis.call('PEXPIRE', KEYS[1], ARGV[4]) "
+      + "return redis.call('INCR', KEYS[2])";
   /** KEYS: log, paths, expiries. ARGV: time, member, forget before, window ms. Logs an invalidation and prunes. */
   private static final String LOG_INVALIDATION = "redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2]) "
       + "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3]) redis.call('PEXPIRE', KEYS[1], ARGV[4]) "
@@ -103,19 +114,35 @@ public final class L2Store {
   /**
    * Invalidations that could not reach Redis (lost or stalled), replayed and published as soon as it answers
    * again. Until then L2 reads and stores of the paths they cover are skipped: Redis may still hold the old
-   * answer. Bounded; past the bound the whole keyspace is cleared on return instead.
+   * answer. Bounded: past the bound an invalidation is dropped (counted by {@link #droppedUpTo}), every L2 read
+   * and store is skipped, and on return one epoch bump stands for all of them.
    */
-  private final java.util.concurrent.ConcurrentLinkedDeque<PathPattern> outbox = new java.util.concurrent.ConcurrentLinkedDeque<>();
-  private final java.util.concurrent.atomic.AtomicInteger outboxSize = new java.util.concurrent.atomic.AtomicInteger();
-  private volatile boolean outboxOverflowed;
+  private final ConcurrentLinkedDeque<Kept> outbox = new ConcurrentLinkedDeque<>();
+  private final AtomicInteger outboxSize = new AtomicInteger();
   static final int OUTBOX_MAX = 10_000;
+  /** Numbers the invalidations kept or dropped, in the order they were acknowledged. */
+  private final AtomicLong keptSeq = new AtomicLong();
+  /** The number of the last invalidation dropped for want of room (0: none). */
+  private final AtomicLong droppedUpTo = new AtomicLong();
+  /** Every invalidation numbered up to this is covered by an epoch bump. */
+  private volatile long bumpedUpTo;
+  /**
+   * The epoch this instance reads and stores in, part of every entry's key ({@code p{h}:e:<epoch>:<digest>});
+   * -1 while unknown (at start and after a loss of Redis, until read again), and then L2 is not used. Learned
+   * from Redis ({@code p{paths}:epoch}) at start and at every return, and from the {@code epoch} message an
+   * instance publishes after it bumped it; only ever raised while known.
+   */
+  private final AtomicLong epoch = new AtomicLong(-1);
+
+  private record Kept(long seq, PathPattern pattern) {}
 
   /**
    * @param redis the gateway's Redis, deployed
    * @param indexTtlMs lifetime of path indexes: the longest retain time of any route, so an index never
    *     expires before an entry it lists
-   * @param onRemoteInvalidation called on the link's context with invalidations from other instances, and with
-   *     {@code {"action":"clear"}} after Redis returns
+   * @param onRemoteInvalidation called on the link's context with invalidations ({@code invalidate}), clears
+   *     ({@code clear}) and epoch bumps ({@code epoch}: this instance has switched already, L1 is left) from
+   *     other instances, and with {@code {"action":"clear"}} after Redis returns
    */
   public L2Store(RedisLink redis, String prefix, long timeoutMs, long compressAbove, long indexTtlMs, CacheStats stats,
       WorkerPool codec, String instanceId, Consumer<JsonObject> onRemoteInvalidation) {
@@ -133,7 +160,23 @@ public final class L2Store {
 
   /** Watches the link and subscribes to invalidations; never fails (a dead Redis means degraded). */
   public Future<Void> start() {
-    return redis.watch(transitions).compose(v -> redis.subscribe(channel(), this::onMessage));
+    return redis.watch(transitions).compose(v -> redis.subscribe(channel(), this::onMessage))
+        .compose(v -> connected() ? readEpoch() : Future.succeededFuture());
+  }
+
+  /** Reads the current epoch from Redis; a failure leaves it unknown (the link's return reads it again). */
+  private Future<Void> readEpoch() {
+    return send(Request.cmd(Command.GET).arg(epochKey()))
+        .<Void>map(r -> {
+          learnEpoch(r == null ? 0 : r.toLong());
+          return null;
+        })
+        .otherwiseEmpty();
+  }
+
+  /** Raises the epoch to {@code seen} (epochs only grow; a late, older answer changes nothing). */
+  private void learnEpoch(long seen) {
+    epoch.accumulateAndGet(seen, Math::max);
   }
 
   public boolean connected() {
@@ -160,8 +203,9 @@ public final class L2Store {
     return keyspace(configuredPrefix) + "{" + Sha256.shortHex(path, 8) + "}";
   }
 
-  private String entryKey(CacheKey key) {
-    return tag(key.path()) + ":e:" + key.digest();
+  /** The entry's key in an epoch; its path's entry set lists it as {@code <epoch>:<digest>}. */
+  private String entryKey(CacheKey key, long inEpoch) {
+    return tag(key.path()) + ":e:" + inEpoch + ":" + key.digest();
   }
 
   /** Every cached path, as {@link #indexMember}, all scored 0: sorted by case-folded path for range reads. */
@@ -184,14 +228,20 @@ public final class L2Store {
     return prefix + "{paths}:log";
   }
 
+  /** The current epoch; on the {@code {paths}} slot with the log, so a bump and its log entry are one step. */
+  private String epochKey() {
+    return prefix + "{paths}:epoch";
+  }
+
   private String channel() {
     return prefix + "invalidations";
   }
 
   /** @return the entry, or null on a miss, on error or while disconnected */
   public Future<CachedResponse> get(CacheKey key) {
-    if (!connected() || pendingCovers(key.path())) return Future.succeededFuture();
-    return send(Request.cmd(Command.HMGET).arg(entryKey(key)).arg("meta").arg("body").arg("gz"))
+    long e = epoch.get();
+    if (e < 0 || !connected() || pendingCovers(key.path())) return Future.succeededFuture();
+    return send(Request.cmd(Command.HMGET).arg(entryKey(key, e)).arg("meta").arg("body").arg("gz"))
         .compose(r -> {
           if (r == null || r.size() < 2 || r.get(0) == null || r.get(1) == null) return Future.succeededFuture();
           JsonObject meta = new JsonObject(r.get(0).toString());
@@ -216,24 +266,27 @@ public final class L2Store {
    * @param fetchBeganMillis wall-clock time the upstream read for this answer began
    */
   public Future<Void> put(CacheKey key, CachedResponse response, long fetchBeganMillis) {
-    if (!connected() || pendingCovers(key.path())) return Future.succeededFuture();
+    long e = epoch.get();
+    if (e < 0 || !connected() || pendingCovers(key.path())) return Future.succeededFuture();
     if (fetchBeganMillis < System.currentTimeMillis() - INVALIDATION_WINDOW_MS) return Future.succeededFuture();
     boolean compress = response.body().length() > compressAbove;
     Future<Buffer> body = compress
         ? codec.run(() -> Gzip.compress(response.body()))
         : Future.succeededFuture(response.body());
-    return body.compose(b -> send(Request.cmd(Command.EVAL).arg(INDEX_PATH).arg(3).arg(pathsKey()).arg(expiriesKey())
-            .arg(invalidationLogKey()).arg(indexMember(key.path())).arg(response.retainMillis()).arg(fetchBeganMillis)
+    return body.compose(b -> send(Request.cmd(Command.EVAL).arg(INDEX_PATH).arg(4).arg(pathsKey()).arg(expiriesKey())
+            .arg(invalidationLogKey()).arg(epochKey()).arg(indexMember(key.path())).arg(response.retainMillis()).arg(fetchBeganMillis)
             .arg(cluster ? CLUSTER_CLOCK_MARGIN_MS : 0))
         .compose(indexed -> {
           long expireAt = indexed.get(0).toLong();
+          // A new epoch since this store began: older answers are unreadable now, this one may be older too.
+          if (indexed.get(2).toLong() != e) return Future.succeededFuture();
           for (Response logged : indexed.get(1)) {
             if (coversPath(logged.toString(), key.path())) return Future.succeededFuture();
           }
           String tag = tag(key.path());
-          return send(Request.cmd(Command.EVAL).arg(STORE_ENTRY).arg(3).arg(entryKey(key)).arg(tag + ":keys").arg(tag + ":tomb")
+          return send(Request.cmd(Command.EVAL).arg(STORE_ENTRY).arg(3).arg(entryKey(key, e)).arg(tag + ":keys").arg(tag + ":tomb")
               .arg(fetchBeganMillis).arg(response.meta().encode()).arg(b).arg(compress ? "1" : "0")
-              .arg(expireAt).arg(key.digest()).arg(Math.max(indexTtlMs, response.retainMillis())));
+              .arg(expireAt).arg(e + ":" + key.digest()).arg(Math.max(indexTtlMs, response.retainMillis())));
         }))
         .<Void>mapEmpty().otherwiseEmpty();
   }
@@ -277,43 +330,73 @@ public final class L2Store {
   }
 
   private void keep(PathPattern glob) {
+    long seq = keptSeq.incrementAndGet();
     if (outboxSize.incrementAndGet() > OUTBOX_MAX) {
-      outboxOverflowed = true;
       outboxSize.decrementAndGet();
+      droppedUpTo.accumulateAndGet(seq, Math::max);
       return;
     }
-    outbox.addLast(glob);
+    outbox.addLast(new Kept(seq, glob));
     LOG.debug("invalidation {} kept until Redis answers ({} pending)", glob, outboxSize.get());
   }
 
+  /** True while an invalidation was dropped that no epoch bump covers yet. */
+  private boolean overflowed() {
+    return droppedUpTo.get() > bumpedUpTo;
+  }
+
   private boolean pendingCovers(String path) {
-    if (outboxOverflowed) return true;
+    if (overflowed()) return true;
     if (outboxSize.get() == 0) return false;
-    for (PathPattern p : outbox) if (p.matches(path)) return true;
+    for (Kept k : outbox) if (k.pattern.matches(path)) return true;
     return false;
   }
 
   /** Invalidations waiting for Redis (0 when none: every acknowledged write has reached every instance). */
   public int pendingInvalidations() {
-    return outboxOverflowed ? OUTBOX_MAX + 1 : outboxSize.get();
+    return overflowed() ? OUTBOX_MAX + 1 : outboxSize.get();
   }
 
-  /** Replays what was kept, one at a time, in order; an overflow clears the whole keyspace instead. */
+  /**
+   * Replays what was kept, one at a time, in order. After an overflow, one epoch bump stands for every
+   * invalidation kept or dropped until then (those kept are then dropped from the outbox unreplayed); what is
+   * kept meanwhile is replayed after it. A failure leaves the rest for the next return of Redis.
+   */
   private Future<Void> replay() {
-    if (outboxOverflowed) {
-      return clear().map(n -> {
-        outbox.clear();
-        outboxSize.set(0);
-        outboxOverflowed = false;
-        return null;
-      });
+    if (overflowed()) {
+      long upTo = keptSeq.get();
+      return bumpEpoch().compose(n -> {
+        if (upTo > bumpedUpTo) bumpedUpTo = upTo;
+        for (Kept k = outbox.peekFirst(); k != null && k.seq <= upTo; k = outbox.peekFirst()) {
+          if (outbox.remove(k)) outboxSize.decrementAndGet();
+        }
+        return replay();
+      }, failure -> Future.succeededFuture());
     }
-    PathPattern next = outbox.peekFirst();
+    Kept next = outbox.peekFirst();
     if (next == null) return Future.succeededFuture();
-    return apply(next).compose(n -> {
+    return apply(next.pattern).compose(n -> {
       if (outbox.remove(next)) outboxSize.decrementAndGet();
       return replay();
     }).recover(failure -> Future.succeededFuture());
+  }
+
+  /**
+   * Makes every L2 entry written so far unreadable, in O(1): logs an invalidation of every path (late stores of
+   * reads that began before it are refused) and starts a new epoch, atomically; then learns it and tells the
+   * other instances, which switch to it and empty their L1. The old epoch's entries are left to expire.
+   */
+  private Future<Long> bumpEpoch() {
+    long at = System.currentTimeMillis();
+    return send(Request.cmd(Command.EVAL).arg(BUMP_EPOCH).arg(2).arg(invalidationLogKey()).arg(epochKey())
+            .arg(at).arg(at + ":/**").arg(at - INVALIDATION_WINDOW_MS).arg(INVALIDATION_WINDOW_MS))
+        .map(Response::toLong)
+        .compose(n -> {
+          learnEpoch(n);
+          LOG.warn("L2: {} invalidations overflowed the outbox while Redis was away; epoch {} begun, every older L2 entry is unreadable",
+              droppedUpTo.get() - bumpedUpTo, n);
+          return publish(new JsonObject().put("action", "epoch").put("epoch", n)).map(n);
+        });
   }
 
   /**
@@ -419,7 +502,10 @@ public final class L2Store {
   private void onMessage(String payload) {
     try {
       JsonObject msg = new JsonObject(payload);
-      if (!instanceId.equals(msg.getString("origin"))) onRemoteInvalidation.accept(msg);
+      if (instanceId.equals(msg.getString("origin"))) return;
+      // Switch first: no read of the old epoch starts after the L1 that may hold its entries is emptied.
+      if ("epoch".equals(msg.getString("action"))) learnEpoch(msg.getLong("epoch", 0L));
+      onRemoteInvalidation.accept(msg);
     } catch (RuntimeException e) {
       LOG.debug("ignoring malformed invalidation message");
     }
@@ -448,12 +534,14 @@ public final class L2Store {
     @Override
     public void down(Throwable cause) {
       LOG.warn("L2 (Redis) unavailable, serving from L1 and upstream: {}", String.valueOf(cause));
+      // Another instance may bump the epoch meanwhile, unheard: read it again before L2 is used.
+      epoch.set(-1);
     }
 
     @Override
     public void up() {
       LOG.warn("L2 (Redis) reconnected; replaying {} kept invalidation(s)", pendingInvalidations());
-      replay();
+      readEpoch().compose(v -> replay());
       // Invalidations published while the subscription was away were missed: this L1 may hold entries
       // other instances evicted, so it starts again from L2 rather than serve them until their TTL.
       onRemoteInvalidation.accept(new JsonObject().put("action", "clear"));
