@@ -5,6 +5,9 @@ import io.tollgate.proxy.Offload;
 import io.tollgate.proxy.XCache;
 import io.vertx.core.Future;
 import java.time.Clock;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
 
 /**
  * The two cache levels behind one face: L1 read in-process, L2 (when Redis is configured) behind it, L2 hits
@@ -28,6 +31,7 @@ public final class ResponseCache {
   private final Offload offload;
   private final RecentInvalidations recent = new RecentInvalidations();
   private static final PathPattern EVERYTHING = PathPattern.compile("/**");
+  private final List<Consumer<PathPattern>> listeners = new CopyOnWriteArrayList<>();
 
   /** @param offload where L1 evictions and clears run (the worker pool) */
   ResponseCache(L1Store l1, L2Store l2, CacheStats stats, Clock clock, Offload offload) {
@@ -105,7 +109,18 @@ public final class ResponseCache {
   /** Evicts from this L1 only (an invalidation that another instance already applied to Redis), on the worker pool. */
   Future<Long> invalidateLocal(PathPattern glob) {
     recent.add(glob);
-    return offload.run(() -> l1.invalidate(glob));
+    return offload.run(() -> {
+      for (Consumer<PathPattern> l : listeners) l.accept(glob);
+      return l1.invalidate(glob);
+    });
+  }
+
+  /**
+   * Also tells {@code listener} of every invalidation applied here (own, other instances', clears as
+   * {@code /**}), on the worker pool, before the invalidation completes.
+   */
+  void onInvalidation(Consumer<PathPattern> listener) {
+    listeners.add(listener);
   }
 
   /** Invalidations this instance acknowledged but could not yet bring to Redis (0 without L2). */
@@ -123,6 +138,7 @@ public final class ResponseCache {
   Future<Long> clearLocal() {
     recent.add(EVERYTHING);
     return offload.run(() -> {
+      for (Consumer<PathPattern> l : listeners) l.accept(EVERYTHING);
       long n = l1.size();
       l1.clear();
       return n;
