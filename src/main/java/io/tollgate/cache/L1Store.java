@@ -118,11 +118,6 @@ public final class L1Store {
     return examined.sum();
   }
 
-  /** Distinct paths (case-folded) in the index. */
-  int indexedPaths() {
-    return index.paths();
-  }
-
   /** Runs pending maintenance (expiry, eviction) now; tests use it for exact counts. */
   public void cleanUp() {
     cache.cleanUp();

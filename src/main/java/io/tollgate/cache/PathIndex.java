@@ -90,9 +90,4 @@ final class PathIndex<E> {
     }
     return n;
   }
-
-  /** Paths indexed. */
-  int paths() {
-    return byPath.size();
-  }
 }
