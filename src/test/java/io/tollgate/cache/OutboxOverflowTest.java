@@ -25,7 +25,8 @@ import org.junit.jupiter.api.Test;
 /**
  * More invalidations than the outbox keeps, while Redis stalls: none of the writes acknowledged meanwhile is
  * followed by its old answer, neither on the writer nor, once Redis answers again, on any other instance
- * (one that was running, one that starts later). Every L2 entry older than the overflow becomes unreadable.
+ * (one that was running, one that starts later). Every L2 entry older than the overflow becomes unreadable;
+ * the epoch that makes them so survives a clear of the cache keyspace.
  */
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
 class OutboxOverflowTest {
@@ -78,6 +79,20 @@ class OutboxOverflowTest {
     Gateway later = harness.another(TUNE);
     assertEquals("renamed during the stall", displayName(harness.getAs(later, ALICE, GROUP)), "an instance started later neither");
     assertTrue(!before.equals("renamed during the stall"));
+
+    // The epoch only grows: a clear keeps it, so an instance started after the clear shares entries with the others.
+    HttpResponse<String> cleared = harness.http().send(HttpRequest.newBuilder(URI.create(harness.management() + "/admin/cache/clear"))
+        .header("Authorization", "Bearer " + ADMIN).POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, cleared.statusCode());
+    assertEquals("MISS", xCache(harness.getAs(ALICE, GROUP)));
+    RedisClientCheck check = new RedisClientCheck(writer);
+    try {
+      Await.until(() -> check.exists(GROUP), Duration.ofSeconds(5), "stored again, in the current epoch");
+    } finally {
+      check.close();
+    }
+    Gateway latest = harness.another(TUNE);
+    assertEquals("HIT-L2", xCache(harness.getAs(latest, ALICE, GROUP)), "an instance started after the clear reads the same epoch");
   }
 
   /** More invalidations than the outbox holds, of other paths, through the admin API (nothing goes upstream). */
