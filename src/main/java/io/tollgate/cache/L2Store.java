@@ -25,8 +25,9 @@ import org.slf4j.LoggerFactory;
 /**
  * L2: entries in Redis, shared by every sidecar on that Redis.
  *
- * <p>Layout (keyspace {@code p}, path hash {@code h}): entry hash {@code p{h}:e:<key digest>} with fields
- * {@code meta}, {@code body}, {@code gz}; the set {@code p{h}:keys} of entry digests for that path; and the
+ * <p>Layout (keyspace {@code p}, path hash {@code h}): entry hash {@code p{h}:e:<epoch>:<key digest>} with
+ * fields {@code meta}, {@code body}, {@code gz}; the set {@code p{h}:keys} of that path's entries
+ * ({@code <epoch>:<key digest>}); the current epoch {@code p{paths}:epoch} (see {@link #bumpEpoch}); and the
  * path index: each cached path as the member {@code <case-folded path>\0<path>} of {@code p{paths}} (all
  * scores 0, so sorted by folded path) and of {@code p{paths}:exp} (scored by the expiry of the path's last
  * entry, on Redis's clock). A pattern invalidation reads the index only under its pattern's folded prefixes
@@ -484,10 +485,13 @@ public final class L2Store {
           String next = r.get(0).toString();
           Response keys = r.get(1);
           Future<Long> step = Future.succeededFuture(deleted);
-          if (keys.size() > 0) {
-            List<Request> dels = new ArrayList<>();
-            for (Response k : keys) dels.add(Request.cmd(Command.DEL).arg(k.toString()));
-            step = node.batch(dels, timeoutMs).onFailure(this::count).map(deleted + keys.size());
+          List<Request> dels = new ArrayList<>();
+          for (Response k : keys) {
+            // The epoch only grows: deleting it would start it again at 0, below what instances already use.
+            if (!k.toString().equals(epochKey())) dels.add(Request.cmd(Command.DEL).arg(k.toString()));
+          }
+          if (!dels.isEmpty()) {
+            step = node.batch(dels, timeoutMs).onFailure(this::count).map(deleted + dels.size());
           }
           return step.compose(d -> "0".equals(next) ? Future.succeededFuture(d) : clearFrom(node, next, d));
         });
