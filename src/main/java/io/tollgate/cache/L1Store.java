@@ -32,10 +32,6 @@ public final class L1Store {
       this.key = key;
       this.response = response;
     }
-
-    CachedResponse response() {
-      return response;
-    }
   }
 
   private final Cache<String, Entry> cache;

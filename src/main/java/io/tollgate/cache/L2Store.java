@@ -394,8 +394,7 @@ public final class L2Store {
         .map(Response::toLong)
         .compose(n -> {
           learnEpoch(n);
-          LOG.warn("L2: {} invalidations overflowed the outbox while Redis was away; epoch {} begun, every older L2 entry is unreadable",
-              droppedUpTo.get() - bumpedUpTo, n);
+          LOG.warn("L2: invalidations overflowed the outbox while Redis was away; epoch {} begun, every older L2 entry is unreadable", n);
           return publish(new JsonObject().put("action", "epoch").put("epoch", n)).map(n);
         });
   }

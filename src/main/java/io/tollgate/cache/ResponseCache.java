@@ -24,13 +24,15 @@ public final class ResponseCache {
     }
   }
 
+  /** What a clear invalidates: every path. */
+  private static final PathPattern EVERYTHING = PathPattern.compile("/**");
+
   private final L1Store l1;
   private final L2Store l2;
   private final CacheStats stats;
   private final Clock clock;
   private final Offload offload;
   private final RecentInvalidations recent = new RecentInvalidations();
-  private static final PathPattern EVERYTHING = PathPattern.compile("/**");
   private final List<Consumer<PathPattern>> listeners = new CopyOnWriteArrayList<>();
 
   /** @param offload where L1 evictions and clears run (the worker pool) */
