@@ -127,7 +127,7 @@ public final class Gateway {
           if (!options.getCache().isEnabled()) return Future.succeededFuture();
           cacheVerticle = new CacheVerticle(options.getCache(), redis, metrics.registry(), clock, workerPool);
           return vertx.deployVerticle(cacheVerticle).onSuccess(id -> {
-            coalescer = new Coalescer<>(vertx, cacheVerticle.cache().stats());
+            coalescer = new Coalescer<>(vertx, cacheVerticle.cache());
             adminRoutes.add(new AdminRoutes(cacheVerticle.cache()));
           });
         })

@@ -147,7 +147,7 @@ public final class CacheStage implements Stage, CacheAccess {
 
   private Future<Reply> fetch(Exchange ex, Chain next, CacheKey key, Route route, CachedResponse stale) {
     boolean[] led = {false};
-    Future<Captured> shared = coalescer.run(key.value(), () -> {
+    Future<Captured> shared = coalescer.run(key, () -> {
       led[0] = true;
       long began = System.currentTimeMillis();
       return next.proceed(ex).compose(r -> capture(r, route)).onSuccess(c -> storeIfCacheable(storeKey(ex, key), route, c, began));
@@ -168,7 +168,7 @@ public final class CacheStage implements Stage, CacheAccess {
   }
 
   private void refreshInBackground(Exchange ex, Chain next, CacheKey key, Route route) {
-    coalescer.run(key.value(), () -> {
+    coalescer.run(key, () -> {
       long began = System.currentTimeMillis();
       return next.proceed(ex).compose(r -> capture(r, route)).onSuccess(c -> storeIfCacheable(storeKey(ex, key), route, c, began));
     }, followerTimeoutMs);

@@ -79,6 +79,7 @@ public final class CacheStats {
     counter(registry, "tollgate.cache.coalesced", null, null, s -> s.coalesced.sum());
     counter(registry, "tollgate.cache.stale.served", null, null, s -> s.staleServed.sum());
     counter(registry, "tollgate.cache.evictions", "level", "l1", s -> s.l1.evictions());
+    counter(registry, "tollgate.cache.invalidation.examined", "level", "l1", s -> s.l1.examined());
     counter(registry, "tollgate.cache.bypassed", null, null, s -> s.bypassed.sum());
     counter(registry, "tollgate.cache.l2.errors", null, null, s -> s.l2Errors.sum());
     Gauge.builder("tollgate.cache.l1.size", this, s -> s.l1.size()).description("entries in L1").register(registry);

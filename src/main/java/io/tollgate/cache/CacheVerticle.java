@@ -53,7 +53,7 @@ public final class CacheVerticle extends VerticleBase {
 
   /**
    * @param redis the gateway's Redis, deployed; null for L1 only
-   * @param workers the gateway's pool for CPU-heavy work (L2 compression)
+   * @param workers the gateway's pool for CPU-heavy work (L2 compression, L1 evictions and clears)
    */
   public CacheVerticle(CacheOptions options, RedisLink redis, MeterRegistry registry, Clock clock, WorkerPool workers) {
     this.workers = workers;
@@ -84,7 +84,7 @@ public final class CacheVerticle extends VerticleBase {
     } else {
       LOG.info("cache: L1 {} bytes, no L2 (no Redis configured)", options.getL1MaxWeight());
     }
-    cache = new ResponseCache(l1, l2, stats, clock);
+    cache = new ResponseCache(l1, l2, stats, clock, workers);
     statsTimer = vertx.setPeriodic(options.getStatsInterval().toMillis(), id -> publishStats());
     api = vertx.eventBus().consumer(Addresses.CACHE, this::onRequest);
     if (options.getHotPath() == CacheOptions.HotPath.EVENT_BUS) {
@@ -108,7 +108,8 @@ public final class CacheVerticle extends VerticleBase {
           String pattern = msg.getString("pattern");
           if (PathPattern.valid(pattern)) cache.invalidateLocal(PathPattern.compile(pattern));
         }
-        case "clear" -> cache.l1().clear();
+        // After an epoch bump every older L2 entry is unreadable; the L1 copies of them go too.
+        case "clear", "epoch" -> cache.clearLocal();
         default -> { }
       }
     });

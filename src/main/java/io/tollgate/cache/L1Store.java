@@ -5,57 +5,94 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 import com.github.benmanes.caffeine.cache.RemovalCause;
 import com.github.benmanes.caffeine.cache.Ticker;
+import io.tollgate.config.PathPattern;
 import java.time.Clock;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
-import java.util.function.Predicate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * L1: Caffeine bounded by bytes (a weigher over body and headers), each entry kept for its own TTL plus its
- * stale window. Thread-safe: proxy verticles on every event loop read it directly.
+ * stale window, and a {@link PathIndex} of its entries by path for invalidation. Thread-safe: proxy verticles
+ * on every event loop read it directly; invalidations run on the worker pool.
  */
 public final class L1Store {
-  /** An L1 value: the key rides along so pattern invalidation can match on its path. */
-  record Entry(CacheKey key, CachedResponse response) {}
+  private static final Logger LOG = LoggerFactory.getLogger(L1Store.class);
+
+  /**
+   * An L1 value: the key rides along so invalidation can match on its path. Compared by identity, so the
+   * index and conditional removes tell an entry from its successor under the same key.
+   */
+  static final class Entry {
+    final CacheKey key;
+    final CachedResponse response;
+
+    Entry(CacheKey key, CachedResponse response) {
+      this.key = key;
+      this.response = response;
+    }
+  }
 
   private final Cache<String, Entry> cache;
+  private final PathIndex<Entry> index = new PathIndex<>(e -> e.key.path());
   private final LongAdder evictions = new LongAdder();
+  private final LongAdder examined = new LongAdder();
 
   public L1Store(long maxWeightBytes, Clock clock) {
     Ticker ticker = () -> TimeUnit.MILLISECONDS.toNanos(clock.millis());
     this.cache = Caffeine.newBuilder()
         .maximumWeight(maxWeightBytes)
-        .weigher((String k, Entry e) -> e.response().weightBytes() + 2 * k.length())
+        .weigher((String k, Entry e) -> e.response.weightBytes() + 2 * k.length())
         .expireAfter(Expiry.<String, Entry>writing((k, e) -> java.time.Duration.ofMillis(
-            Math.max(1, e.response().storedAtMillis() + e.response().retainMillis() - clock.millis()))))
+            Math.max(1, e.response.storedAtMillis() + e.response.retainMillis() - clock.millis()))))
         .ticker(ticker)
         .executor(Runnable::run)
         .evictionListener((String k, Entry e, RemovalCause cause) -> {
           if (cause == RemovalCause.SIZE) evictions.increment();
+        })
+        // Every way out (replaced, removed, expired, evicted, cleared) leaves the index after the cache.
+        .removalListener((String k, Entry e, RemovalCause cause) -> {
+          if (e != null) index.remove(e);
         })
         .build();
   }
 
   public CachedResponse get(CacheKey key) {
     Entry e = cache.getIfPresent(key.value());
-    return e == null ? null : e.response();
+    return e == null ? null : e.response;
   }
 
   public void put(CacheKey key, CachedResponse response) {
-    cache.put(key.value(), new Entry(key, response));
+    Entry e = new Entry(key, response);
+    // Indexed before it can be found, so an invalidation that finds it in the cache finds it in the index.
+    index.add(e);
+    cache.put(key.value(), e);
   }
 
-  /** Removes every entry whose path matches; returns how many. O(entries): invalidation is rare, reads are not. */
-  public long removeIf(Predicate<String> pathMatches) {
+  /** Removes the key's entry if it still holds {@code response} (and not a newer answer). */
+  void remove(CacheKey key, CachedResponse response) {
+    cache.asMap().computeIfPresent(key.value(), (k, e) -> e.response == response ? null : e);
+  }
+
+  /**
+   * Removes every entry whose path {@code pattern} matches, in all partitions, through the path index: it looks
+   * at the entries under the pattern's prefixes only, about as many as it evicts. Work proportional to what it
+   * evicts, so callers run it on the worker pool, not on an event loop.
+   *
+   * @return how many entries it removed
+   */
+  public long invalidate(PathPattern pattern) {
     long[] removed = {0};
-    cache.asMap().values().removeIf(e -> {
-      boolean hit = pathMatches.test(e.key().path());
-      if (hit) removed[0]++;
-      return hit;
+    long looked = index.forEachMatching(pattern, e -> {
+      if (cache.asMap().remove(e.key.value(), e)) removed[0]++;
     });
+    examined.add(looked);
+    if (LOG.isDebugEnabled()) LOG.debug("L1 invalidation: {} evicted, {} examined", removed[0], looked);
     return removed[0];
   }
 
+  /** Removes every entry; O(entries), so callers run it on the worker pool. */
   public void clear() {
     cache.invalidateAll();
   }
@@ -70,6 +107,11 @@ public final class L1Store {
 
   long evictions() {
     return evictions.sum();
+  }
+
+  /** Entries invalidations have looked at, in all (the index keeps this near the number they evicted). */
+  long examined() {
+    return examined.sum();
   }
 
   /** Runs pending maintenance (expiry, eviction) now; tests use it for exact counts. */

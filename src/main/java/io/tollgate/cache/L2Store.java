@@ -13,6 +13,11 @@ import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -20,11 +25,16 @@ import org.slf4j.LoggerFactory;
 /**
  * L2: entries in Redis, shared by every sidecar on that Redis.
  *
- * <p>Layout (prefix {@code p}, path hash {@code h}): entry hash {@code p{h}:e:<key digest>} with fields
- * {@code meta}, {@code body}, {@code gz}; the set {@code p{h}:keys} of entry digests for that path; and the
- * sorted set {@code p{paths}} of paths scored by expiry, which pattern invalidation walks with ZSCAN MATCH
- * (never KEYS). An entry and its path index share the hash tag {@code {h}}, so they live on one cluster slot
- * and are written in one MULTI.
+ * <p>Layout (keyspace {@code p}, path hash {@code h}): entry hash {@code p{h}:e:<epoch>:<key digest>} with
+ * fields {@code meta}, {@code body}, {@code gz}; the set {@code p{h}:keys} of that path's entries
+ * ({@code <epoch>:<key digest>}); the current epoch {@code p{paths}:epoch} (see {@link #bumpEpoch}); and the
+ * path index: each cached path as the member {@code <case-folded path>\0<path>} of {@code p{paths}} (all
+ * scores 0, so sorted by folded path) and of {@code p{paths}:exp} (scored by the expiry of the path's last
+ * entry, on Redis's clock). A pattern invalidation reads the index only under its pattern's folded prefixes
+ * (ZRANGEBYLEX), so a write costs the paths it changes, not every path cached; every script that touches
+ * the index prunes paths whose entries have all expired, so the index holds live paths only. An entry and
+ * its path's entry set share the hash tag {@code {h}}, so they live on one cluster slot and are written in
+ * one MULTI.
  *
  * <p>Degradation: every operation has a timeout ({@code cache.l2.operationTimeout}); a failure is counted and
  * marks the gateway's {@link RedisLink} down, after which operations are skipped until the link's probe finds
@@ -39,18 +49,57 @@ public final class L2Store {
    * store whose read began before that is not stored at all.
    */
   static final long INVALIDATION_WINDOW_MS = 10 * 60_000;
-  /** KEYS: paths, log. ARGV: path, index expiry, fetch start. Indexes the path; returns invalidations logged since. */
-  private static final String INDEX_PATH = "redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1]) "
-      + "return redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[3], '+inf')";
-  /** KEYS: entry, index, tomb. ARGV: fetch start, meta, body, gz, retain ms, digest, index ttl ms. */
+  /** Lua: {@code now}, Redis's own clock in millis (one clock for every sidecar's index entries). */
+  private static final String NOW = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) ";
+  /** Paths whose entries have all expired, at most this many per script call, leave the index. */
+  static final int PRUNE_PER_CALL = 100;
+  /**
+   * In Redis Cluster, a path stays in the index this long past its entries' expiry: the index lives on the
+   * {@code {paths}} slot and an entry on its path's, two nodes whose clocks may differ (by far less than this
+   * when they are NTP-synchronised). On one server (or a Sentinel-managed primary) both are on one clock and
+   * the index keeps a path exactly as long as its entries.
+   */
+  static final long CLUSTER_CLOCK_MARGIN_MS = 5_000;
+  /** ZRANGEBYLEX page size when an invalidation reads the paths under a prefix. */
+  static final int RANGE_PAGE = 1000;
+  /**
+   * KEYS: paths, expiries, log, epoch. ARGV: index member, retain ms, fetch start, clock margin ms. Prunes,
+   * indexes the path until its entry expires (Redis's clock, plus the margin), and returns {@code {expireAt,
+   * invalidations logged since the fetch began, epoch}}: the entry is stored to expire at {@code expireAt}, so
+   * never after its path leaves the index, and only if the epoch is still the one the store began in.
+   */
+  private static final String INDEX_PATH = NOW + prune("KEYS[1]", "KEYS[2]")
+      + "local expireAt = now + tonumber(ARGV[2]) "
+      + "redis.call('ZADD', KEYS[2], 'GT', expireAt + tonumber(ARGV[4]), ARGV[1]) "
+      + "redis.call('ZADD', KEYS[1], 0, ARGV[1]) "
+      + "return {expireAt, redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[3], '+inf'), tonumber(redis.call('GET', KEYS[4]) or '0')}";
+  /** KEYS: entry, index, tomb. ARGV: fetch start, meta, body, gz, expire at (ms), digest, index ttl ms. */
   private static final String STORE_ENTRY = "local t = redis.call('GET', KEYS[3]) "
-      + "if t and tonumber(t) > tonumber(ARGV[1]) then return 0 end "
+      + "if t and tonumber(t) >= tonumber(ARGV[1]) then return 0 end "
       + "redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'body', ARGV[3], 'gz', ARGV[4]) "
-      + "redis.call('PEXPIRE', KEYS[1], ARGV[5]) redis.call('SADD', KEYS[2], ARGV[6]) "
+      + "redis.call('PEXPIREAT', KEYS[1], ARGV[5]) redis.call('SADD', KEYS[2], ARGV[6]) "
       + "redis.call('PEXPIRE', KEYS[2], ARGV[7]) return 1";
-  /** KEYS: log. ARGV: time, member, forget before, window ms. */
+  /**
+   * KEYS: log, epoch. ARGV: time, member ({@code time:/**}), forget before, window ms. Logs an invalidation of
+   * everything and, in the same atomic step, starts a new epoch; returns it. A store that indexes its path
+   * after this sees the invalidation (if its read began before) or the new epoch (if it began in the old one).
+   */
+  private static final String BUMP_EPOCH = "redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2]) "
+      + "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3]) redis.call('PEXPIRE', KEYS[1], ARGV[4]) "
+      + "return redis.call('INCR', KEYS[2])";
+  /** KEYS: log, paths, expiries. ARGV: time, member, forget before, window ms. Logs an invalidation and prunes. */
   private static final String LOG_INVALIDATION = "redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2]) "
-      + "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3]) redis.call('PEXPIRE', KEYS[1], ARGV[4]) return 1";
+      + "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3]) redis.call('PEXPIRE', KEYS[1], ARGV[4]) "
+      + NOW + prune("KEYS[2]", "KEYS[3]") + "return 1";
+
+  /**
+   * Lua: removes up to {@link #PRUNE_PER_CALL} paths whose entries have all expired from the path index (the
+   * sorted-by-path set {@code lex} and the by-expiry set {@code exp}); needs {@code now}.
+   */
+  private static String prune(String lex, String exp) {
+    return "local old = redis.call('ZRANGEBYSCORE', " + exp + ", '-inf', '(' .. now, 'LIMIT', 0, " + PRUNE_PER_CALL + ") "
+        + "if #old > 0 then redis.call('ZREM', " + lex + ", unpack(old)) redis.call('ZREM', " + exp + ", unpack(old)) end ";
+  }
 
   private final RedisLink redis;
   private final boolean cluster;
@@ -66,19 +115,35 @@ public final class L2Store {
   /**
    * Invalidations that could not reach Redis (lost or stalled), replayed and published as soon as it answers
    * again. Until then L2 reads and stores of the paths they cover are skipped: Redis may still hold the old
-   * answer. Bounded; past the bound the whole keyspace is cleared on return instead.
+   * answer. Bounded: past the bound an invalidation is dropped (counted by {@link #droppedUpTo}), every L2 read
+   * and store is skipped, and on return one epoch bump stands for all of them.
    */
-  private final java.util.concurrent.ConcurrentLinkedDeque<PathPattern> outbox = new java.util.concurrent.ConcurrentLinkedDeque<>();
-  private final java.util.concurrent.atomic.AtomicInteger outboxSize = new java.util.concurrent.atomic.AtomicInteger();
-  private volatile boolean outboxOverflowed;
+  private final ConcurrentLinkedDeque<Kept> outbox = new ConcurrentLinkedDeque<>();
+  private final AtomicInteger outboxSize = new AtomicInteger();
   static final int OUTBOX_MAX = 10_000;
+  /** Numbers the invalidations kept or dropped, in the order they were acknowledged. */
+  private final AtomicLong keptSeq = new AtomicLong();
+  /** The number of the last invalidation dropped for want of room (0: none). */
+  private final AtomicLong droppedUpTo = new AtomicLong();
+  /** Every invalidation numbered up to this is covered by an epoch bump. */
+  private volatile long bumpedUpTo;
+  /**
+   * The epoch this instance reads and stores in, part of every entry's key ({@code p{h}:e:<epoch>:<digest>});
+   * -1 while unknown (at start and after a loss of Redis, until read again), and then L2 is not used. Learned
+   * from Redis ({@code p{paths}:epoch}) at start and at every return, and from the {@code epoch} message an
+   * instance publishes after it bumped it; only ever raised while known.
+   */
+  private final AtomicLong epoch = new AtomicLong(-1);
+
+  private record Kept(long seq, PathPattern pattern) {}
 
   /**
    * @param redis the gateway's Redis, deployed
    * @param indexTtlMs lifetime of path indexes: the longest retain time of any route, so an index never
    *     expires before an entry it lists
-   * @param onRemoteInvalidation called on the link's context with invalidations from other instances, and with
-   *     {@code {"action":"clear"}} after Redis returns
+   * @param onRemoteInvalidation called on the link's context with invalidations ({@code invalidate}), clears
+   *     ({@code clear}) and epoch bumps ({@code epoch}: this instance has switched already, L1 is left) from
+   *     other instances, and with {@code {"action":"clear"}} after Redis returns
    */
   public L2Store(RedisLink redis, String prefix, long timeoutMs, long compressAbove, long indexTtlMs, CacheStats stats,
       WorkerPool codec, String instanceId, Consumer<JsonObject> onRemoteInvalidation) {
@@ -96,7 +161,23 @@ public final class L2Store {
 
   /** Watches the link and subscribes to invalidations; never fails (a dead Redis means degraded). */
   public Future<Void> start() {
-    return redis.watch(transitions).compose(v -> redis.subscribe(channel(), this::onMessage));
+    return redis.watch(transitions).compose(v -> redis.subscribe(channel(), this::onMessage))
+        .compose(v -> connected() ? readEpoch() : Future.succeededFuture());
+  }
+
+  /** Reads the current epoch from Redis; a failure leaves it unknown (the link's return reads it again). */
+  private Future<Void> readEpoch() {
+    return send(Request.cmd(Command.GET).arg(epochKey()))
+        .<Void>map(r -> {
+          learnEpoch(r == null ? 0 : r.toLong());
+          return null;
+        })
+        .otherwiseEmpty();
+  }
+
+  /** Raises the epoch to {@code seen} (epochs only grow; a late, older answer changes nothing). */
+  private void learnEpoch(long seen) {
+    epoch.accumulateAndGet(seen, Math::max);
   }
 
   public boolean connected() {
@@ -108,13 +189,14 @@ public final class L2Store {
   }
 
   /**
-   * Where this version's cache keys live under the configured prefix: {@code <prefix>c1:}. The cache and the
-   * limiter have separate keyspaces ({@code c1:}, {@code r1:}), so clearing the cache never refills the
+   * Where this version's cache keys live under the configured prefix: {@code <prefix>c2:} ({@code c1:} had a
+   * path index of another layout). The cache and the
+   * limiter have separate keyspaces ({@code c2:}, {@code r1:}), so clearing the cache never refills the
    * fleet's budgets, and the schema version in the name keeps instances of another layout (a rolling
    * upgrade) from reading or clearing these keys.
    */
   public static String keyspace(String prefix) {
-    return prefix + "c1:";
+    return prefix + "c2:";
   }
 
   /** {@code keyspace{hash of path}}: the hash tag shared by a path's entries and its index, for a configured prefix. */
@@ -122,17 +204,34 @@ public final class L2Store {
     return keyspace(configuredPrefix) + "{" + Sha256.shortHex(path, 8) + "}";
   }
 
-  private String entryKey(CacheKey key) {
-    return tag(key.path()) + ":e:" + key.digest();
+  /** The entry's key in an epoch; its path's entry set lists it as {@code <epoch>:<digest>}. */
+  private String entryKey(CacheKey key, long inEpoch) {
+    return tag(key.path()) + ":e:" + inEpoch + ":" + key.digest();
   }
 
+  /** Every cached path, as {@link #indexMember}, all scored 0: sorted by case-folded path for range reads. */
   private String pathsKey() {
     return prefix + "{paths}";
+  }
+
+  /** The same members scored by when their entries expire, for pruning. */
+  private String expiriesKey() {
+    return prefix + "{paths}:exp";
+  }
+
+  /** {@code <case-folded path>\0<path>}: sorted as patterns match, and naming the exact path (its hash tag). */
+  static String indexMember(String path) {
+    return PathPattern.fold(path) + '\0' + path;
   }
 
   /** Recent invalidations, {@code time:pattern} scored by time; on the {@code {paths}} slot with the path index. */
   private String invalidationLogKey() {
     return prefix + "{paths}:log";
+  }
+
+  /** The current epoch; on the {@code {paths}} slot with the log, so a bump and its log entry are one step. */
+  private String epochKey() {
+    return prefix + "{paths}:epoch";
   }
 
   private String channel() {
@@ -141,8 +240,9 @@ public final class L2Store {
 
   /** @return the entry, or null on a miss, on error or while disconnected */
   public Future<CachedResponse> get(CacheKey key) {
-    if (!connected() || pendingCovers(key.path())) return Future.succeededFuture();
-    return send(Request.cmd(Command.HMGET).arg(entryKey(key)).arg("meta").arg("body").arg("gz"))
+    long e = epoch.get();
+    if (e < 0 || !connected() || pendingCovers(key.path())) return Future.succeededFuture();
+    return send(Request.cmd(Command.HMGET).arg(entryKey(key, e)).arg("meta").arg("body").arg("gz"))
         .compose(r -> {
           if (r == null || r.size() < 2 || r.get(0) == null || r.get(1) == null) return Future.succeededFuture();
           JsonObject meta = new JsonObject(r.get(0).toString());
@@ -167,22 +267,27 @@ public final class L2Store {
    * @param fetchBeganMillis wall-clock time the upstream read for this answer began
    */
   public Future<Void> put(CacheKey key, CachedResponse response, long fetchBeganMillis) {
-    if (!connected() || pendingCovers(key.path())) return Future.succeededFuture();
+    long e = epoch.get();
+    if (e < 0 || !connected() || pendingCovers(key.path())) return Future.succeededFuture();
     if (fetchBeganMillis < System.currentTimeMillis() - INVALIDATION_WINDOW_MS) return Future.succeededFuture();
     boolean compress = response.body().length() > compressAbove;
     Future<Buffer> body = compress
         ? codec.run(() -> Gzip.compress(response.body()))
         : Future.succeededFuture(response.body());
-    return body.compose(b -> send(Request.cmd(Command.EVAL).arg(INDEX_PATH).arg(2).arg(pathsKey()).arg(invalidationLogKey())
-            .arg(key.path()).arg(System.currentTimeMillis() + indexTtlMs).arg(fetchBeganMillis))
-        .compose(since -> {
-          for (Response logged : since) {
+    return body.compose(b -> send(Request.cmd(Command.EVAL).arg(INDEX_PATH).arg(4).arg(pathsKey()).arg(expiriesKey())
+            .arg(invalidationLogKey()).arg(epochKey()).arg(indexMember(key.path())).arg(response.retainMillis()).arg(fetchBeganMillis)
+            .arg(cluster ? CLUSTER_CLOCK_MARGIN_MS : 0))
+        .compose(indexed -> {
+          long expireAt = indexed.get(0).toLong();
+          // A new epoch since this store began: older answers are unreadable now, this one may be older too.
+          if (indexed.get(2).toLong() != e) return Future.succeededFuture();
+          for (Response logged : indexed.get(1)) {
             if (coversPath(logged.toString(), key.path())) return Future.succeededFuture();
           }
           String tag = tag(key.path());
-          return send(Request.cmd(Command.EVAL).arg(STORE_ENTRY).arg(3).arg(entryKey(key)).arg(tag + ":keys").arg(tag + ":tomb")
+          return send(Request.cmd(Command.EVAL).arg(STORE_ENTRY).arg(3).arg(entryKey(key, e)).arg(tag + ":keys").arg(tag + ":tomb")
               .arg(fetchBeganMillis).arg(response.meta().encode()).arg(b).arg(compress ? "1" : "0")
-              .arg(response.retainMillis()).arg(key.digest()).arg(indexTtlMs));
+              .arg(expireAt).arg(e + ":" + key.digest()).arg(Math.max(indexTtlMs, response.retainMillis())));
         }))
         .<Void>mapEmpty().otherwiseEmpty();
   }
@@ -214,81 +319,144 @@ public final class L2Store {
   private Future<Long> apply(PathPattern glob) {
     long at = System.currentTimeMillis();
     // Logged before the scan: a store that indexes its path after this sees the entry and cancels itself.
-    return send(Request.cmd(Command.EVAL).arg(LOG_INVALIDATION).arg(1).arg(invalidationLogKey())
+    return send(Request.cmd(Command.EVAL).arg(LOG_INVALIDATION).arg(3).arg(invalidationLogKey()).arg(pathsKey()).arg(expiriesKey())
             .arg(at).arg(at + ":" + glob).arg(at - INVALIDATION_WINDOW_MS).arg(INVALIDATION_WINDOW_MS))
-        .compose(logged -> scanPaths("0", glob, at, 0L))
+        .compose(logged -> indexedPaths(glob))
+        .compose(paths -> {
+          Future<Long> chain = Future.succeededFuture(0L);
+          for (String path : paths) chain = chain.compose(d -> deletePath(path, at).map(x -> d + x));
+          return chain;
+        })
         .compose(n -> publish(new JsonObject().put("action", "invalidate").put("pattern", glob.toString())).map(n));
   }
 
   private void keep(PathPattern glob) {
+    long seq = keptSeq.incrementAndGet();
     if (outboxSize.incrementAndGet() > OUTBOX_MAX) {
-      outboxOverflowed = true;
       outboxSize.decrementAndGet();
+      droppedUpTo.accumulateAndGet(seq, Math::max);
       return;
     }
-    outbox.addLast(glob);
+    outbox.addLast(new Kept(seq, glob));
     LOG.debug("invalidation {} kept until Redis answers ({} pending)", glob, outboxSize.get());
   }
 
+  /** True while an invalidation was dropped that no epoch bump covers yet. */
+  private boolean overflowed() {
+    return droppedUpTo.get() > bumpedUpTo;
+  }
+
   private boolean pendingCovers(String path) {
-    if (outboxOverflowed) return true;
+    if (overflowed()) return true;
     if (outboxSize.get() == 0) return false;
-    for (PathPattern p : outbox) if (p.matches(path)) return true;
+    for (Kept k : outbox) if (k.pattern.matches(path)) return true;
     return false;
   }
 
   /** Invalidations waiting for Redis (0 when none: every acknowledged write has reached every instance). */
   public int pendingInvalidations() {
-    return outboxOverflowed ? OUTBOX_MAX + 1 : outboxSize.get();
+    return overflowed() ? OUTBOX_MAX + 1 : outboxSize.get();
   }
 
-  /** Replays what was kept, one at a time, in order; an overflow clears the whole keyspace instead. */
+  /**
+   * Replays what was kept, one at a time, in order. After an overflow, one epoch bump stands for every
+   * invalidation kept or dropped until then (those kept are then dropped from the outbox unreplayed); what is
+   * kept meanwhile is replayed after it. A failure leaves the rest for the next return of Redis.
+   */
   private Future<Void> replay() {
-    if (outboxOverflowed) {
-      return clear().map(n -> {
-        outbox.clear();
-        outboxSize.set(0);
-        outboxOverflowed = false;
-        return null;
-      });
+    if (overflowed()) {
+      long upTo = keptSeq.get();
+      return bumpEpoch().compose(n -> {
+        if (upTo > bumpedUpTo) bumpedUpTo = upTo;
+        for (Kept k = outbox.peekFirst(); k != null && k.seq <= upTo; k = outbox.peekFirst()) {
+          if (outbox.remove(k)) outboxSize.decrementAndGet();
+        }
+        return replay();
+      }, failure -> Future.succeededFuture());
     }
-    PathPattern next = outbox.peekFirst();
+    Kept next = outbox.peekFirst();
     if (next == null) return Future.succeededFuture();
-    return apply(next).compose(n -> {
+    return apply(next.pattern).compose(n -> {
       if (outbox.remove(next)) outboxSize.decrementAndGet();
       return replay();
     }).recover(failure -> Future.succeededFuture());
   }
 
-  /** ZSCAN with a MATCH superset of the pattern; each candidate is then matched exactly (case-insensitively). */
-  private Future<Long> scanPaths(String cursor, PathPattern pattern, long at, long deleted) {
-    return send(Request.cmd(Command.ZSCAN).arg(pathsKey()).arg(cursor).arg("MATCH").arg(pattern.redisGlob()).arg("COUNT").arg(500))
-        .compose(r -> {
-          String next = r.get(0).toString();
-          Response items = r.get(1);
-          List<String> paths = new ArrayList<>();
-          for (int i = 0; i < items.size(); i += 2) {
-            String path = items.get(i).toString();
-            if (pattern.matches(path)) paths.add(path);
-          }
-          Future<Long> chain = Future.succeededFuture(deleted);
-          for (String path : paths) chain = chain.compose(d -> deletePath(path, at).map(x -> d + x));
-          return chain.compose(d -> "0".equals(next) ? Future.succeededFuture(d) : scanPaths(next, pattern, at, d));
+  /**
+   * Makes every L2 entry written so far unreadable, in O(1): logs an invalidation of every path (late stores of
+   * reads that began before it are refused) and starts a new epoch, atomically; then learns it and tells the
+   * other instances, which switch to it and empty their L1. The old epoch's entries are left to expire.
+   */
+  private Future<Long> bumpEpoch() {
+    long at = System.currentTimeMillis();
+    return send(Request.cmd(Command.EVAL).arg(BUMP_EPOCH).arg(2).arg(invalidationLogKey()).arg(epochKey())
+            .arg(at).arg(at + ":/**").arg(at - INVALIDATION_WINDOW_MS).arg(INVALIDATION_WINDOW_MS))
+        .map(Response::toLong)
+        .compose(n -> {
+          learnEpoch(n);
+          LOG.warn("L2: invalidations overflowed the outbox while Redis was away; epoch {} begun, every older L2 entry is unreadable", n);
+          return publish(new JsonObject().put("action", "epoch").put("epoch", n)).map(n);
         });
   }
 
+  /**
+   * The indexed paths {@code pattern} matches: the index is read under the pattern's folded prefixes only
+   * (ZRANGEBYLEX, pages of {@link #RANGE_PAGE}, all prefixes at once), then each candidate is matched exactly.
+   */
+  private Future<List<String>> indexedPaths(PathPattern pattern) {
+    Set<String> members = ConcurrentHashMap.newKeySet();
+    List<Future<Void>> reads = new ArrayList<>();
+    for (PathPattern.Prefix prefix : pattern.prefixes()) {
+      Buffer text = Buffer.buffer(prefix.text());
+      if (prefix.wholeSegments()) {
+        // The prefix itself (members "<prefix>\0<path>"), then what lies below "<prefix>/".
+        if (text.length() > 0) reads.add(range(bound('[', text, (byte) 0), bound('(', text, (byte) 1), members));
+        reads.add(range(bound('[', text, (byte) '/'), bound('(', text, (byte) ('/' + 1)), members));
+      } else {
+        reads.add(range(bound('[', text, null), bound('(', text, (byte) 0xff), members));
+      }
+    }
+    return Future.all(reads).map(v -> {
+      List<String> paths = new ArrayList<>();
+      for (String member : members) {
+        String path = member.substring(member.indexOf('\0') + 1);
+        if (pattern.matches(path)) paths.add(path);
+      }
+      return paths;
+    });
+  }
+
+  /** A ZRANGEBYLEX bound: {@code [} (inclusive) or {@code (} (exclusive), the text's UTF-8, and one more byte. */
+  private static Buffer bound(char kind, Buffer text, Byte last) {
+    Buffer b = Buffer.buffer().appendByte((byte) kind).appendBuffer(text);
+    return last == null ? b : b.appendByte(last);
+  }
+
+  private Future<Void> range(Buffer min, Buffer max, Set<String> into) {
+    return send(Request.cmd(Command.ZRANGEBYLEX).arg(pathsKey()).arg(min).arg(max).arg("LIMIT").arg(0).arg(RANGE_PAGE))
+        .compose(r -> {
+          for (Response m : r) into.add(m.toString());
+          if (r.size() < RANGE_PAGE) return Future.succeededFuture();
+          return range(Buffer.buffer().appendByte((byte) '(').appendBuffer(r.get(r.size() - 1).toBuffer()), max, into);
+        });
+  }
+
+  /**
+   * Deletes a path's entries and leaves its tombstone. Its index member stays until the entries it listed would
+   * have expired: taking it out here could race with a store that indexes the path again meanwhile.
+   */
   private Future<Long> deletePath(String path, long at) {
     String index = tag(path) + ":keys";
     return send(Request.cmd(Command.SMEMBERS).arg(index)).compose(members -> {
-      // The entries, their index and the path's tombstone share a slot and go in one MULTI; the path list
-      // lives on another slot ({paths}), so in a cluster it cannot join them.
+      // The entries, their index and the path's tombstone share a slot: one MULTI (a plain batch through a
+      // cluster client).
       Request del = Request.cmd(Command.DEL).arg(index);
       for (Response m : members) del.arg(tag(path) + ":e:" + m.toString());
       Request tomb = Request.cmd(Command.SET).arg(tag(path) + ":tomb").arg(at).arg("PX").arg(INVALIDATION_WINDOW_MS);
       List<Request> writes = cluster ? List.of(del, tomb)
           : List.of(Request.cmd(Command.MULTI), del, tomb, Request.cmd(Command.EXEC));
       long n = members.size();
-      return batch(writes).compose(d -> send(Request.cmd(Command.ZREM).arg(pathsKey()).arg(path))).map(n);
+      return batch(writes).map(n);
     });
   }
 
@@ -316,10 +484,13 @@ public final class L2Store {
           String next = r.get(0).toString();
           Response keys = r.get(1);
           Future<Long> step = Future.succeededFuture(deleted);
-          if (keys.size() > 0) {
-            List<Request> dels = new ArrayList<>();
-            for (Response k : keys) dels.add(Request.cmd(Command.DEL).arg(k.toString()));
-            step = node.batch(dels, timeoutMs).onFailure(this::count).map(deleted + keys.size());
+          List<Request> dels = new ArrayList<>();
+          for (Response k : keys) {
+            // The epoch only grows: deleting it would start it again at 0, below what instances already use.
+            if (!k.toString().equals(epochKey())) dels.add(Request.cmd(Command.DEL).arg(k.toString()));
+          }
+          if (!dels.isEmpty()) {
+            step = node.batch(dels, timeoutMs).onFailure(this::count).map(deleted + dels.size());
           }
           return step.compose(d -> "0".equals(next) ? Future.succeededFuture(d) : clearFrom(node, next, d));
         });
@@ -334,7 +505,10 @@ public final class L2Store {
   private void onMessage(String payload) {
     try {
       JsonObject msg = new JsonObject(payload);
-      if (!instanceId.equals(msg.getString("origin"))) onRemoteInvalidation.accept(msg);
+      if (instanceId.equals(msg.getString("origin"))) return;
+      // Switch first: no read of the old epoch starts after the L1 that may hold its entries is emptied.
+      if ("epoch".equals(msg.getString("action"))) learnEpoch(msg.getLong("epoch", 0L));
+      onRemoteInvalidation.accept(msg);
     } catch (RuntimeException e) {
       LOG.debug("ignoring malformed invalidation message");
     }
@@ -363,12 +537,14 @@ public final class L2Store {
     @Override
     public void down(Throwable cause) {
       LOG.warn("L2 (Redis) unavailable, serving from L1 and upstream: {}", String.valueOf(cause));
+      // Another instance may bump the epoch meanwhile, unheard: read it again before L2 is used.
+      epoch.set(-1);
     }
 
     @Override
     public void up() {
       LOG.warn("L2 (Redis) reconnected; replaying {} kept invalidation(s)", pendingInvalidations());
-      replay();
+      readEpoch().compose(v -> replay());
       // Invalidations published while the subscription was away were missed: this L1 may hold entries
       // other instances evicted, so it starts again from L2 rather than serve them until their TTL.
       onRemoteInvalidation.accept(new JsonObject().put("action", "clear"));

@@ -1,14 +1,19 @@
 package io.tollgate.cache;
 
 import io.tollgate.config.PathPattern;
+import io.tollgate.proxy.Offload;
 import io.tollgate.proxy.XCache;
 import io.vertx.core.Future;
 import java.time.Clock;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
 
 /**
  * The two cache levels behind one face: L1 read in-process, L2 (when Redis is configured) behind it, L2 hits
  * promoted to L1. Owned by {@link CacheVerticle}; proxy verticles call it from their own event loops (L1 is
- * Caffeine, thread-safe; the Redis client dispatches to its own context).
+ * Caffeine, thread-safe; the Redis client dispatches to its own context). Work that grows with L1 (evicting
+ * what an invalidation covers, clearing) runs on the worker pool, never on an event loop.
  */
 public final class ResponseCache {
   /** A found entry and the level that had it. */
@@ -19,17 +24,24 @@ public final class ResponseCache {
     }
   }
 
+  /** What a clear invalidates: every path. */
+  private static final PathPattern EVERYTHING = PathPattern.compile("/**");
+
   private final L1Store l1;
   private final L2Store l2;
   private final CacheStats stats;
   private final Clock clock;
+  private final Offload offload;
   private final RecentInvalidations recent = new RecentInvalidations();
+  private final List<Consumer<PathPattern>> listeners = new CopyOnWriteArrayList<>();
 
-  ResponseCache(L1Store l1, L2Store l2, CacheStats stats, Clock clock) {
+  /** @param offload where L1 evictions and clears run (the worker pool) */
+  ResponseCache(L1Store l1, L2Store l2, CacheStats stats, Clock clock, Offload offload) {
     this.l1 = l1;
     this.l2 = l2;
     this.stats = stats;
     this.clock = clock;
+    this.offload = offload;
   }
 
   public Clock clock() { return clock; }
@@ -46,13 +58,14 @@ public final class ResponseCache {
     }
     stats.l1Misses.increment();
     if (l2 == null || !l2.connected()) return Future.succeededFuture();
+    long began = System.currentTimeMillis();
     return l2.get(key).map(remote -> {
-      if (remote == null) {
+      // An invalidation since the read began may have deleted this very answer from Redis after it was read.
+      if (remote == null || !putLocal(key, remote, began)) {
         stats.l2Misses.increment();
         return null;
       }
       stats.l2Hits.increment();
-      l1.put(key, remote);
       return new Hit(remote, XCache.HIT_L2);
     });
   }
@@ -64,23 +77,52 @@ public final class ResponseCache {
    * @param fetchBeganMillis wall-clock time the upstream read for this answer began
    */
   public Future<Void> store(CacheKey key, CachedResponse response, long fetchBeganMillis) {
-    if (recent.invalidatedSince(fetchBeganMillis, key.path())) return Future.succeededFuture();
-    l1.put(key, response);
+    if (!putLocal(key, response, fetchBeganMillis)) return Future.succeededFuture();
     return l2 == null ? Future.succeededFuture() : l2.put(key, response, fetchBeganMillis);
   }
 
-  /** Evicts matching paths in all partitions: here, in Redis, and (through pub/sub) on every other instance. */
-  public Future<Long> invalidate(PathPattern glob) {
-    recent.add(glob);
-    long local = l1.removeIf(glob::matches);
-    if (l2 == null) return Future.succeededFuture(local);
-    return l2.invalidate(glob).map(remote -> Math.max(local, remote));
+  /**
+   * Puts in L1 unless an invalidation since {@code sinceMillis} covers the path. Checked again after the put:
+   * an invalidation that began between the first check and the put (its eviction may have passed this key
+   * already) takes the entry out again. Either the invalidation is recorded before the second check, or its
+   * eviction starts after the put and finds the entry.
+   *
+   * @return false when the entry was not kept
+   */
+  private boolean putLocal(CacheKey key, CachedResponse response, long sinceMillis) {
+    if (recent.invalidatedSince(sinceMillis, key.path())) return false;
+    l1.put(key, response);
+    if (!recent.invalidatedSince(sinceMillis, key.path())) return true;
+    l1.remove(key, response);
+    return false;
   }
 
-  /** An invalidation that another instance already applied to Redis: only this L1 is left. */
-  long invalidateLocal(PathPattern glob) {
+  /**
+   * Evicts matching paths in all partitions: here, in Redis, and (through pub/sub) on every other instance. The
+   * L1 part runs on the worker pool; the future completes when both parts are done.
+   */
+  public Future<Long> invalidate(PathPattern glob) {
+    Future<Long> local = invalidateLocal(glob);
+    if (l2 == null) return local;
+    Future<Long> remote = l2.invalidate(glob);
+    return Future.join(local, remote).map(v -> Math.max(local.result(), remote.result()));
+  }
+
+  /** Evicts from this L1 only (an invalidation that another instance already applied to Redis), on the worker pool. */
+  Future<Long> invalidateLocal(PathPattern glob) {
     recent.add(glob);
-    return l1.removeIf(glob::matches);
+    return offload.run(() -> {
+      for (Consumer<PathPattern> l : listeners) l.accept(glob);
+      return l1.invalidate(glob);
+    });
+  }
+
+  /**
+   * Also tells {@code listener} of every invalidation applied here (own, other instances', clears as
+   * {@code /**}), on the worker pool, before the invalidation completes.
+   */
+  void onInvalidation(Consumer<PathPattern> listener) {
+    listeners.add(listener);
   }
 
   /** Invalidations this instance acknowledged but could not yet bring to Redis (0 without L2). */
@@ -89,9 +131,19 @@ public final class ResponseCache {
   }
 
   public Future<Long> clear() {
-    long local = l1.size();
-    l1.clear();
-    if (l2 == null) return Future.succeededFuture(local);
-    return l2.clear().map(remote -> Math.max(local, remote));
+    Future<Long> local = clearLocal();
+    if (l2 == null) return local;
+    return local.compose(n -> l2.clear().map(remote -> Math.max(n, remote)));
+  }
+
+  /** Empties this L1 (every path counts as invalidated now), on the worker pool. */
+  Future<Long> clearLocal() {
+    recent.add(EVERYTHING);
+    return offload.run(() -> {
+      for (Consumer<PathPattern> l : listeners) l.accept(EVERYTHING);
+      long n = l1.size();
+      l1.clear();
+      return n;
+    });
   }
 }

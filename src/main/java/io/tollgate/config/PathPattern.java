@@ -16,21 +16,45 @@ import java.util.Map;
  * matches everything below it ({@code /v1.0/groups/g1*} covers {@code /v1.0/groups/g1/members}), which is
  * what the admin API has always meant by a trailing star.
  *
+ * <p>A {@code \} makes the next character literal (any but {@code /}); a segment holding one is a single
+ * literal. That is how a bound pattern writes its captured values ({@link #toString}), so that the text
+ * published to the other instances and logged in Redis compiles back to the same pattern.
+ *
  * <p>Compiled once (at start or per admin call); {@link #matches} allocates nothing. Immutable, so safe
  * from every thread. Captured values are bound as literals ({@link #bind}): an id holding {@code *} never
- * widens an eviction.
+ * widens an eviction, here or, through the escaped text, on another instance.
  */
 public final class PathPattern {
   private enum Kind { LITERAL, ANY, CAPTURE, REST, GLOB }
 
   private record Segment(Kind kind, String[] options, String name, boolean prefixOfRest) {}
 
+  /** At most this many prefixes are spelled out for alternatives ({@code a|b}); past it the prefix stops earlier. */
+  private static final int MAX_PREFIXES = 64;
+
+  /**
+   * Where the paths a pattern matches begin, case-folded ({@link #fold}): an index of paths looks only there.
+   *
+   * @param text a folded path prefix
+   * @param wholeSegments true when {@code text} ends at a segment boundary: the paths are {@code text} itself or
+   *     lie below {@code text + "/"}; false when they merely start with {@code text} (a glob segment's head)
+   */
+  public record Prefix(String text, boolean wholeSegments) {
+    /** True when a folded path lies within this prefix. */
+    public boolean covers(String foldedPath) {
+      if (!foldedPath.startsWith(text)) return false;
+      return !wholeSegments || foldedPath.length() == text.length() || foldedPath.charAt(text.length()) == '/' || text.isEmpty();
+    }
+  }
+
   private final String source;
   private final Segment[] segments;
+  private final List<Prefix> prefixes;
 
   private PathPattern(String source, Segment[] segments) {
     this.source = source;
     this.segments = segments;
+    this.prefixes = computePrefixes(segments);
   }
 
   /** @throws IllegalArgumentException with a message fit for a configuration problem */
@@ -38,7 +62,12 @@ public final class PathPattern {
     if (pattern == null || !pattern.startsWith("/")) throw new IllegalArgumentException("a path pattern starting with /");
     if (pattern.length() > 1024) throw new IllegalArgumentException("a path pattern of at most 1024 characters");
     for (int i = 0; i < pattern.length(); i++) {
-      if (!allowed(pattern.charAt(i))) throw new IllegalArgumentException("a path pattern of URL path characters (letters, digits, -._~!$&'()+,;=:@%) and * { } |");
+      char c = pattern.charAt(i);
+      if (c == '\\') {
+        if (++i == pattern.length() || pattern.charAt(i) == '/') throw new IllegalArgumentException("a path pattern whose \\ escapes one character other than /");
+      } else if (!allowed(c)) {
+        throw new IllegalArgumentException("a path pattern of URL path characters (letters, digits, -._~!$&'()+,;=:@%) and * { } |");
+      }
     }
     String[] parts = pattern.substring(1).split("/", -1);
     List<Segment> out = new ArrayList<>();
@@ -46,7 +75,9 @@ public final class PathPattern {
       String p = parts[i];
       boolean last = i == parts.length - 1;
       if (p.isEmpty()) throw new IllegalArgumentException("a path pattern without empty segments");
-      if (p.equals("**")) {
+      if (p.indexOf('\\') >= 0) {
+        out.add(new Segment(Kind.LITERAL, new String[] {unescape(p)}, null, false));
+      } else if (p.equals("**")) {
         out.add(new Segment(Kind.REST, null, null, false));
       } else if (p.equals("*")) {
         out.add(new Segment(Kind.ANY, null, null, false));
@@ -62,6 +93,43 @@ public final class PathPattern {
       }
     }
     return new PathPattern(pattern, out.toArray(new Segment[0]));
+  }
+
+  /**
+   * A segment's text written so that {@link #compile} reads it back as that one literal: a character that is
+   * not a plain URL path character ({@code * { } | \} and anything outside the dialect) is preceded by {@code \}.
+   */
+  static String escape(String literal) {
+    boolean plain = true;
+    for (int i = 0; i < literal.length() && plain; i++) plain = plainLiteral(literal.charAt(i));
+    if (plain) return literal;
+    StringBuilder out = new StringBuilder(literal.length() + 8);
+    for (int i = 0; i < literal.length(); i++) {
+      char c = literal.charAt(i);
+      if (!plainLiteral(c)) out.append('\\');
+      out.append(c);
+    }
+    return out.toString();
+  }
+
+  private static boolean plainLiteral(char c) {
+    return allowed(c) && c != '*' && c != '{' && c != '}' && c != '|';
+  }
+
+  /** An escaped segment: one literal, every special character in it escaped. */
+  private static String unescape(String segment) {
+    StringBuilder out = new StringBuilder(segment.length());
+    for (int i = 0; i < segment.length(); i++) {
+      char c = segment.charAt(i);
+      if (c == '\\') {
+        out.append(segment.charAt(++i));
+      } else if (!plainLiteral(c)) {
+        throw new IllegalArgumentException("a path pattern whose escaped segments escape every * { } |");
+      } else {
+        out.append(c);
+      }
+    }
+    return out.toString();
   }
 
   private static boolean allowed(char c) {
@@ -109,7 +177,7 @@ public final class PathPattern {
           String v = captures.get(s.name);
           if (v == null || v.isEmpty() || v.indexOf('/') >= 0) throw new IllegalArgumentException("no single-segment capture {" + s.name + "}");
           bound[i] = new Segment(Kind.LITERAL, new String[] {v}, null, false);
-          yield v;
+          yield escape(v);
         }
       };
       text.append('/').append(shown);
@@ -125,44 +193,55 @@ public final class PathPattern {
   }
 
   /**
-   * A Redis {@code MATCH} glob that every path this pattern matches also matches (a superset: callers
-   * filter what comes back with {@link #matches}). Letters become {@code [aA]} classes since paths match
-   * case-insensitively; Redis glob characters in literals are escaped.
+   * The path prefixes that every path this pattern matches starts with, case-folded: a superset, so an index
+   * keyed by folded path finds every match by looking under these prefixes only (and then asks {@link #matches}).
+   * The literal segments at the head of the pattern, alternatives spelled out; a bound capture is a literal,
+   * so a write's eviction {@code /v1.0|beta/groups/g1/**} gives {@code /v1.0/groups/g1} and {@code /beta/groups/g1}.
+   * A pattern that starts with a wildcard gives the empty prefix: everything.
    */
-  public String redisGlob() {
-    StringBuilder g = new StringBuilder();
-    for (Segment s : segments) {
-      switch (s.kind) {
-        case REST -> g.append('*');
-        case ANY, CAPTURE -> g.append("/*");
-        case LITERAL -> {
-          g.append('/');
-          if (s.options.length == 1) appendRedisLiteral(g, s.options[0]);
-          else g.append('*');
-        }
-        case GLOB -> {
-          g.append('/');
-          for (int i = 0; i < s.options.length; i++) {
-            if (i > 0) g.append('*');
-            appendRedisLiteral(g, s.options[i]);
-          }
-          if (s.prefixOfRest) g.append('*');
-        }
-      }
-    }
-    String out = g.toString().replaceAll("\\*{2,}", "*");
-    return out.isEmpty() ? "/*" : out;
+  public List<Prefix> prefixes() {
+    return prefixes;
   }
 
-  private static void appendRedisLiteral(StringBuilder g, String text) {
-    for (int i = 0; i < text.length(); i++) {
-      char c = text.charAt(i);
-      char lower = Character.toLowerCase(c);
-      char upper = Character.toUpperCase(c);
-      if (lower != upper) g.append('[').append(lower).append(upper).append(']');
-      else if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') g.append('\\').append(c);
-      else g.append(c);
+  private static List<Prefix> computePrefixes(Segment[] segments) {
+    List<String> heads = List.of("");
+    for (Segment s : segments) {
+      if (s.kind == Kind.LITERAL) {
+        if (heads.size() * s.options.length > MAX_PREFIXES) break;
+        List<String> next = new ArrayList<>(heads.size() * s.options.length);
+        for (String head : heads) for (String option : s.options) next.add(head + "/" + fold(option));
+        heads = next;
+        continue;
+      }
+      if (s.kind == Kind.GLOB) {
+        java.util.Set<Prefix> out = new java.util.LinkedHashSet<>();
+        for (String head : heads) out.add(new Prefix(head + "/" + fold(s.options[0]), false));
+        return List.copyOf(out);
+      }
+      break;
     }
+    java.util.Set<Prefix> out = new java.util.LinkedHashSet<>();
+    for (String head : heads) out.add(new Prefix(head, true));
+    return List.copyOf(out);
+  }
+
+  /**
+   * A path or pattern text with every character case-folded the way {@link #matches} compares them (upper,
+   * then lower case, one character for one): two paths that differ only in case fold to one string, and a
+   * folded prefix of a folded path is a case-insensitive prefix. What path indexes key on.
+   */
+  public static String fold(String text) {
+    int i = 0;
+    int n = text.length();
+    while (i < n) {
+      char c = text.charAt(i);
+      if (c >= 'A' && c <= 'Z' || c >= 0x80) break;
+      i++;
+    }
+    if (i == n) return text;
+    char[] out = text.toCharArray();
+    for (; i < n; i++) out[i] = Character.toLowerCase(Character.toUpperCase(out[i]));
+    return new String(out);
   }
 
   /** Matches segments from index {@code si} against the path from {@code pos} (the start of a segment). */

@@ -5,9 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 
 import io.tollgate.Gateway;
 import io.tollgate.config.PathPattern;
+import io.tollgate.testing.Await;
 import io.tollgate.testing.GatewayHarness;
 import io.vertx.core.MultiMap;
 import io.vertx.core.buffer.Buffer;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -65,7 +67,10 @@ class LateStoreAfterWriteTest {
   @Test
   void a_read_that_began_after_the_invalidation_is_stored_and_shared() throws Exception {
     CacheKey key = GatewayHarness.cacheKey(PATH, "Bearer alice");
+    // The peer counts an invalidation from when it hears of it: the read begins after that.
+    peer.cache().l1().put(key, entry("older"));
     writer.cache().invalidate(PathPattern.compile("/v1.0/groups/g9/**")).await(5, TimeUnit.SECONDS);
+    Await.until(() -> peer.cache().l1().get(key) == null, Duration.ofSeconds(5), "the peer heard of the invalidation");
     long readBegan = System.currentTimeMillis() + 1;
     peer.cache().store(key, entry("new"), readBegan).await(5, TimeUnit.SECONDS);
     assertNotNull(peer.cache().lookup(key).await(5, TimeUnit.SECONDS), "in the peer's L1");

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Map;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
@@ -55,6 +54,22 @@ class PathPatternTest {
   }
 
   @Test
+  void a_bound_pattern_written_out_compiles_back_to_the_same_literals() {
+    PathPattern template = PathPattern.compile("/v1.0|beta/groups/{id}/**");
+    for (String id : new String[] {"g*", "a[b", "{x}", "a|b", "a\\b", "**", "*", "a\"b", "p%20q", "G1"}) {
+      PathPattern bound = template.bind(Map.of("id", id));
+      PathPattern travelled = PathPattern.compile(bound.toString());
+      for (String path : new String[] {"/v1.0/groups/" + id, "/beta/groups/" + id + "/members", "/v1.0/groups/g2",
+          "/v1.0/groups/ab", "/v1.0/groups/x", "/v1.0/groups/" + id.toLowerCase(java.util.Locale.ROOT) + "/owners"}) {
+        assertEquals(bound.matches(path), travelled.matches(path), id + " / " + path + " / " + bound);
+      }
+      assertTrue(travelled.matches("/v1.0/groups/" + id + "/members"), bound.toString());
+      assertEquals(bound.prefixes(), travelled.prefixes());
+    }
+    assertFalse(PathPattern.compile(template.bind(Map.of("id", "g*")).toString()).matches("/v1.0/groups/g2"));
+  }
+
+  @Test
   void a_trailing_star_inside_the_last_segment_also_covers_what_lies_below() {
     PathPattern p = PathPattern.compile("/v1.0/groups/g1*");
     assertTrue(p.matches("/v1.0/groups/g1"));
@@ -66,45 +81,33 @@ class PathPatternTest {
   }
 
   @Test
-  void the_redis_glob_admits_every_path_the_pattern_matches() {
-    String[] patterns = {"/v1.0/groups/{id}/**", "/v1.0|beta/users/*", "/v1.0/groups/g1*", "/*/sites/**/permissions/**",
-        "/v1.0/users/a*b"};
-    String[] paths = {"/v1.0/groups/g1", "/V1.0/Groups/G1/members", "/beta/users/u1", "/v1.0/groups/g12",
-        "/v1.0/sites/s/lists/l/permissions/p", "/v1.0/users/axxb", "/v1.0/users/a[b"};
-    for (String pattern : patterns) {
-      PathPattern p = PathPattern.compile(pattern);
-      Pattern redis = redisGlobAsRegex(p.redisGlob());
+  void every_path_a_pattern_matches_lies_under_one_of_its_folded_prefixes() {
+    String[] patterns = {"/v1.0|beta/groups/{id}/**", "/v1.0/groups/g1*", "/*/sites/**/permissions/**", "/v1.0/users/a*b",
+        "/**", "/v1.0|beta/users/{id}", "/V1.0/Groups/G1/**", "/a|b/c|d/e|f/g|h/i|j/k|l/m|n/o"};
+    String[] paths = {"/v1.0/groups/g1", "/V1.0/Groups/G1/members", "/beta/groups/g1/owners", "/v1.0/groups/g12",
+        "/v1.0/groups/g10/members", "/v1.0/sites/s/lists/l/permissions/p", "/v1.0/users/axxb", "/v1.0/users/AXB",
+        "/beta/users/u1", "/a/d/e/h/i/l/m/o", "/b/c/f/g/j/k/n/o"};
+    for (String text : patterns) {
+      PathPattern p = PathPattern.compile(text);
       for (String path : paths) {
-        if (p.matches(path)) assertTrue(redis.matcher(path).matches(), pattern + " / " + path + " / " + p.redisGlob());
+        if (!p.matches(path)) continue;
+        String folded = PathPattern.fold(path);
+        assertTrue(p.prefixes().stream().anyMatch(x -> x.covers(folded)), text + " / " + path + " / " + p.prefixes());
       }
     }
-    assertEquals("/[vV]1.0/[gG]\\*", PathPattern.compile("/v1.0/{id}").bind(Map.of("id", "g*")).redisGlob());
+    PathPattern write = PathPattern.compile("/v1.0|beta/groups/{id}/**").bind(Map.of("id", "G1"));
+    assertEquals(java.util.List.of(new PathPattern.Prefix("/v1.0/groups/g1", true), new PathPattern.Prefix("/beta/groups/g1", true)),
+        write.prefixes(), "a write's eviction looks under the written object only");
+    assertFalse(write.prefixes().get(0).covers("/v1.0/groups/g10"), "g10 is not below g1");
   }
 
   @Test
   void malformed_patterns_are_refused_with_a_reason() {
     for (String bad : new String[] {null, "", "v1.0/users", "/v1.0//users", "/v1.0/users/[a-z]", "/a/{id}x", "/a/b\n",
-        "/a/**x", "/a/x*|y"}) {
+        "/a/**x", "/a/x*|y", "/a/b\\", "/a/x\\*|y", "/a\\/b"}) {
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PathPattern.compile(bad), String.valueOf(bad));
       assertTrue(e.getMessage().startsWith("a path pattern"), e.getMessage());
     }
     assertThrows(IllegalArgumentException.class, () -> PathPattern.compile("/v1.0/groups/{gid}").bind(Map.of("id", "g1")));
-  }
-
-  /** Redis glob semantics: * any run, ? one char, [..] a class, \ escapes. */
-  private static Pattern redisGlobAsRegex(String glob) {
-    StringBuilder re = new StringBuilder();
-    for (int i = 0; i < glob.length(); i++) {
-      char c = glob.charAt(i);
-      if (c == '*') re.append(".*");
-      else if (c == '?') re.append('.');
-      else if (c == '[') {
-        int end = glob.indexOf(']', i);
-        re.append('[').append(Pattern.quote(glob.substring(i + 1, end)).replace("\\Q", "").replace("\\E", "")).append(']');
-        i = end;
-      } else if (c == '\\') re.append(Pattern.quote(String.valueOf(glob.charAt(++i))));
-      else re.append(Pattern.quote(String.valueOf(c)));
-    }
-    return Pattern.compile(re.toString());
   }
 }

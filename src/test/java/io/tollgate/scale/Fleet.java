@@ -61,7 +61,11 @@ final class Fleet implements AutoCloseable {
       Response paths = redis.send(Request.cmd(Command.ZRANGE).arg(io.tollgate.cache.L2Store.keyspace(keyPrefix) + "{paths}").arg(0).arg(-1)).await(5, TimeUnit.SECONDS);
       long n = 0;
       if (paths == null) return 0;
-      for (Response p : paths) if (l2Holds(p.toString())) n++;
+      for (Response p : paths) {
+        // Members are "<case-folded path>\0<path>".
+        String member = p.toString();
+        if (l2Holds(member.substring(member.indexOf('\0') + 1))) n++;
+      }
       return n;
     } catch (Exception e) {
       return -1;

@@ -10,6 +10,7 @@ import org.slf4j.LoggerFactory;
 /** Collects every log line (formatted, with throwables) written while open, at every level down to DEBUG. */
 public final class LogCapture extends AppenderBase<ILoggingEvent> implements AutoCloseable {
   private final List<String> lines = new CopyOnWriteArrayList<>();
+  private final List<String> threads = new CopyOnWriteArrayList<>();
   private final Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
   private final ch.qos.logback.classic.Level previous;
 
@@ -25,7 +26,15 @@ public final class LogCapture extends AppenderBase<ILoggingEvent> implements Aut
   protected void append(ILoggingEvent e) {
     StringBuilder sb = new StringBuilder(e.getFormattedMessage());
     for (var t = e.getThrowableProxy(); t != null; t = t.getCause()) sb.append(" | ").append(t.getMessage());
+    threads.add(e.getThreadName());
     lines.add(sb.toString());
+  }
+
+  /** The threads that wrote the lines containing {@code fragment}, in order. */
+  public List<String> threadsOf(String fragment) {
+    List<String> out = new java.util.ArrayList<>();
+    for (int i = 0; i < lines.size(); i++) if (lines.get(i).contains(fragment)) out.add(threads.get(i));
+    return out;
   }
 
   public String all() {
