@@ -18,19 +18,11 @@ FLOOR=${FLOOR:-120}
 CLIENTS=${CLIENTS:-25}
 [ -f target/tollgate.jar ] || mvn -B -q package -DskipTests
 mkdir -p bench-results/logs
-# The simulator and the clients run from a copy, so that a rebuild meanwhile cannot pull classes from under them.
-WORK=$(mktemp -d)
-cp target/tollgate.jar "$WORK/sim.jar"
-javac -nowarn -cp "$WORK/sim.jar" -d "$WORK/classes" src/bench/java/io/tollgate/bench/HiddenBudgetBenchmark.java
-CP=$WORK/sim.jar:$WORK/classes
+source src/bench/lib.sh
+bench_copy HiddenBudgetBenchmark
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT INT TERM
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
-wait_for() { # wait_for URL: until it answers (60 s at most)
-  for _ in $(seq 600); do curl -s -m 1 -o /dev/null "$1" && return 0; sleep 0.1; done
-  echo "no answer from $1" >&2; return 1
-}
 OUT=bench-results/hidden-budget.txt
 echo "# $(date -u +%FT%TZ) RATE=$RATE FLOOR=$FLOOR CLIENTS=$CLIENTS RUNS='$RUNS'" | tee -a "$OUT"
 for jar in $JARS; do

@@ -10,15 +10,11 @@ SECONDS_=${SECONDS_:-70}
 CLIENTS=${CLIENTS:-8}
 [ -f target/tollgate.jar ] || mvn -B -q package -DskipTests
 mkdir -p bench-results/logs
-WORK=$(mktemp -d)
-cp target/tollgate.jar "$WORK/sim.jar"
-javac -nowarn -cp "$WORK/sim.jar" -d "$WORK/classes" src/bench/java/io/tollgate/bench/StaleThrottledBenchmark.java
-CP=$WORK/sim.jar:$WORK/classes
+source src/bench/lib.sh
+bench_copy StaleThrottledBenchmark
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT INT TERM
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
-wait_for() { for _ in $(seq 600); do curl -s -m 1 -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
 cat > "$WORK/stale.yaml" <<'YAML'
 cache:
   staleIfError: 10m
