@@ -112,7 +112,7 @@ public final class StaleThrottledBenchmark {
         .compose(r -> r.send().compose(resp -> resp.body().map(b -> new Result(resp.statusCode(), resp.getHeader("X-Cache")))));
   }
 
-  private static long userReads(HttpClient http, String sim) {
+  private static long userReads(HttpClient http, String sim) throws Exception {
     JsonObject stats = http.request(new RequestOptions().setAbsoluteURI(sim + "/_sim/stats"))
         .compose(r -> r.send().compose(resp -> resp.body())).await(10, TimeUnit.SECONDS).toJsonObject();
     long n = 0;

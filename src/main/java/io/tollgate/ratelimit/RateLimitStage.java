@@ -113,6 +113,12 @@ public final class RateLimitStage implements Stage {
           UpstreamOutcome said = UpstreamOutcome.of(reply, clock);
           // Only a 429 says "you, slower": a 503 may be an outage, which the breaker and retries handle.
           if (said.status() != 429) return Future.succeededFuture(reply);
+          // A probe that finds the budget still spent answers from its stale entry, like those that held back.
+          if (ex.staleFallback()) {
+            staleWhileThrottled.increment();
+            reply.discard();
+            return Future.failedFuture(GatewayException.UPSTREAM_PAUSED);
+          }
           long left = deadlineNanos - System.nanoTime();
           Duration pause = said.retryAfter() == null ? Duration.ofSeconds(1) : said.retryAfter();
           if (left <= 0 || pause.toNanos() >= left) return Future.succeededFuture(reply);
