@@ -38,11 +38,19 @@ public final class AuditBenchmark {
     Vertx vertx = Vertx.vertx();
     GraphSimulator sim = GraphSimulator.start(vertx, simOptions).await(30, TimeUnit.SECONDS);
 
-    Workload direct = new Workload(vertx, sim.origin(), "Bearer audit-app", workers);
-    Workload.Result d = direct.run().await(60, TimeUnit.MINUTES);
-    long directCalls = sim.stats().total();
-    double directFloor = floor(sim, capacity, rate, directoryCapacity, directoryRate);
-    direct.close();
+    // DIRECT=off skips the direct pass: against a budget below the estimate the naive client's refused retries,
+    // charged like Graph charges them, keep it in debt for a very long time.
+    boolean runDirect = !"off".equals(System.getenv("DIRECT"));
+    Workload.Result d = new Workload.Result();
+    long directCalls = 0;
+    double directFloor = Double.NaN;
+    if (runDirect) {
+      Workload direct = new Workload(vertx, sim.origin(), "Bearer audit-app", workers);
+      d = direct.run().await(60, TimeUnit.MINUTES);
+      directCalls = sim.stats().total();
+      directFloor = floor(sim, capacity, rate, directoryCapacity, directoryRate);
+      direct.close();
+    }
 
     sim.reset();
     Vertx loader = Vertx.vertx();

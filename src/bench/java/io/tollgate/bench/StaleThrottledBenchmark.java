@@ -71,8 +71,24 @@ public final class StaleThrottledBenchmark {
         fresh[me] = f.stream().mapToLong(Long::longValue).toArray();
       });
     }
+    // When the upstream reads happen, to tell the first discovery (before any pause) from probes of a pause.
+    List<String> readTimes = new java.util.concurrent.CopyOnWriteArrayList<>();
+    long began = System.nanoTime();
+    long[] seen = {before};
+    long sampler = vertx.setPeriodic(250, id -> http.request(new RequestOptions().setAbsoluteURI(sim + "/_sim/stats"))
+        .compose(r -> r.send().compose(resp -> resp.body())).onSuccess(b -> {
+          long n = 0;
+          JsonObject byPath = b.toJsonObject().getJsonObject("byPath");
+          for (String k : byPath.fieldNames()) if (k.startsWith("GET /v1.0/users/")) n += byPath.getLong(k);
+          if (n > seen[0]) {
+            readTimes.add(String.format("%.2fs:+%d", (System.nanoTime() - began) / 1e9, n - seen[0]));
+            seen[0] = n;
+          }
+        }));
     Future.all(loops).await(seconds + 60L, TimeUnit.SECONDS);
+    vertx.cancelTimer(sampler);
     long probes = userReads(http, sim) - before;
+    System.out.println("upstream user reads at (s since the load began, sampled every 250 ms): " + readTimes);
     long[] s = Arrays.stream(stale).flatMapToLong(Arrays::stream).sorted().toArray();
     long[] f = Arrays.stream(fresh).flatMapToLong(Arrays::stream).sorted().toArray();
     System.out.printf("X-Cache: %s%n", xcache);
