@@ -49,7 +49,9 @@ class InvalidatedNeverStaleTest {
     writer = harness.gateway();
     peer = harness.another(TUNE);
     assertNotEquals(RENAMED, displayName(harness.getAs(ALICE, GROUP)));
-    Await.until(() -> "HIT-L2".equals(xCache(harness.getAs(peer, ALICE, GROUP))), Duration.ofSeconds(5),
+    // HIT-L2 normally; HIT-L1 when the peer's first read came before the writer's L2 store (a busy machine):
+    // it then fetched and holds its own copy, which is what the tests need.
+    Await.until(() -> xCache(harness.getAs(peer, ALICE, GROUP)).startsWith("HIT-"), Duration.ofSeconds(5),
         "the peer holds the entry too");
   }
 
