@@ -1,6 +1,7 @@
 package io.tollgate.proxy;
 
 import io.vertx.core.MultiMap;
+import java.util.function.Consumer;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
@@ -79,12 +80,12 @@ public final class Exchange {
   public List<RouteTable.Route> batchSteps() { return steps; }
 
   /** One sub-response of an upstream {@code $batch} answer: its status and headers. */
-  public record StepAnswer(int status, io.vertx.core.MultiMap headers) {}
+  public record StepAnswer(int status, MultiMap headers) {}
 
-  private java.util.function.Consumer<List<StepAnswer>> stepListener;
+  private Consumer<List<StepAnswer>> stepListener;
 
   /** Whoever learns from upstream answers (the limiter) listens to a {@code $batch} chunk's sub-responses. */
-  public void onStepAnswers(java.util.function.Consumer<List<StepAnswer>> listener) { this.stepListener = listener; }
+  public void onStepAnswers(Consumer<List<StepAnswer>> listener) { this.stepListener = listener; }
 
   /** The batch stage read this chunk's upstream answer: every sub-response it held, at once. */
   public void stepsAnswered(List<StepAnswer> answers) {

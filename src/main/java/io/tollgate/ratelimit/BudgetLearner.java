@@ -1,6 +1,8 @@
 package io.tollgate.ratelimit;
 
 import io.micrometer.core.instrument.Counter;
+import java.util.Locale;
+import io.tollgate.proxy.RetryAfter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.tollgate.metrics.Addresses;
@@ -101,7 +103,7 @@ public final class BudgetLearner implements Stage {
     for (Exchange.StepAnswer a : answers) {
       String header = a.headers().get("Retry-After");
       if (a.status() == 429 || (a.status() == 503 && header != null)) {
-        Duration d = header == null ? null : io.tollgate.proxy.RetryAfter.parse(header, clock);
+        Duration d = header == null ? null : RetryAfter.parse(header, clock);
         if (throttle == null || (d != null && (longest == null || d.compareTo(longest) > 0))) {
           throttle = a;
           longest = d;
@@ -179,7 +181,7 @@ public final class BudgetLearner implements Stage {
   }
 
   private static boolean kindMatches(String scope, RouteTable.Limit l) {
-    return switch (scope.toLowerCase(java.util.Locale.ROOT)) {
+    return switch (scope.toLowerCase(Locale.ROOT)) {
       case "tenant_application" -> l.byTenant() && l.byApp();
       case "tenant" -> l.byTenant() && !l.byApp();
       case "application" -> l.byApp() && !l.byTenant();

@@ -1,6 +1,7 @@
 package io.tollgate.ratelimit;
 
 import io.tollgate.config.RateLimitOptions;
+import java.util.ArrayList;
 import io.tollgate.metrics.Readiness;
 import io.tollgate.proxy.Charge;
 import io.tollgate.proxy.GatewayException;
@@ -299,7 +300,7 @@ final class RedisRateLimiter implements RateLimiter {
     if (!throttled) fallback.clearProbes(charges);
     String kind = throttled ? "t" : "a";
     String u = Double.isNaN(usage) ? "-1" : Double.toString(usage);
-    List<Future<RateChange>> each = new java.util.ArrayList<>(charges.size());
+    List<Future<RateChange>> each = new ArrayList<>(charges.size());
     boolean signal = throttled || usage >= AdaptiveRate.HIGH_USAGE;
     for (Charge c : charges) {
       if (!signal && !fallback.dueToShare(c)) continue;
@@ -314,7 +315,7 @@ final class RedisRateLimiter implements RateLimiter {
           }));
     }
     return Future.join(each).transform(done -> {
-      List<RateChange> out = new java.util.ArrayList<>(1);
+      List<RateChange> out = new ArrayList<>(1);
       for (Future<RateChange> f : each) if (f.succeeded() && f.result() != null) out.add(f.result());
       return Future.succeededFuture(out);
     });
