@@ -33,6 +33,7 @@ public final class Exchange {
   private final io.vertx.core.buffer.Buffer bodyOverride;
   private List<RouteTable.Route> steps;
   private boolean staleFallback;
+  private Flow flow = Flow.DEFAULT;
 
   /** @param routes the compiled rules; this request's {@link #route()} is matched on first use */
   public Exchange(String requestId, HttpServerRequest request, Caller caller, long maxBodySize, RouteTable routes) {
@@ -65,6 +66,7 @@ public final class Exchange {
     this.steps = List.copyOf(steps);
     this.routes = parent.routes;
     this.route = parent.route();
+    this.flow = parent.flow;
   }
 
   /**
@@ -96,6 +98,11 @@ public final class Exchange {
    * Marks that a stale answer can stand in if the upstream cannot be asked now: a stage that would make this
    * request wait behind a throttling pause may fail it at once instead ({@link GatewayException#UPSTREAM_PAUSED}).
    */
+  /** The lane, flow and job this request waits as when its budgets are short (set by the rate-limit stage). */
+  public Flow flow() { return flow; }
+  public Lane lane() { return flow().lane(); }
+  public Exchange flow(Flow f) { this.flow = f; return this; }
+
   public Exchange staleFallback(boolean available) { this.staleFallback = available; return this; }
   public boolean staleFallback() { return staleFallback; }
 
