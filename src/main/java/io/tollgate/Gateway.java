@@ -195,6 +195,8 @@ public final class Gateway {
       cacheStage = new CacheStage(cacheOptions, cacheVerticle.cache(), lookup, coalescer, deadline, LinkRewriter::mayContainLinks,
           workerPool);
     }
+    // Lane, flow and job first, so that the cache counts hits in their lane too (SPEC 2.3).
+    if (rateLimitStage != null) stages.add(rateLimitStage.classifier());
     stages.add(new LinkRewriteStage(forwarder.origin(), options.getServer().getPublicUrl(),
         options.getServer().getTrustedProxies(), workerPool));
     // Right inside the link rewriter: what it reads arrives decoded, the rest leaves as coded as the client accepts.

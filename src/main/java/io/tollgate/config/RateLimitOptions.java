@@ -78,6 +78,7 @@ public final class RateLimitOptions {
   private List<Limit> limits = defaultLimits();
   private List<Cost> costs = defaultCosts();
   private Map<String, Integer> queryCosts = defaultQueryCosts();
+  private LaneOptions lanes = new LaneOptions();
 
   public RateLimitOptions() {}
 
@@ -88,6 +89,7 @@ public final class RateLimitOptions {
     limits = o.limits.stream().map(Limit::new).toList();
     costs = o.costs.stream().map(Cost::new).toList();
     queryCosts = new LinkedHashMap<>(o.queryCosts);
+    lanes = new LaneOptions(o.lanes);
   }
 
   static RateLimitOptions read(ConfigReader r) {
@@ -141,6 +143,7 @@ public final class RateLimitOptions {
       }
       o.queryCosts = m;
     }
+    if (r.has("lanes")) o.lanes = LaneOptions.read(r.section("lanes"));
     r.rejectUnknown();
     return o;
   }
@@ -156,7 +159,7 @@ public final class RateLimitOptions {
         .put("maxWaiters", maxWaiters).put("distributed", distributed).put("instances", instances)
         .put("keyPrefix", keyPrefix).put("redisTimeout", Units.formatDuration(redisTimeout))
         .put("idleBucketTtl", Units.formatDuration(idleBucketTtl)).put("maxBuckets", maxBuckets)
-        .put("limits", l).put("costs", c).put("queryCosts", q);
+        .put("limits", l).put("costs", c).put("queryCosts", q).put("lanes", lanes.toJson());
   }
 
   public boolean isEnabled() { return enabled; }
@@ -184,6 +187,9 @@ public final class RateLimitOptions {
   /** Added to a request's cost when its query has the parameter (e.g. {@code $select}: -1). */
   public Map<String, Integer> getQueryCosts() { return queryCosts; }
   public RateLimitOptions setQueryCosts(Map<String, Integer> queryCosts) { this.queryCosts = new LinkedHashMap<>(queryCosts); return this; }
+
+  public LaneOptions getLanes() { return lanes; }
+  public RateLimitOptions setLanes(LaneOptions lanes) { this.lanes = new LaneOptions(lanes); return this; }
 
   /** One budget: a token bucket per value of {@link #getKey()}. */
   public static final class Limit {

@@ -3,10 +3,10 @@ package io.tollgate.ratelimit;
 import io.tollgate.proxy.Charge;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import io.tollgate.config.LaneOptions;
 import io.tollgate.config.RateLimitOptions;
 import io.tollgate.proxy.GatewayException;
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -14,7 +14,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
 import java.util.function.LongSupplier;
+import io.tollgate.proxy.Flow;
 
 /**
  * Buckets in a Caffeine cache that forgets idle ones, so millions of distinct tenants cannot exhaust memory.
@@ -36,6 +38,7 @@ final class LocalRateLimiter implements RateLimiter {
   private final long maxWaitNanos;
   private final int maxWaiters;
   private final int divisor;
+  private final LaneOptions lanes;
   private final AtomicInteger waiting = new AtomicInteger();
 
   LocalRateLimiter(Vertx vertx, RateLimitOptions options, LongSupplier nanoTime, int divisor) {
@@ -44,6 +47,7 @@ final class LocalRateLimiter implements RateLimiter {
     this.maxWaitNanos = options.getMaxWait().toNanos();
     this.maxWaiters = options.getMaxWaiters();
     this.divisor = Math.max(1, divisor);
+    this.lanes = options.getLanes();
     this.buckets = Caffeine.newBuilder()
         .expireAfterAccess(options.getIdleBucketTtl())
         .maximumSize(options.getMaxBuckets())
@@ -57,9 +61,13 @@ final class LocalRateLimiter implements RateLimiter {
     /** When this gateway last asked Redis whether the shared rate may grow (distributed mode). */
     final java.util.concurrent.atomic.AtomicLong lastShared = new java.util.concurrent.atomic.AtomicLong(Long.MIN_VALUE);
 
-    Budget(TokenBucket bucket, AdaptiveRate rate) {
+    /** Who waits for this bucket, and in which order. */
+    final FairGate gate;
+
+    Budget(TokenBucket bucket, AdaptiveRate rate, FairGate gate) {
       this.bucket = bucket;
       this.rate = rate;
+      this.gate = gate;
     }
 
     TokenBucket bucket() { return bucket; }
@@ -69,7 +77,9 @@ final class LocalRateLimiter implements RateLimiter {
   private Budget budget(Charge c) {
     return buckets.get(c.bucketKey(), k -> new Budget(
         new TokenBucket(c.rate() / divisor, Math.max(1, c.burst() / divisor), nanoTime),
-        new AdaptiveRate(c.rate(), c.rule().maxRate(), nanoTime.getAsLong())));
+        new AdaptiveRate(c.rate(), c.rule().maxRate(), nanoTime.getAsLong()),
+        new FairGate(vertx, new FairQueue<>(lanes.getInteractiveShare(), lanes.getQuantum(), lanes.getMaxFlows()),
+            waiting, maxWaiters, nanoTime)));
   }
 
   TokenBucket bucket(Charge c) {
@@ -165,91 +175,59 @@ final class LocalRateLimiter implements RateLimiter {
     }
   }
 
+
   @Override
-  public Future<Permit> acquire(List<Charge> charges, Duration maxWait) {
-    return acquire(charges, Math.min(maxWaitNanos, Math.max(0, maxWait.toNanos())));
+  public Future<Permit> acquire(List<Charge> charges, Duration maxWait, Flow flow) {
+    return acquire(charges, Math.min(maxWaitNanos, Math.max(0, maxWait.toNanos())), flow, this::tokens);
   }
 
   private Future<Permit> acquire(List<Charge> charges, long maxWaitNanos) {
+    return acquire(charges, maxWaitNanos, Flow.DEFAULT, this::tokens);
+  }
+
+  /**
+   * Passes the gate of each charge's bucket in turn, taking tokens from {@code source}; when one refuses, the
+   * ones already passed get their tokens back. Shared with the Redis limiter, whose tokens come from Redis
+   * while the gates (the fair queues) stay in this gateway.
+   */
+  Future<Permit> acquire(List<Charge> charges, long maxWaitNanos, Flow flow, Function<Charge, FairGate.Tokens> source) {
     if (charges.isEmpty()) return Future.succeededFuture(Permit.FREE);
-    TokenBucket[] taken = new TokenBucket[charges.size()];
-    long wait = 0;
     int tokens = 0;
-    for (int i = 0; i < charges.size(); i++) {
-      Charge c = charges.get(i);
-      TokenBucket b = bucket(c);
-      long w = b.reserve(c.tokens(), maxWaitNanos);
-      if (w < 0) {
-        refund(charges, taken, i);
-        return Future.failedFuture(tooMany(c, b.available(), -w, b.burst()));
-      }
-      taken[i] = b;
-      wait = Math.max(wait, w);
-      tokens = Math.max(tokens, c.tokens());
-    }
-    if (wait == 0) return Future.succeededFuture(new Permit(tokens, Duration.ZERO));
-    if (waiting.incrementAndGet() > maxWaiters) {
-      waiting.decrementAndGet();
-      refund(charges, taken, taken.length);
-      Charge c = charges.get(0);
-      return Future.failedFuture(tooMany(c, 0, wait, taken[0].burst()));
-    }
-    Promise<Permit> promise = Promise.promise();
-    new Waiter(charges, taken, tokens, promise, maxWaitNanos).sleep(wait);
-    return promise.future();
+    for (Charge c : charges) tokens = Math.max(tokens, c.tokens());
+    return pass(charges, 0, maxWaitNanos, 0, tokens, flow, source);
   }
 
-  /** Waits out its reservation; before going it checks that no pause pushed its buckets back meanwhile. */
-  private final class Waiter {
-    final List<Charge> charges;
-    final TokenBucket[] buckets;
-    final long[] shifts;
-    final int tokens;
-    final Promise<Permit> promise;
-    final long start = System.nanoTime();
-    final long maxWaitNanos;
-    long planned;
-
-    Waiter(List<Charge> charges, TokenBucket[] buckets, int tokens, Promise<Permit> promise, long maxWaitNanos) {
-      this.maxWaitNanos = maxWaitNanos;
-      this.charges = charges;
-      this.buckets = buckets;
-      this.tokens = tokens;
-      this.promise = promise;
-      this.shifts = new long[buckets.length];
-      for (int i = 0; i < buckets.length; i++) shifts[i] = buckets[i].shift();
+  private Future<Permit> pass(List<Charge> charges, int i, long left, long waited, int tokens, Flow flow,
+      Function<Charge, FairGate.Tokens> source) {
+    if (i == charges.size()) {
+      return Future.succeededFuture(waited == 0 ? new Permit(tokens, Duration.ZERO) : new Permit(tokens, Duration.ofNanos(waited)));
     }
-
-    void sleep(long nanos) {
-      planned += nanos;
-      // setTimer on the caller's event loop: the waiter resumes on its own context, no thread is held.
-      vertx.setTimer(Math.max(1, TimeUnit.NANOSECONDS.toMillis(nanos + 999_999)), id -> wake());
-    }
-
-    void wake() {
-      long extra = 0;
-      for (int i = 0; i < buckets.length; i++) {
-        long s = buckets[i].shift();
-        extra = Math.max(extra, s - shifts[i]);
-        shifts[i] = s;
+    Charge c = charges.get(i);
+    FairGate.Tokens from = source.apply(c);
+    Future<Long> passed = budget(c).gate.pass(c, flow, left, from);
+    if (passed.succeeded() && passed.result() == 0) return pass(charges, i + 1, left, waited, tokens, flow, source);
+    return passed.transform(r -> {
+      if (r.failed()) {
+        for (int k = 0; k < i; k++) source.apply(charges.get(k)).refund(charges.get(k));
+        return Future.failedFuture(r.cause());
       }
-      if (extra > 0) {
-        if (planned + extra > maxWaitNanos) {
-          waiting.decrementAndGet();
-          refund(charges, buckets, buckets.length);
-          promise.fail(tooMany(charges.get(0), buckets[0].available(), extra, buckets[0].burst()));
-          return;
-        }
-        sleep(extra);
-        return;
-      }
-      waiting.decrementAndGet();
-      promise.complete(new Permit(tokens, Duration.ofNanos(System.nanoTime() - start)));
-    }
+      long w = r.result();
+      return pass(charges, i + 1, Math.max(0, left - w), waited + w, tokens, flow, source);
+    });
   }
 
-  private static void refund(List<Charge> charges, TokenBucket[] taken, int upTo) {
-    for (int i = 0; i < upTo; i++) if (taken[i] != null) taken[i].refund(charges.get(i).tokens());
+  /** This gateway's own bucket for the charge, as a token source for its gate. */
+  FairGate.Tokens tokens(Charge c) {
+    TokenBucket b = bucket(c);
+    return new FairGate.Tokens() {
+      @Override public Future<Long> reserve(Charge charge, long maxWait) {
+        long w = b.reserve(charge.tokens(), maxWait);
+        return w >= 0 ? Future.succeededFuture(w) : Future.failedFuture(tooMany(charge, b.available(), -w, b.burst()));
+      }
+      @Override public void refund(Charge charge) { b.refund(charge.tokens()); }
+      @Override public TokenBucket twin() { return b; }
+      @Override public long leastWait(int cost, long ahead) { return b.leastWait(cost, ahead); }
+    };
   }
 
   @Override

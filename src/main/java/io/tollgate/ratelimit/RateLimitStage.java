@@ -40,6 +40,7 @@ public final class RateLimitStage implements Stage {
   private final Counter requeued;
   private final Counter staleWhileThrottled;
   private final BudgetLearner learner;
+  private final FlowClassifier classifier;
   private final Duration maxWait;
   private final Clock clock;
 
@@ -59,8 +60,14 @@ public final class RateLimitStage implements Stage {
     this.staleWhileThrottled = Counter.builder(MeterNames.RATELIMIT_STALE_WHILE_THROTTLED)
         .description("requests answered from a stale entry instead of waiting out an upstream pause").register(registry);
     this.learner = new BudgetLearner(vertx, limiter, registry, clock);
+    this.classifier = new FlowClassifier(options.getLanes());
     this.maxWait = options.getMaxWait();
     this.clock = clock;
+  }
+
+  /** The stage that picks each request's lane, flow and job; put it first, before the cache. */
+  public Stage classifier() {
+    return classifier;
   }
 
   /** The stage that learns from upstream 429/503 Retry-After; put it last, right before the upstream. */
@@ -73,6 +80,7 @@ public final class RateLimitStage implements Stage {
     List<Charge> charges = charges(ex);
     if (charges.isEmpty()) return next.proceed(ex);
     ex.charges(charges);
+    ex.flow(FlowClassifier.refreshed(ex));
     return admitAndSend(ex, next, charges, System.nanoTime() + maxWait.toNanos(), maxWait);
   }
 
@@ -98,7 +106,7 @@ public final class RateLimitStage implements Stage {
   }
 
   private Future<Reply> send(Exchange ex, Chain next, List<Charge> charges, long deadlineNanos, Duration budget) {
-    return limiter.acquire(charges, budget)
+    return limiter.acquire(charges, budget, ex.flow())
         .onFailure(failure -> rejected.increment())
         .compose(permit -> {
           if (!permit.waited().isZero()) {

@@ -1,6 +1,7 @@
 package io.tollgate.ratelimit;
 
 import io.tollgate.proxy.Charge;
+import io.tollgate.proxy.Flow;
 import io.tollgate.metrics.Readiness;
 import io.tollgate.config.RateLimitOptions;
 import io.tollgate.redis.RedisLink;
@@ -43,7 +44,15 @@ public interface RateLimiter {
   Future<Permit> acquire(List<Charge> charges);
 
   /** Like {@link #acquire(List)}, waiting at most {@code maxWait} (what is left of a request's own deadline). */
-  Future<Permit> acquire(List<Charge> charges, Duration maxWait);
+  default Future<Permit> acquire(List<Charge> charges, Duration maxWait) {
+    return acquire(charges, maxWait, Flow.DEFAULT);
+  }
+
+  /**
+   * Like {@link #acquire(List, Duration)}; while a bucket is short, its waiters are served by lane, then fairly
+   * over flows and jobs by cost ({@link FairQueue}), not in arrival order.
+   */
+  Future<Permit> acquire(List<Charge> charges, Duration maxWait, Flow flow);
 
   /**
    * Pauses the charges' buckets for {@code retryAfter}: waiting and new requests go no earlier.

@@ -4,6 +4,7 @@ import io.tollgate.config.RateLimitOptions;
 import java.util.ArrayList;
 import io.tollgate.metrics.Readiness;
 import io.tollgate.proxy.Charge;
+import io.tollgate.proxy.Flow;
 import io.tollgate.proxy.GatewayException;
 import io.tollgate.redis.RedisLink;
 import io.vertx.core.Future;
@@ -222,55 +223,53 @@ final class RedisRateLimiter implements RateLimiter {
     return acquire(charges, Duration.ofMillis(maxWaitMs));
   }
 
+  /**
+   * Waiters queue fairly in this gateway's gates ({@link FairGate}); the tokens come from the shared bucket, one
+   * script per reservation, so every gateway's queue draws on one budget. While Redis is lost, from the local
+   * twin at {@code rate / instances}; a Redis error takes this reservation from the twin instead of failing it.
+   */
   @Override
-  public Future<Permit> acquire(List<Charge> charges, Duration maxWait) {
+  public Future<Permit> acquire(List<Charge> charges, Duration maxWait, Flow flow) {
     if (charges.isEmpty()) return Future.succeededFuture(Permit.FREE);
-    if (!redis.connected()) return fallback.acquire(charges, maxWait);
-    long waitMs = Math.min(maxWaitMs, Math.max(0, maxWait.toMillis()));
-    // A Redis failure has marked the link down already: this request is admitted locally, never failed.
-    return reserve(charges, 0, 0, 0, waitMs).recover(failure -> failure instanceof GatewayException
-        ? Future.failedFuture(failure) : fallback.acquire(charges, maxWait));
+    long waitNanos = TimeUnit.MILLISECONDS.toNanos(Math.min(maxWaitMs, Math.max(0, maxWait.toMillis())));
+    return fallback.acquire(charges, waitNanos, flow, this::tokens);
   }
 
-  /** Reserves charge {@code i} onwards; refunds the earlier ones when one refuses. */
-  private Future<Permit> reserve(List<Charge> charges, int i, long waitMs, int tokens, long maxWaitMs) {
-    if (i == charges.size()) {
-      if (waitMs <= 0) return Future.succeededFuture(new Permit(tokens, Duration.ZERO));
-      TokenBucket[] twins = new TokenBucket[charges.size()];
-      long[] shifts = new long[twins.length];
-      for (int k = 0; k < twins.length; k++) {
-        twins[k] = fallback.bucket(charges.get(k));
-        shifts[k] = twins[k].shift();
+  /** The shared bucket of a charge as a token source; the twin when Redis is lost or fails. */
+  private FairGate.Tokens tokens(Charge c) {
+    FairGate.Tokens local = fallback.tokens(c);
+    return new FairGate.Tokens() {
+      @Override public Future<Long> reserve(Charge charge, long maxWaitNanos) {
+        if (!redis.connected()) return local.reserve(charge, maxWaitNanos);
+        long ms = TimeUnit.NANOSECONDS.toMillis(maxWaitNanos);
+        return run(acquire, key(charge), Double.toString(charge.rate()), Integer.toString(charge.burst()),
+            Integer.toString(charge.tokens()), Long.toString(ms), ttlMs).transform(ar -> {
+              // A Redis failure has marked the link down already: this request is admitted locally, never failed.
+              if (ar.failed()) return local.reserve(charge, maxWaitNanos);
+              Response r = ar.result();
+              long wait = (long) Math.ceil(Double.parseDouble(r.get(1).toString()));
+              if (r.get(0).toInteger() != 1) {
+                double available = Double.parseDouble(r.get(2).toString());
+                return Future.failedFuture(LocalRateLimiter.tooMany(charge, available, TimeUnit.MILLISECONDS.toNanos(wait), charge.burst()));
+              }
+              return Future.succeededFuture(TimeUnit.MILLISECONDS.toNanos(wait));
+            });
       }
-      int taken = tokens;
-      long start = System.nanoTime();
-      return sleep(waitMs).compose(v -> afterPauses(twins, shifts, waitMs))
-          .map(v -> new Permit(taken, Duration.ofNanos(System.nanoTime() - start)));
-    }
-    Charge c = charges.get(i);
-    return run(acquire, key(c), Double.toString(c.rate()), Integer.toString(c.burst()), Integer.toString(c.tokens()),
-        Long.toString(maxWaitMs), ttlMs).compose(r -> {
-      long wait = (long) Math.ceil(Double.parseDouble(r.get(1).toString()));
-      if (r.get(0).toInteger() != 1) {
-        for (int k = 0; k < i; k++) {
-          Charge done = charges.get(k);
-          run(refund, key(done), Integer.toString(done.tokens()), Integer.toString(done.burst()));
-        }
-        double available = Double.parseDouble(r.get(2).toString());
-        return Future.failedFuture(LocalRateLimiter.tooMany(c, available, TimeUnit.MILLISECONDS.toNanos(wait), c.burst()));
-      }
-      return reserve(charges, i + 1, Math.max(waitMs, wait), Math.max(tokens, c.tokens()), maxWaitMs);
-    });
-  }
 
-  /** A pause learned while this request slept pushes it back by as much (up to maxWait in all). */
-  private Future<Void> afterPauses(TokenBucket[] twins, long[] shifts, long waitedMs) {
-    long extra = 0;
-    for (int k = 0; k < twins.length; k++) extra = Math.max(extra, twins[k].shift() - shifts[k]);
-    if (extra <= 0) return Future.succeededFuture();
-    long extraMs = TimeUnit.NANOSECONDS.toMillis(extra) + 1;
-    for (int k = 0; k < twins.length; k++) shifts[k] = twins[k].shift();
-    return sleep(extraMs).compose(v -> afterPauses(twins, shifts, waitedMs + extraMs));
+      @Override public void refund(Charge charge) {
+        if (redis.connected()) run(refund, key(charge), Integer.toString(charge.tokens()), Integer.toString(charge.burst()));
+        else local.refund(charge);
+      }
+
+      @Override public TokenBucket twin() { return local.twin(); }
+
+      /** Unknown while the shared bucket decides (other gateways draw on it too); the twin's when Redis is lost. */
+      @Override public long leastWait(int cost, long ahead) {
+        if (!redis.connected()) return local.leastWait(cost, ahead);
+        TokenBucket t = local.twin();
+        return t.paused() ? t.leastWait(0, 0) : -1;
+      }
+    };
   }
 
   private Future<Void> sleep(long ms) {

@@ -84,6 +84,19 @@ public final class TokenBucket {
     return wait;
   }
 
+  /**
+   * Least nanoseconds before {@code cost} tokens could be taken after {@code ahead} more were: the pause left
+   * plus the refill of the shortfall. A waiter that cannot go even then is refused at once.
+   */
+  public synchronized long leastWait(long cost, long ahead) {
+    long now = nanoTime.getAsLong();
+    refill(now);
+    long wait = Math.max(0, pausedUntil - now);
+    double deficit = cost + ahead - tokens;
+    if (deficit > 0) wait += (long) Math.ceil(deficit / ratePerNano);
+    return wait;
+  }
+
   /** Takes the tokens only if they are there now (and the bucket is not paused). */
   public boolean tryTake(int cost) {
     return reserve(cost, 0) >= 0;

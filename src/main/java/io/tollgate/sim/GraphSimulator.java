@@ -188,6 +188,11 @@ public final class GraphSimulator extends VerticleBase {
     GraphApi.Call head = GraphApi.Call.of(req.method().name(), version, rawPath, req.query(),
         Caller.of(req.getHeader(HttpHeaders.AUTHORIZATION)), null, req.getHeader("client-request-id"));
     stats.received(head.key());
+    boolean gatewayHeader = false;
+    for (String name : req.headers().names()) {
+      if (name.regionMatches(true, 0, "x-tollgate-", 0, 11)) gatewayHeader = true;
+    }
+    stats.headers(req.getHeader("x-ms-throttle-priority"), gatewayHeader);
     String authorization = req.getHeader(HttpHeaders.AUTHORIZATION);
     if (b.hangRate() > 0 && t.random.nextDouble() < b.hangRate()) {
       LOG.debug("hanging {} on purpose", head.key());

@@ -26,6 +26,8 @@ public final class SimulatorStats {
   private final AtomicInteger inFlight = new AtomicInteger();
   private final AtomicInteger maxInFlight = new AtomicInteger();
   private final ConcurrentHashMap<String, LongAdder> byPath = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, LongAdder> byPriority = new ConcurrentHashMap<>();
+  private final LongAdder gatewayHeaders = new LongAdder();
 
   SimulatorStats() {}
 
@@ -93,6 +95,23 @@ public final class SimulatorStats {
     return toJson().encode();
   }
 
+  /**
+   * Requests (not sub-requests) by their {@code x-ms-throttle-priority} value, lowercase ({@code low}, {@code
+   * normal}, {@code high}); 0 when never seen. Requests without the header are not counted here.
+   */
+  public long priority(String value) {
+    LongAdder n = byPriority.get(value);
+    return n == null ? 0 : n.sum();
+  }
+
+  /** Requests that arrived carrying a header whose name starts with {@code X-Tollgate-} (a gateway leaked its own). */
+  public long gatewayHeaders() { return gatewayHeaders.sum(); }
+
+  void headers(String priority, boolean gatewayHeader) {
+    if (priority != null) byPriority.computeIfAbsent(priority.trim().toLowerCase(java.util.Locale.ROOT), k -> new LongAdder()).increment();
+    if (gatewayHeader) gatewayHeaders.increment();
+  }
+
   void received(String methodAndPath) {
     total.increment();
     byPath.computeIfAbsent(methodAndPath, k -> new LongAdder()).increment();
@@ -123,6 +142,8 @@ public final class SimulatorStats {
     cancelled.reset();
     unauthorized.reset();
     byPath.clear();
+    byPriority.clear();
+    gatewayHeaders.reset();
     maxInFlight.set(inFlight.get());
   }
 }
