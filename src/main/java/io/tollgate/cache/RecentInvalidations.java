@@ -26,8 +26,15 @@ final class RecentInvalidations {
   private final AtomicLong forgottenAt = new AtomicLong();
 
   void add(PathPattern pattern) {
-    long now = System.currentTimeMillis();
-    entries.addLast(new Entry(now, pattern));
+    long now;
+    // Stamped and appended in one step, never earlier than the last: the deque stays in time order, which
+    // invalidatedSince relies on when it stops at the first older entry. (Two threads stamping 100 and 101 and
+    // appending in the other order hid the 101 from a check since 101.) Invalidations are rare; the lock is short.
+    synchronized (entries) {
+      Entry last = entries.peekLast();
+      now = Math.max(System.currentTimeMillis(), last == null ? 0 : last.atMillis);
+      entries.addLast(new Entry(now, pattern));
+    }
     size.incrementAndGet();
     for (Entry oldest = entries.peekFirst(); oldest != null && (oldest.atMillis < now - WINDOW_MS || size.get() > MAX);
         oldest = entries.peekFirst()) {

@@ -95,13 +95,14 @@ import org.junit.jupiter.api.Test;
 class ChaosSoakTest {
   static final int SECONDS = Integer.getInteger("soak.seconds", 60);
   /**
-   * Whether stale reads after acknowledged writes fail the test. They are counted and reported always. The first
-   * runs found them in every run, with no fault needed: a gateway with Redis, one writer PATCHing a group and one
-   * reader GETting it through the same gateway, serves (HIT-L1 or HIT-L2) the name from before a write that
-   * gateway had already acknowledged; without Redis it never does. That product bug is open, so {@code mvn verify}
-   * reports the count and {@code src/bench/soak.sh} (which sets {@code -Dsoak.strict=true}) fails on it.
+   * Whether stale reads after acknowledged writes fail the test (they are counted and reported always): yes,
+   * in {@code mvn verify} as under {@code src/bench/soak.sh}. The first runs found them in every run with Redis,
+   * no fault needed: an L2 read sent between a write's L1 eviction and its Redis delete could promote the old
+   * answer to L1 after the eviction had passed (the writing instance now evicts its L1 again once Redis has
+   * deleted; {@code ReadAfterAcknowledgedWriteTest} is the focused repro). {@code -Dsoak.strict=false} only
+   * reports the count, for investigating.
    */
-  static final boolean STRICT = Boolean.getBoolean("soak.strict");
+  static final boolean STRICT = Boolean.parseBoolean(System.getProperty("soak.strict", "true"));
   static final int CALLERS = 40;
   static final int USERS = 50;
   static final int GROUPS = 30;
