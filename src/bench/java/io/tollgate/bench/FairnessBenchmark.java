@@ -39,7 +39,7 @@ public final class FairnessBenchmark {
     List<Cls> classes = new ArrayList<>();
     for (int i = 3; i < args.length; i++) {
       String[] p = args[i].split(":");
-      String token = "Bearer " + Tokens.issue(new JsonObject().put("tid", p[1]).put("appid", "bench-app"));
+      String token = Tokens.issue(new JsonObject().put("tid", p[1]).put("appid", "bench-app"));
       classes.add(new Cls(p[0], token, p[2], Double.parseDouble(p[3]), Collections.synchronizedList(new ArrayList<>()),
           new AtomicInteger(), new AtomicInteger(), new AtomicInteger(), new AtomicInteger(), new AtomicInteger(), new AtomicInteger()));
     }

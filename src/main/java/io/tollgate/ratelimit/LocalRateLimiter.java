@@ -23,13 +23,14 @@ import io.tollgate.proxy.Flow;
  * A request reserves on every bucket it must pay; if one refuses, the others get their tokens back.
  *
  * <p>Design note. Threads: called from every proxy event loop at once; it holds no lock of its own. Each
- * {@link TokenBucket} is its own short critical section, and the Caffeine map is thread-safe. A waiter parks
- * nothing: it is a timer on the caller's own event loop ({@link Waiter}), so it resumes on its request's
- * context. Invariants: (1) a request either holds a reservation on every bucket it pays or on none (refund
- * on any refusal); (2) waiting is FIFO per bucket without a queue, because reservations take the tokens
- * in arrival order and later ones wait behind the debt; (3) no wait exceeds {@code maxWait}: a reservation
- * that would is refused at once with a 429, and a pause learned later that pushes a waiter past it refunds
- * and refuses it then; (4) at most {@code maxWaiters} requests wait at a time, counted in {@code waiting}.
+ * {@link TokenBucket} and each bucket's {@link FairGate} is its own short critical section, and the Caffeine map
+ * is thread-safe. A waiter parks nothing: it is a timer on the caller's own event loop, so it resumes on its
+ * request's context. Invariants: (1) a request either holds a reservation on every bucket it pays or on none
+ * (refund on any refusal); (2) while a bucket is short, its waiters get its tokens in the order of its gate's
+ * fair queue, one reservation from the queue at a time; (3) no wait exceeds {@code maxWait}: a waiter that
+ * cannot make it even if served next is refused at once, one still queued at its deadline leaves with a 429,
+ * and a pause learned later that pushes a reservation past it refunds and refuses it then; (4) at most
+ * {@code maxWaiters} requests wait at a time, counted in {@code waiting}.
  */
 final class LocalRateLimiter implements RateLimiter {
   private final Vertx vertx;

@@ -13,8 +13,9 @@ import java.util.function.LongSupplier;
 
 /**
  * Admits requests against token buckets: in this process ({@link #local}) or in Redis, shared by every
- * gateway on it ({@link #redis}). Waiting is on a timer, FIFO per bucket, bounded by {@code maxWait} and
- * {@code maxWaiters}; a waiter resumes on the context that asked. Safe to share across event loops.
+ * gateway on it ({@link #redis}). Waiting is on a timer, bounded by {@code maxWait} and {@code maxWaiters}, in
+ * the order of each bucket's {@link FairGate} (lanes, then fair shares of flows and jobs by cost); a waiter
+ * resumes on the context that asked. Safe to share across event loops.
  */
 public interface RateLimiter {
 
