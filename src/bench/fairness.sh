@@ -7,13 +7,13 @@
 #            lanes on and off. Done when interactive p99 < 1 s and >= 5x shorter than with lanes off, and
 #            background ok/s >= 90 % of what interactive leaves.
 # Usage: src/bench/fairness.sh [tenants|lanes|all=all]
-# Env:   RATE=50 B_RATE=5 SECONDS=40 WARMUP=10 MAXWAIT=10s
+# Env:   RATE=50 B_RATE=5 DURATION=40 WARMUP=10 MAXWAIT=10s
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WHAT=${1:-all}
 RATE=${RATE:-50}
 B_RATE=${B_RATE:-5}
-SECONDS_=${SECONDS:-40}
+SECONDS_=${DURATION:-40}
 WARMUP=${WARMUP:-10}
 MAXWAIT=${MAXWAIT:-10s}
 [ -f target/tollgate.jar ] || mvn -B -q package -DskipTests
@@ -24,7 +24,7 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT INT TERM
 OUT=bench-results/fairness.txt
-echo "# $(date -u +%FT%TZ) RATE=$RATE B_RATE=$B_RATE SECONDS=$SECONDS_ WARMUP=$WARMUP MAXWAIT=$MAXWAIT" | tee -a "$OUT"
+echo "# $(date -u +%FT%TZ) RATE=$RATE B_RATE=$B_RATE DURATION=$SECONDS_ WARMUP=$WARMUP MAXWAIT=$MAXWAIT" | tee -a "$OUT"
 
 # run LABEL LANES(true|false) CLASS...: a fresh simulator and gateway, one load run.
 run() {

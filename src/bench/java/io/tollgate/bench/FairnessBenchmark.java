@@ -20,7 +20,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * is one app budget of {@code rate} requests a second (started by {@code fairness.sh}). Each sender is a class of
  * traffic: a tenant (its own JWT) and a lane ({@code X-Tollgate-Priority}, which the script's config trusts).
  * Prints, per class, what was sent, answered 200 and 429, the 200s per second over the measured window, and the
- * p50/p99 latency of its 200s (the wait for tokens plus a loopback round trip).
+ * p50/p99 latency of its 200s from the moment each was sent (the wait for tokens plus a loopback round trip).
  *
  * <p>Arguments: gatewayUrl seconds warmupSeconds class... where a class is {@code name:tenant:lane:perSecond}.
  * Requests sent during the warm-up are not measured. Outstanding requests are capped at 4,000 (what is not sent
@@ -69,8 +69,8 @@ public final class FairnessBenchmark {
           return;
         }
         while (next[0] <= now) {
-          long sentAt = next[0];
           next[0] += periodNanos;
+          long sentAt = System.nanoTime();
           if (outstanding.get() >= MAX_OUTSTANDING) {
             c.capped().incrementAndGet();
             continue;

@@ -18,8 +18,11 @@ public final class LaneOptions {
   public static final boolean DEFAULT_ENABLED = true;
   public static final double DEFAULT_INTERACTIVE_SHARE = 0.8;
   public static final String DEFAULT_LANE = "interactive";
-  /** Cost credited to a flow per round: the largest single request's cost in the shipped table. */
-  public static final int DEFAULT_QUANTUM = 5;
+  /**
+   * Cost credited to a flow per round. 1: a light flow's request waits behind at most one request of each other
+   * flow (a larger quantum lets a flood send that many in a row); costlier requests wait for more rounds.
+   */
+  public static final int DEFAULT_QUANTUM = 1;
   public static final int DEFAULT_MAX_FLOWS = 1000;
   static final Set<String> LANES = Set.of("interactive", "background");
 

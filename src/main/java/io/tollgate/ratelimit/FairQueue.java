@@ -261,6 +261,7 @@ final class FairQueue<T extends FairQueue.Waiter> {
 
     /** The child to serve next, crediting and rotating as needed; null when all are empty. */
     private Slot select() {
+      int turns = 0;
       while (!ring.isEmpty()) {
         Slot s = ring.peekFirst();
         if (s.child.isEmpty()) {
@@ -269,10 +270,26 @@ final class FairQueue<T extends FairQueue.Waiter> {
           continue;
         }
         if (s.credit >= s.child.headCost()) return s;
+        // A whole round found nobody able to pay (costly heads, small quantum): credit the rounds it would take at once.
+        if (++turns > ring.size()) {
+          skipRounds();
+          turns = 0;
+        }
         s.credit += quantum;
         ring.addLast(ring.pollFirst());
       }
       return null;
+    }
+
+    /** Credits every child the full rounds that would pass before the first of them can pay for its head. */
+    private void skipRounds() {
+      long rounds = Long.MAX_VALUE;
+      for (Slot s : ring) {
+        if (s.child.isEmpty()) continue;
+        rounds = Math.min(rounds, (s.child.headCost() - s.credit + quantum - 1) / quantum);
+      }
+      if (rounds == Long.MAX_VALUE || rounds <= 1) return;
+      for (Slot s : ring) s.credit += (rounds - 1) * quantum;
     }
 
     @Override public int headCost() {

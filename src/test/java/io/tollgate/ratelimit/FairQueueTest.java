@@ -129,6 +129,17 @@ class FairQueueTest {
   }
 
   @Test
+  void a_costly_request_waits_for_its_rounds_without_starving_or_spinning() {
+    FairQueue<W> q = new FairQueue<>(0.8, 1, 100);
+    add(q, 3, Lane.INTERACTIVE, "batch", "-", 100);
+    add(q, 1000, Lane.INTERACTIVE, "single", "-", 1);
+    var first = served(q, 202);
+    // By cost: two batches of 100 beside about 200 single requests.
+    assertEquals(200, first.get("batch"), "" + first);
+    assertTrue(Math.abs(first.get("single") - 200) <= 2, "" + first);
+  }
+
+  @Test
   void making_room_evicts_the_newest_waiter_of_the_heaviest_flow_only() {
     FairQueue<W> q = new FairQueue<>(0.8, 5, 100);
     List<W> heavy = add(q, 20, Lane.INTERACTIVE, "heavy", "-", 1);

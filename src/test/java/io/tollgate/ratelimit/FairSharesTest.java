@@ -110,8 +110,9 @@ class FairSharesTest {
     assertEquals(200, harness.getAs(b, "/v1.0/users").statusCode());
     Thread.sleep(200);
     int overtook = overtaking(List.of(harness.gateway()), a, new String[0], harness.gateway(), b, new String[0]);
-    // Arrival order would put all ~27 queued flood requests first; round robin alternates, a quantum at most.
-    assertTrue(overtook <= 8, "flood answers while tenant B waited: " + overtook + " " + answered);
+    System.out.println("tenant flood answers while B waited: " + overtook);
+    // Arrival order would put all ~27 queued flood requests first; round robin (quantum 1) alternates.
+    assertTrue(overtook <= 5, "flood answers while tenant B waited: " + overtook + " " + answered);
   }
 
   @Test
@@ -122,6 +123,7 @@ class FairSharesTest {
     assertEquals(200, harness.getAs(t, "/v1.0/users").statusCode());
     int overtook = overtaking(List.of(harness.gateway()), t, new String[] {"X-Tollgate-Priority", "background"},
         harness.gateway(), t, new String[0]);
+    System.out.println("background answers while interactive waited: " + overtook);
     assertTrue(overtook <= 4, "background answers while interactive waited: " + overtook + " " + answered);
     assertEquals(0, harness.sim().stats().gatewayHeaders(), "the lane header is never forwarded");
     assertEquals(FLOOD, harness.sim().stats().priority("low"), "background calls carry x-ms-throttle-priority: low");
@@ -136,6 +138,7 @@ class FairSharesTest {
     assertEquals(200, harness.getAs(t, "/v1.0/users").statusCode());
     int overtook = overtaking(List.of(harness.gateway()), t, new String[] {"X-Tollgate-Priority", "background"},
         harness.gateway(), t, new String[0]);
+    System.out.println("lanes off, answers while interactive waited: " + overtook);
     assertTrue(overtook >= 20, "one lane, one flow: first come first served; overtaken by " + overtook);
     assertEquals(0, harness.sim().stats().gatewayHeaders(), "the lane header is stripped even with lanes off");
   }
@@ -153,6 +156,7 @@ class FairSharesTest {
         third, t, new String[0]);
     // Each gateway queues its own waiters and holds one reservation of the shared bucket at a time: the interactive
     // requests wait behind at most the other gateways' one each, not behind the whole flood.
-    assertTrue(overtook <= 8, "background answers while interactive waited: " + overtook + " " + answered);
+    System.out.println("three gateways, background answers while interactive waited: " + overtook);
+    assertTrue(overtook <= 10, "background answers while interactive waited: " + overtook + " " + answered);
   }
 }
