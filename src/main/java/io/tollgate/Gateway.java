@@ -99,7 +99,9 @@ public final class Gateway {
   public static Future<Gateway> start(TollgateOptions options, Clock clock) {
     TollgateMetrics metrics = new TollgateMetrics();
     Vertx vertx = Vertx.builder()
-        .with(new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)))
+        // Native epoll where Netty can load it (fewer copies and syscalls than NIO); NIO elsewhere.
+        .with(new VertxOptions().setPreferNativeTransport(true)
+            .setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)))
         .withMetrics(new MicrometerMetricsFactory(metrics.registry()))
         .build();
     Gateway gateway = new Gateway(vertx, new TollgateOptions(options), metrics, clock);
@@ -159,7 +161,8 @@ public final class Gateway {
         })
         .map(ignored -> {
           readiness.report("proxy", Readiness.State.UP, null);
-          LOG.info("proxy on http://{}:{} -> {}", options.getServer().getHost(), proxyPort, options.getUpstream().getUrl());
+          LOG.info("proxy on http://{}:{} -> {} ({} transport)", options.getServer().getHost(), proxyPort, options.getUpstream().getUrl(),
+              vertx.isNativeTransportEnabled() ? "native epoll" : "NIO");
           return null;
         });
   }
