@@ -67,9 +67,10 @@ class RateLimitTest {
 
     long admitted = answers.stream().filter(r -> r.statusCode() == 200).count();
     List<HttpResponse<String>> refused = answers.stream().filter(r -> r.statusCode() == 429).toList();
-    assertEquals(4, admitted);
-    assertEquals(4, refused.size());
-    assertEquals(4, harness.sim().stats().count("GET /v1.0/users"), "the simulator saw only the admitted ones");
+    // 4 when the 8 arrive within 300 ms; a loaded machine that spreads them over more admits one more per 0.5 s.
+    assertTrue(admitted >= 4 && admitted <= 6, "admitted " + admitted);
+    assertEquals(8 - admitted, refused.size());
+    assertEquals(admitted, harness.sim().stats().count("GET /v1.0/users"), "the simulator saw only the admitted ones");
     HttpResponse<String> r = refused.get(0);
     assertEquals("TooManyRequests", new JsonObject(r.body()).getJsonObject("error").getString("code"));
     assertTrue(Long.parseLong(r.headers().firstValue("Retry-After").orElseThrow()) >= 1);

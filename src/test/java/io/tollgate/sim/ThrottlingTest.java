@@ -67,8 +67,9 @@ class ThrottlingTest {
     sequential(11, "/v1.0/users/u1", "alice").onComplete(test.succeeding(answers -> test.verify(() -> {
       for (int i = 0; i < 10; i++) assertEquals(200, answers.get(i).statusCode(), "request " + (i + 1) + " of 10 s x 1/s");
       for (int i = 0; i < 7; i++) assertNull(answers.get(i).getHeader("x-ms-throttle-limit-percentage"), "request " + (i + 1));
-      assertEquals("0.9", answers.get(8).getHeader("x-ms-throttle-limit-percentage"));
-      assertEquals("1.0", answers.get(9).getHeader("x-ms-throttle-limit-percentage"));
+      // 0.9 and 1.0 of 10 tokens, less what refilled while the requests ran (a loaded machine takes 100s of ms).
+      assertEquals(0.9, Double.parseDouble(answers.get(8).getHeader("x-ms-throttle-limit-percentage")), 0.05);
+      assertEquals(1.0, Double.parseDouble(answers.get(9).getHeader("x-ms-throttle-limit-percentage")), 0.05);
       assertEquals("1", answers.get(0).getHeader("x-ms-resource-unit"), "every answer says its cost");
       assertEquals(429, answers.get(10).statusCode());
       test.completeNow();
