@@ -25,8 +25,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source src/bench/lib.sh
 
-# The sidecar's JVM flags as README.md ("Memory") and deploy/Dockerfile document them, -Xmx apart.
-SIDECAR_JVM_XMX=512m
+# The sidecar's heap and flags as README.md ("Memory") and deploy/Dockerfile document them (DeployFilesTest checks).
+SIDECAR_JVM_XMX=448m
 SIDECAR_JVM=(-XX:+ExitOnOutOfMemoryError)
 
 DURATION=${DURATION:-180}
@@ -148,6 +148,9 @@ hwm=$(awk '/^VmHWM:/ { print $2 * 1024 }' "/proc/$gw/status")
 jcmd "$gw" GC.class_histogram > "$LOGS/memory-histogram.txt" 2>&1 || true
 [ -n "$NMT" ] && { jcmd "$gw" VM.native_memory summary > "$LOGS/memory-nmt.txt" 2>&1 || true; }
 
+# One fresh read through the gateway and one straight to the simulator: both should be 200 after the load.
+probe=$(curl -s -m 10 -w ' %{http_code}' -H 'Authorization: Bearer memory-bench-probe' "http://127.0.0.1:$port/v1.0/users/u1" | tail -c 300)
+direct=$(curl -s -m 10 -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer memory-bench-probe' "http://127.0.0.1:$simport/v1.0/users/u1" || true)
 reqs=$(awk '/ requests in / { print $1 }' "$LOGS/memory-wrk.txt")
 rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$LOGS/memory-wrk.txt")
 non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$LOGS/memory-wrk.txt")
@@ -161,11 +164,13 @@ verdict=PASS; why=""
   echo "  requests: ${reqs:-?} (${rps:-?}/s), non-2xx: ${non2xx:-0}, L1 hits $hits, misses $misses, evictions $evictions; L1 full (>= 95 %) after ${full_at:-never} s"
   echo "  peak RSS (VmHWM) $(mib "$hwm") MiB (sampled VmRSS peak $(mib "$peak_rss")); peak heap used $(mib "$peak_heap") MiB; peak direct buffers $(mib "$peak_direct") MiB"
   echo "  L1 peak weight $(mib "$peak_weight") MiB of $(mib "$L1_BYTES"), peak entries $peak_entries"
+  echo "  after the load: a fresh read through the gateway -> ${probe##* }, straight to the simulator -> $direct"
   echo "  target $(mib "$TARGET") MiB: $verdict$why"
 } | tee -a "$OUT"
 if [ -n "$NMT" ]; then
   grep -E '^(Total|-)' "$LOGS/memory-nmt.txt" | sed 's/^/  NMT /' || true
 fi
 head -8 "$LOGS/memory-histogram.txt" | tail -6 | sed 's/^/  histogram /'
-grep -E "Thread blocked|ERROR" "$LOGS/memory-gateway.log" | head -3 || true
+[ "${probe##* }" = 200 ] || echo "  gateway's answer: ${probe% *}"
+grep -E "Thread blocked|ERROR|WARN" "$LOGS/memory-gateway.log" | cut -c1-200 | head -5 || true
 [ "$verdict" = PASS ]
