@@ -9,13 +9,13 @@ wait_for() {
   echo "no answer from $1" >&2; return 1
 }
 
-# bench_copy CLASS...: copies target/tollgate.jar and compiles the named bench sources against it into a fresh
-# directory, so that a rebuild meanwhile cannot pull classes from under a run; sets WORK and CP.
+# bench_copy [CLASS...]: copies target/tollgate.jar and compiles the named bench sources (if any) against it into a
+# fresh directory, so that a rebuild meanwhile cannot pull classes from under a run; sets WORK and CP.
 bench_copy() {
   WORK=$(mktemp -d)
   cp target/tollgate.jar "$WORK/sim.jar"
   local sources=() c
   for c in "$@"; do sources+=("src/bench/java/io/tollgate/bench/$c.java"); done
-  javac -nowarn -cp "$WORK/sim.jar" -d "$WORK/classes" "${sources[@]}"
+  if [ $# -gt 0 ]; then javac -nowarn -cp "$WORK/sim.jar" -d "$WORK/classes" "${sources[@]}"; fi
   CP=$WORK/sim.jar:$WORK/classes
 }

@@ -99,6 +99,11 @@ public final class CacheKey {
     return digest;
   }
 
+  /** True once {@link #digest()} has been made (for Redis), and so is held by this key. */
+  boolean hasDigest() {
+    return digest != null;
+  }
+
   @Override public boolean equals(Object o) { return o instanceof CacheKey k && k.value.equals(value); }
   @Override public int hashCode() { return value.hashCode(); }
   @Override public String toString() { return value; }

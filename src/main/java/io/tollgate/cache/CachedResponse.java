@@ -31,11 +31,24 @@ public final class CachedResponse {
   /** Memoised answer of the link scan: hits skip it. Benign race (the scan is pure). */
   private byte links;
 
+  /**
+   * Heap bytes of the objects every answer holds besides its body bytes and headers, for {@link #weightBytes}: this
+   * object (64), its header map (48) with its 16-bucket table (80) and list head (40), and the body's Vert.x buffer
+   * (16), Netty heap buffer (48) and reference count (16).
+   */
+  static final int FIXED_BYTES = 312;
+  /** Heap bytes of one header's map entry, besides its name and value strings. */
+  static final int HEADER_BYTES = 40;
+
+  /**
+   * @param body kept as a copy of exactly its length: a body read or decoded in growing steps can hold twice its
+   *     length in buffer capacity, which {@link #weightBytes} would not see
+   */
   public CachedResponse(int status, MultiMap headers, Buffer body, long storedAtMillis, long ttlMillis,
       long staleWhileRevalidateMillis, long staleIfErrorMillis) {
     this.status = status;
     this.headers = headers;
-    this.body = body;
+    this.body = body.copy();
     this.storedAtMillis = storedAtMillis;
     this.ttlMillis = ttlMillis;
     this.staleWhileRevalidateMillis = staleWhileRevalidateMillis;
@@ -97,11 +110,28 @@ public final class CachedResponse {
   public long retainMillis() { return ttlMillis + Math.max(staleWhileRevalidateMillis, staleIfErrorMillis); }
   public long ageSeconds(long now) { return Math.max(0, (now - storedAtMillis) / 1000); }
 
-  /** Approximate heap cost, for the L1 byte bound. */
+  /**
+   * Heap bytes this answer holds, for L1's byte bound: the body's array, the objects around it and, per header, its
+   * map entry and two strings. Sizes are those of a 64-bit JVM with compressed references (heaps below 32 GiB),
+   * checked against a class histogram of a full L1 ({@code src/bench/memory.sh}).
+   */
   public int weightBytes() {
-    int w = 96 + body.length();
-    for (var e : headers) w += 48 + 2 * (e.getKey().length() + e.getValue().length());
+    int w = FIXED_BYTES + arrayBytes(body.length());
+    for (var e : headers) w += HEADER_BYTES + stringBytes(e.getKey()) + stringBytes(e.getValue());
     return w;
+  }
+
+  /** Heap bytes of a byte array of {@code length}: a 16-byte header, rounded up to 8. */
+  static int arrayBytes(int length) {
+    return (16 + length + 7) & ~7;
+  }
+
+  /**
+   * Heap bytes of a string: its object (24) and its array, one byte a character (HTTP headers, normalised paths
+   * and hex digests are Latin-1; a string with wider characters takes twice as much and is undercounted).
+   */
+  static int stringBytes(String s) {
+    return 24 + arrayBytes(s.length());
   }
 
   /** Metadata for L2 (the body travels separately, possibly compressed). */

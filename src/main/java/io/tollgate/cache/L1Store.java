@@ -13,9 +13,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * L1: Caffeine bounded by bytes (a weigher over body and headers), each entry kept for its own TTL plus its
- * stale window, and a {@link PathIndex} of its entries by path for invalidation. Thread-safe: proxy verticles
- * on every event loop read it directly; invalidations run on the worker pool.
+ * L1: Caffeine bounded by bytes (a weigher over the heap an entry holds: body, headers, key and its share of the
+ * index), each entry kept for its own TTL plus its stale window, and a {@link PathIndex} of its entries by path
+ * for invalidation. Thread-safe: proxy verticles on every event loop read it directly; invalidations run on the
+ * worker pool.
  */
 public final class L1Store {
   private static final Logger LOG = LoggerFactory.getLogger(L1Store.class);
@@ -32,7 +33,28 @@ public final class L1Store {
       this.key = key;
       this.response = response;
     }
+
+    /**
+     * Heap bytes the entry holds in L1: its answer, {@link #ENTRY_BYTES}, and the key's strings: the key itself,
+     * its path, its partition, the path case-folded for the index and, when Redis was asked first, its digest.
+     */
+    int weightBytes() {
+      int path = CachedResponse.stringBytes(key.path());
+      return response.weightBytes() + ENTRY_BYTES + CachedResponse.stringBytes(key.value()) + 2 * path
+          + CachedResponse.stringBytes(key.partition()) + (key.hasDigest() ? DIGEST_BYTES : 0);
+    }
   }
+
+  /**
+   * Heap bytes of an entry's objects besides its answer and its strings (64-bit JVM, compressed references): the
+   * {@link Entry} (24) and {@link CacheKey} (32); Caffeine's node (56), hash-table node (32), table slot and
+   * frequency-sketch share (16); in the path index the entry's set node and slot (40) and its path's set (168),
+   * map node and slot (40) and sorted-set nodes (36). The path's share is counted for every entry: a sidecar's
+   * paths are mostly read by one caller, and counting it once per path would undercount those.
+   */
+  static final int ENTRY_BYTES = 444;
+  /** A 64-character hex SHA-256 string. */
+  private static final int DIGEST_BYTES = 24 + 80;
 
   private final Cache<String, Entry> cache;
   private final PathIndex<Entry> index = new PathIndex<>(e -> e.key.path());
@@ -43,7 +65,7 @@ public final class L1Store {
     Ticker ticker = () -> TimeUnit.MILLISECONDS.toNanos(clock.millis());
     this.cache = Caffeine.newBuilder()
         .maximumWeight(maxWeightBytes)
-        .weigher((String k, Entry e) -> e.response.weightBytes() + 2 * k.length())
+        .weigher((String k, Entry e) -> e.weightBytes())
         .expireAfter(Expiry.<String, Entry>writing((k, e) -> java.time.Duration.ofMillis(
             Math.max(1, e.response.storedAtMillis() + e.response.retainMillis() - clock.millis()))))
         .ticker(ticker)

@@ -163,6 +163,43 @@ class DeployFilesTest {
     assertServed(options, List.of(composeUrl.getPath(), imageUrl.getPath()));
   }
 
+  @Test
+  void every_heap_in_deploy_follows_its_l1_bound_and_the_memory_limit_holds_the_resident_set() throws Exception {
+    // README.md "Memory": -Xmx = 1.5 x cache.l1MaxWeight + 64 MiB; with L1 full the resident set stays within
+    // 1.5 x l1MaxWeight + 250 MiB (src/bench/memory.sh, which runs the image's heap by default).
+    Matcher image = Pattern.compile("(?m)^ENV JAVA_TOOL_OPTIONS=\"(.*)\"$").matcher(Files.readString(DOCKERFILE));
+    assertTrue(image.find(), "the image sets the heap in JAVA_TOOL_OPTIONS");
+    long imageHeap = heapMib(image.group(1));
+    assertHeapFollowsL1(load("{}", Map.of()), imageHeap, "image (default configuration)");
+    Matcher bench = Pattern.compile("(?m)^SIDECAR_JVM_XMX=(\\d+)m$").matcher(Files.readString(Path.of("src/bench/memory.sh")));
+    assertTrue(bench.find() && Long.parseLong(bench.group(1)) == imageHeap, "src/bench/memory.sh measures the image's heap");
+    assertTrue(Files.readString(Path.of("README.md")).contains("-Xmx" + imageHeap + "m"), "README.md documents the image's heap");
+
+    Map<String, Object> container = tollgateContainers().get(0);
+    Map<String, String> env = env(container);
+    TollgateOptions pod = load((String) map(document("ConfigMap", "tollgate-config").get("data")).get("tollgate.yaml"), env);
+    assertHeapFollowsL1(pod, heapMib(env.get("JAVA_TOOL_OPTIONS")), "kubernetes");
+    String limit = (String) map(map(container.get("resources")).get("limits")).get("memory");
+    assertTrue(limit.endsWith("Mi"), "memory limit in Mi: " + limit);
+    long residentSet = (pod.getCache().getL1MaxWeight() >> 20) * 3 / 2 + 250;
+    assertTrue(Long.parseLong(limit.replace("Mi", "")) >= residentSet, "the limit " + limit + " holds " + residentSet + " MiB");
+
+    Map<String, Object> compose = composeServices().get("tollgate");
+    String composeOptions = String.valueOf(map(compose.get("environment")).get("JAVA_TOOL_OPTIONS"));
+    assertHeapFollowsL1(load(Files.readString(COMPOSE_CONFIG), Map.of()), heapMib(composeOptions), "compose");
+  }
+
+  static long heapMib(String javaOptions) {
+    Matcher m = Pattern.compile("-Xmx(\\d+)m\\b").matcher(String.valueOf(javaOptions));
+    assertTrue(m.find(), "-Xmx<N>m in " + javaOptions);
+    return Long.parseLong(m.group(1));
+  }
+
+  static void assertHeapFollowsL1(TollgateOptions options, long heapMib, String where) {
+    long l1Mib = options.getCache().getL1MaxWeight() >> 20;
+    assertEquals(l1Mib * 3 / 2 + 64, heapMib, where + ": -Xmx for cache.l1MaxWeight " + l1Mib + " MiB");
+  }
+
   /** Starts a gateway with these options (ports 0, no Redis, upstream unused) and GETs every path: each must be 200. */
   static void assertServed(TollgateOptions options, List<String> paths) throws Exception {
     TollgateOptions o = new TollgateOptions(options);
