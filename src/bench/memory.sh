@@ -27,7 +27,7 @@ source src/bench/lib.sh
 
 # The sidecar's heap and flags as README.md ("Memory") and deploy/Dockerfile document them (DeployFilesTest checks).
 SIDECAR_JVM_XMX=448m
-SIDECAR_JVM=(-XX:+ExitOnOutOfMemoryError)
+SIDECAR_JVM=(-XX:+UseG1GC -XX:+ExitOnOutOfMemoryError)
 
 DURATION=${DURATION:-180}
 L1_WEIGHT=${L1_WEIGHT:-$(awk '$1 == "l1MaxWeight:" { print $2; exit }' conf/tollgate.yaml)}

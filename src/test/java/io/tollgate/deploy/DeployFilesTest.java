@@ -187,6 +187,10 @@ class DeployFilesTest {
     Map<String, Object> compose = composeServices().get("tollgate");
     String composeOptions = String.valueOf(map(compose.get("environment")).get("JAVA_TOOL_OPTIONS"));
     assertHeapFollowsL1(load(Files.readString(COMPOSE_CONFIG), Map.of()), heapMib(composeOptions), "compose");
+    // G1 everywhere: on one CPU the JVM would pick the serial collector, whose full collections stop the event loops.
+    for (String options : List.of(image.group(1), env.get("JAVA_TOOL_OPTIONS"), composeOptions)) {
+      assertTrue(options.contains("-XX:+UseG1GC"), "G1 in " + options);
+    }
   }
 
   static long heapMib(String javaOptions) {
