@@ -20,7 +20,10 @@ import io.tollgate.resilience.Breakers;
 import io.tollgate.resilience.ResilienceStage;
 import io.tollgate.resilience.RetryBudget;
 import io.tollgate.resilience.RetryPolicy;
+import io.tollgate.metrics.TenantEconomics;
 import io.tollgate.metrics.TollgateMetrics;
+import io.tollgate.proxy.Lane;
+import io.tollgate.proxy.UpstreamSpend;
 import io.tollgate.proxy.CallerIdentity;
 import io.tollgate.proxy.CallerVerification;
 import io.tollgate.proxy.ContentEncodingStage;
@@ -63,6 +66,7 @@ public final class Gateway {
   private final Vertx vertx;
   private final TollgateOptions options;
   private final TollgateMetrics metrics;
+  private final TenantEconomics economics;
   private final Readiness readiness = new Readiness();
   private final List<java.util.function.Supplier<Future<?>>> closeHooks = new java.util.concurrent.CopyOnWriteArrayList<>();
   private final Clock clock;
@@ -88,6 +92,8 @@ public final class Gateway {
     this.vertx = vertx;
     this.options = options;
     this.metrics = metrics;
+    this.economics = new TenantEconomics(options.getEconomics(), metrics.registry(),
+        java.util.Arrays.stream(Lane.values()).map(Lane::label).toList(), System::nanoTime);
   }
 
   /** Starts a gateway; the returned future fails (and everything started is closed) if any part fails. */
@@ -127,7 +133,7 @@ public final class Gateway {
         .compose(ignored -> {
           trafficControl();
           if (!options.getCache().isEnabled()) return Future.succeededFuture();
-          cacheVerticle = new CacheVerticle(options.getCache(), redis, metrics.registry(), clock, workerPool);
+          cacheVerticle = new CacheVerticle(options.getCache(), redis, metrics.registry(), clock, workerPool, economics);
           return vertx.deployVerticle(cacheVerticle).onSuccess(id -> {
             coalescer = new Coalescer<>(vertx, cacheVerticle.cache());
             adminRoutes.add(new AdminRoutes(cacheVerticle.cache()));
@@ -147,7 +153,7 @@ public final class Gateway {
           if (proxyOptions.getServer().getPort() == 0) proxyOptions.getServer().setPort(-1);
           List<ProxyVerticle> deployed = new java.util.concurrent.CopyOnWriteArrayList<>();
           return vertx.deployVerticle(() -> {
-            ProxyVerticle v = new ProxyVerticle(proxyOptions, metrics, routes, identity, this::pipeline);
+            ProxyVerticle v = new ProxyVerticle(proxyOptions, metrics, economics, routes, identity, this::pipeline);
             deployed.add(v);
             return v;
           }, new DeploymentOptions().setInstances(instances)).map(id -> {
@@ -214,6 +220,8 @@ public final class Gateway {
     stages.add(new ResilienceStage(vertx, forwarder.origin(), breakers, retryPolicy, retryBudget, metrics.registry()));
     if (rateLimitStage != null) stages.add(rateLimitStage.learner());
     stages.add(verification.observer());
+    // Innermost: each upstream answer's cost goes on the request's tally (retries and re-queued attempts included).
+    stages.add(UpstreamSpend.STAGE);
     return new Pipeline(stages, forwarder);
   }
 
@@ -255,6 +263,8 @@ public final class Gateway {
   public Vertx vertx() { return vertx; }
   public TollgateOptions options() { return options; }
   public Readiness readiness() { return readiness; }
+  /** Per-tenant upstream economics (the table behind the tollgate.tenant.* meters and the stats' "tenants"). */
+  public TenantEconomics economics() { return economics; }
   /** The response cache, or null when caching is disabled. */
   public io.tollgate.cache.ResponseCache cache() { return cacheVerticle == null ? null : cacheVerticle.cache(); }
 

@@ -3,6 +3,8 @@ package io.tollgate.cache;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.tollgate.metrics.TenantEconomics;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.time.Instant;
 import java.util.concurrent.atomic.LongAdder;
@@ -26,11 +28,16 @@ public final class CacheStats {
   final LongAdder bypassed = new LongAdder();
   private final L1Store l1;
   private final BooleanSupplier l2Connected;
+  private final TenantEconomics economics;
 
-  /** @param l2Connected whether L2 is in use right now (false without Redis) */
-  CacheStats(L1Store l1, BooleanSupplier l2Connected) {
+  /**
+   * @param l2Connected whether L2 is in use right now (false without Redis)
+   * @param economics the per-tenant table the statistics carry as {@code tenants}, or null
+   */
+  CacheStats(L1Store l1, BooleanSupplier l2Connected, TenantEconomics economics) {
     this.l1 = l1;
     this.l2Connected = l2Connected;
+    this.economics = economics;
   }
 
   public long l1Hits() { return l1Hits.sum(); }
@@ -46,12 +53,14 @@ public final class CacheStats {
   /** The counters now, as one immutable value. */
   public Snapshot snapshot() {
     return new Snapshot(l1Hits(), l1Misses(), l1.size(), l1.weightBytes(), evictions(), l2Hits(), l2Misses(), l2Errors(),
-        l2Connected(), coalesced(), staleServed(), bypassed.sum(), Instant.now());
+        l2Connected(), coalesced(), staleServed(), bypassed.sum(), economics == null ? new JsonArray() : economics.toJson(),
+        Instant.now());
   }
 
   /** The cache statistics at one instant; {@link #toJson()} is the SPEC §4 message. */
   public record Snapshot(long l1Hits, long l1Misses, long l1Size, long l1WeightBytes, long l1Evictions, long l2Hits,
-      long l2Misses, long l2Errors, boolean l2Connected, long coalesced, long staleServed, long bypassed, Instant at) {
+      long l2Misses, long l2Errors, boolean l2Connected, long coalesced, long staleServed, long bypassed, JsonArray tenants,
+      Instant at) {
 
     /** L1 hits over L1 lookups; 0 before the first lookup. */
     public double hitRate() {
@@ -59,7 +68,11 @@ public final class CacheStats {
       return total == 0 ? 0.0 : (double) l1Hits / total;
     }
 
-    /** {"l1":{hits,misses,hitRate,size,weightBytes,evictions},"l2":{hits,misses,errors,connected},"coalesced":n,"staleServed":n,"at":iso} */
+    /**
+     * {"l1":{hits,misses,hitRate,size,weightBytes,evictions},"l2":{hits,misses,errors,connected},"coalesced":n,
+     * "staleServed":n,"tenants":[{tenant,lane,reads:{cache,upstream,refused},ru:{spent,saved},throttlesAbsorbed,
+     * retries,waitMs}],"at":iso} (tenants: {@link TenantEconomics#toJson()})
+     */
     public JsonObject toJson() {
       return new JsonObject()
           .put("l1", new JsonObject().put("hits", l1Hits).put("misses", l1Misses).put("hitRate", hitRate())
@@ -67,6 +80,7 @@ public final class CacheStats {
           .put("l2", new JsonObject().put("hits", l2Hits).put("misses", l2Misses).put("errors", l2Errors)
               .put("connected", l2Connected))
           .put("coalesced", coalesced).put("staleServed", staleServed)
+          .put("tenants", tenants.copy())
           .put("at", at.toString());
     }
   }

@@ -2,6 +2,7 @@ package io.tollgate.cache;
 
 import io.tollgate.config.PathPattern;
 import io.tollgate.metrics.Addresses;
+import io.tollgate.metrics.TenantEconomics;
 import io.tollgate.config.CacheOptions;
 import io.tollgate.redis.RedisLink;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -37,6 +38,7 @@ public final class CacheVerticle extends VerticleBase {
   private ResponseCache cache;
   private L2Store l2;
   private final WorkerPool workers;
+  private final TenantEconomics economics;
   private long statsTimer = -1;
   private MessageConsumer<JsonObject> api;
   private MessageConsumer<CacheKey> hotPath;
@@ -54,9 +56,12 @@ public final class CacheVerticle extends VerticleBase {
   /**
    * @param redis the gateway's Redis, deployed; null for L1 only
    * @param workers the gateway's pool for CPU-heavy work (L2 compression, L1 evictions and clears)
+   * @param economics the per-tenant table the statistics carry, or null
    */
-  public CacheVerticle(CacheOptions options, RedisLink redis, MeterRegistry registry, Clock clock, WorkerPool workers) {
+  public CacheVerticle(CacheOptions options, RedisLink redis, MeterRegistry registry, Clock clock, WorkerPool workers,
+      TenantEconomics economics) {
     this.workers = workers;
+    this.economics = economics;
     this.options = new CacheOptions(options);
     this.redis = redis;
     this.registry = registry;
@@ -71,7 +76,7 @@ public final class CacheVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     L1Store l1 = new L1Store(options.getL1MaxWeight(), clock);
-    CacheStats stats = new CacheStats(l1, redis == null ? () -> false : redis::connected);
+    CacheStats stats = new CacheStats(l1, redis == null ? () -> false : redis::connected, economics);
     stats.bind(registry);
     Future<Void> l2Ready = Future.succeededFuture();
     if (redis != null) {

@@ -20,6 +20,7 @@ public final class TollgateOptions {
   private BreakerOptions breaker = new BreakerOptions();
   private RetryOptions retry = new RetryOptions();
   private IdentityOptions identity = new IdentityOptions();
+  private EconomicsOptions economics = new EconomicsOptions();
 
   public TollgateOptions() {}
 
@@ -35,6 +36,7 @@ public final class TollgateOptions {
     breaker = new BreakerOptions(o.breaker);
     retry = new RetryOptions(o.retry);
     identity = new IdentityOptions(o.identity);
+    economics = new EconomicsOptions(o.economics);
   }
 
   /**
@@ -57,6 +59,7 @@ public final class TollgateOptions {
     o.breaker = BreakerOptions.read(root.section("breaker"));
     o.retry = RetryOptions.read(root.section("retry"));
     o.identity = IdentityOptions.read(root.section("identity"));
+    o.economics = EconomicsOptions.read(root.section("economics"));
     root.rejectUnknown();
     if (o.server.getPort() != 0 && o.server.getPort() == o.management.getPort()) {
       problems.add(new ConfigProblem("management.port", o.management.getPort(), "a port other than server.port"));
@@ -74,7 +77,8 @@ public final class TollgateOptions {
         .put("management", management.toJson()).put("redis", redis.toJson())
         .put("cache", cache.toJson())
         .put("rateLimit", rateLimit.toJson()).put("bulkhead", bulkhead.toJson())
-        .put("breaker", breaker.toJson()).put("retry", retry.toJson()).put("identity", identity.toJson());
+        .put("breaker", breaker.toJson()).put("retry", retry.toJson()).put("identity", identity.toJson())
+        .put("economics", economics.toJson());
   }
 
   @Override
@@ -98,6 +102,8 @@ public final class TollgateOptions {
   public TollgateOptions setBulkhead(BulkheadOptions bulkhead) { this.bulkhead = bulkhead; return this; }
   public IdentityOptions getIdentity() { return identity; }
   public TollgateOptions setIdentity(IdentityOptions identity) { this.identity = identity; return this; }
+  public EconomicsOptions getEconomics() { return economics; }
+  public TollgateOptions setEconomics(EconomicsOptions economics) { this.economics = economics; return this; }
   public BreakerOptions getBreaker() { return breaker; }
   public TollgateOptions setBreaker(BreakerOptions breaker) { this.breaker = breaker; return this; }
   public RetryOptions getRetry() { return retry; }

@@ -13,12 +13,15 @@ import io.tollgate.proxy.Reply;
 import io.tollgate.proxy.RetryAfter;
 import io.tollgate.proxy.RouteTable;
 import io.tollgate.proxy.Stage;
+import io.tollgate.proxy.Tally;
 import io.tollgate.proxy.Timers;
+import io.tollgate.proxy.UpstreamSpend;
 import io.tollgate.proxy.XCache;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.time.Clock;
@@ -86,6 +89,8 @@ public final class BatchStage implements Stage {
     private final JsonObject[] results;
     private final CachedResponse[] staleIfError;
     private final int[] attempts;
+    /** Where each sub-request's answer came from, for the tenant's economics (null: not answered yet). */
+    private final Tally.Source[] sources;
     private final long deadline;
     private final List<BatchPlan.Step> refreshAfter = new ArrayList<>();
     private boolean upstreamUsed;
@@ -99,11 +104,24 @@ public final class BatchStage implements Stage {
       this.results = new JsonObject[n];
       this.staleIfError = new CachedResponse[n];
       this.attempts = new int[n];
+      this.sources = new Tally.Source[n];
       this.deadline = System.currentTimeMillis() + deadlineMs;
     }
 
     Future<Reply> start() {
-      return answerFromCache().compose(v -> wave()).compose(v -> assemble()).onSuccess(r -> refreshStale());
+      return answerFromCache().compose(v -> wave()).compose(v -> {
+        tallyReads();
+        return assemble();
+      }).onSuccess(r -> refreshStale());
+    }
+
+    /** Each GET sub-request is one read of the caller's tenant: from the cache, the upstream, or refused. */
+    private void tallyReads() {
+      for (BatchPlan.Step s : plan.steps()) {
+        if (s.route().method() != HttpMethod.GET && s.route().method() != HttpMethod.HEAD) continue;
+        Tally.Source source = sources[s.index()];
+        ex.tally().read(source == null ? Tally.Source.REFUSED : source, s.route().cost());
+      }
     }
 
     private Future<Void> answerFromCache() {
@@ -137,6 +155,7 @@ public final class BatchStage implements Stage {
     private void answer(BatchPlan.Step s, CachedResponse c, XCache source) {
       results[s.index()] = new JsonObject().put("id", s.id()).put("status", c.status())
           .put("headers", headersJson(c.headers())).put("body", parseBody(c.body()));
+      sources[s.index()] = Tally.Source.CACHE;
       fromCache = worst(fromCache, source);
     }
 
@@ -145,6 +164,7 @@ public final class BatchStage implements Stage {
       BatchPlan.Wave wave = plan.nextWave(i -> results[i] == null ? 0 : results[i].getInteger("status", 500));
       for (BatchPlan.Step s : wave.failedDependency()) {
         results[s.index()] = failure(s.id(), 424, "FailedDependency", "A request this one depends on failed.");
+        sources[s.index()] = Tally.Source.REFUSED;
       }
       if (!wave.pending()) return Future.succeededFuture();
       if (wave.ready().isEmpty()) return wave();
@@ -174,7 +194,7 @@ public final class BatchStage implements Stage {
               return Future.failedFuture(ANSWER_TOO_LARGE);
             }
             if (reply.status() != 200) {
-              for (BatchPlan.Step s : chunk) settle(s, failure(s.id(), reply.status(), "UpstreamBatchFailed", "The upstream refused the batch."));
+              for (BatchPlan.Step s : chunk) settle(s, failure(s.id(), reply.status(), "UpstreamBatchFailed", "The upstream refused the batch."), false);
               return Future.succeededFuture();
             }
             // Tollgate asks for gzip (Forwarder), and an upstream may answer either way: decode before reading, on the worker pool.
@@ -184,13 +204,17 @@ public final class BatchStage implements Stage {
           })
           .recover(failure -> {
             int status = failure instanceof GatewayException g ? g.status() : 502;
-            for (BatchPlan.Step s : chunk) settle(s, failure(s.id(), status, "UpstreamUnavailable", failure.getMessage()));
+            for (BatchPlan.Step s : chunk) settle(s, failure(s.id(), status, "UpstreamUnavailable", failure.getMessage()), false);
             return Future.succeededFuture();
           });
     }
 
-    /** A final sub-answer; a failed one gives way to a stale entry within staleIfError. */
-    private void settle(BatchPlan.Step s, JsonObject answer) {
+    /**
+     * A final sub-answer; a failed one gives way to a stale entry within staleIfError.
+     *
+     * @param fromUpstream the upstream's own sub-response (else one Tollgate wrote)
+     */
+    private void settle(BatchPlan.Step s, JsonObject answer, boolean fromUpstream) {
       normaliseRetryAfter(answer.getJsonObject("headers"));
       CachedResponse stale = staleIfError[s.index()];
       if (answer.getInteger("status", 500) >= 500 && stale != null && stale.usableOnError(cache.now())) {
@@ -199,6 +223,8 @@ public final class BatchStage implements Stage {
         return;
       }
       results[s.index()] = answer;
+      int status = answer.getInteger("status", 500);
+      sources[s.index()] = fromUpstream && status != 429 && status != 503 ? Tally.Source.UPSTREAM : Tally.Source.REFUSED;
     }
 
     private Future<Void> absorb(Exchange sent, List<BatchPlan.Step> chunk, JsonObject response, long fetchBegan) {
@@ -213,18 +239,21 @@ public final class BatchStage implements Stage {
           if (o instanceof JsonObject j && s.id().equals(String.valueOf(j.getValue("id")))) r = j;
         }
         if (r == null) {
-          settle(s, failure(s.id(), 502, "MissingResponse", "The upstream batch did not answer this request."));
+          settle(s, failure(s.id(), 502, "MissingResponse", "The upstream batch did not answer this request."), false);
           continue;
         }
         int status = r.getInteger("status", 500);
-        said.add(new Exchange.StepAnswer(status, headersOf(r.getJsonObject("headers"))));
+        MultiMap subHeaders = headersOf(r.getJsonObject("headers"));
+        said.add(new Exchange.StepAnswer(status, subHeaders));
+        ex.tally().spent(UpstreamSpend.resourceUnits(subHeaders, s.route().cost()));
         long retryAfter = retryAfterMs(r.getJsonObject("headers"));
         if ((status == 429 || status == 503) && attempts[s.index()] < MAX_ATTEMPTS
             && System.currentTimeMillis() + retryAfter < deadline) {
           waitMs = Math.max(waitMs, retryAfter);
+          ex.tally().retried(status == 429 || subHeaders.contains("Retry-After"));
           continue;
         }
-        settle(s, r);
+        settle(s, r, true);
         if (cache == null || status >= 400) continue;
         if (s.cacheable()) {
           cache.store(s.route(), s.headers(), ex.partition(), status, headersOf(r.getJsonObject("headers")),

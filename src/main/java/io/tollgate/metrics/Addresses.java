@@ -4,7 +4,10 @@ package io.tollgate.metrics;
 public final class Addresses {
   /** Publish, every stats.interval, by CacheVerticle.
    *  {"l1":{"hits":12,"misses":3,"hitRate":0.8,"size":9,"weightBytes":40960,"evictions":0},
-   *   "l2":{"hits":2,"misses":1,"errors":0,"connected":true},"coalesced":4,"at":"2026-11-22T10:00:00Z"} */
+   *   "l2":{"hits":2,"misses":1,"errors":0,"connected":true},"coalesced":4,"staleServed":0,
+   *   "tenants":[{"tenant":"contoso","lane":"interactive","reads":{"cache":9,"upstream":3,"refused":0},
+   *   "ru":{"spent":6,"saved":18},"throttlesAbsorbed":1,"retries":1,"waitMs":250}],"at":"2026-11-22T10:00:00Z"}
+   *  (tenants: {@link TenantEconomics#toJson()}, also on /admin/cache/stats) */
   public static final String CACHE_STATS = "tollgate.cache.stats";
   /** Request/reply, CacheVerticle's API: {"action":"get|put|invalidate|clear", ...}. */
   public static final String CACHE = "tollgate.cache";

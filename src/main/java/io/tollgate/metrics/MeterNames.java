@@ -48,6 +48,20 @@ public final class MeterNames {
   /** Counter: retries refused by the retry budget. */
   public static final String RETRY_BUDGET_EXHAUSTED = "tollgate.retry.budget.exhausted";
 
+  /** Counter: reads per tenant and lane; tag source: cache (a cache entry or a coalesced call), upstream, refused
+   *  (a 429/503 or Tollgate's own error: the client sends it again). A $batch sub-request is one read. */
+  public static final String TENANT_READS = "tollgate.tenant.reads";
+  /** Counter: resource units per tenant and lane; tag kind: spent (upstream calls, x-ms-resource-unit when said,
+   *  else the route's cost), saved (reads the cache answered x the route's cost). */
+  public static final String TENANT_RU = "tollgate.tenant.ru";
+  /** Counter: upstream 429s (and 503s with Retry-After) the tenant's clients never saw: re-queued, retried,
+   *  $batch sub-requests resent, answered stale instead. */
+  public static final String TENANT_THROTTLES_ABSORBED = "tollgate.tenant.throttles.absorbed";
+  /** Counter: upstream calls made again for the same request (retries, re-queued 429s, $batch sub-requests resent). */
+  public static final String TENANT_RETRIES = "tollgate.tenant.retries";
+  /** Counter, seconds: time the tenant's requests waited for rate-limit tokens. */
+  public static final String TENANT_WAIT = "tollgate.tenant.wait";
+
   public static final String TAG_ROUTE = "route";
   public static final String TAG_LIMIT = "limit";
   public static final String TAG_SCOPE = "scope";
@@ -59,6 +73,11 @@ public final class MeterNames {
   public static final String TAG_STATUS = "status";
   public static final String TAG_CACHE = "cache";
   public static final String TAG_CODE = "code";
+  /** A tenant's alias, the first 8 hex of SHA-256 of its id, {@code unverified} or {@code other}: never the id. */
+  public static final String TAG_TENANT = "tenant";
+  public static final String TAG_LANE = "lane";
+  public static final String TAG_SOURCE = "source";
+  public static final String TAG_KIND = "kind";
 
   private MeterNames() {}
 }

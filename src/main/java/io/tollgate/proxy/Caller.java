@@ -67,6 +67,11 @@ public final class Caller {
     return claims != null && claims.tenant() != null && verified() ? claims.tenant() : "p:" + tokenHash();
   }
 
+  /** The verified {@code tid}, or null while the upstream has not accepted this token (or it carries none). */
+  public String verifiedTenant() {
+    return claims != null && claims.tenant() != null && verified() ? claims.tenant() : null;
+  }
+
   /** The app whose budgets this request spends: the verified {@code appid}/{@code azp}, else {@code p:<token hash>}. */
   public String app() {
     return claims != null && claims.app() != null && verified() ? claims.app() : "p:" + tokenHash();

@@ -34,6 +34,7 @@ public final class Exchange {
   private List<RouteTable.Route> steps;
   private boolean staleFallback;
   private Flow flow = Flow.DEFAULT;
+  private final Tally tally;
 
   /** @param routes the compiled rules; this request's {@link #route()} is matched on first use */
   public Exchange(String requestId, HttpServerRequest request, Caller caller, long maxBodySize, RouteTable routes) {
@@ -45,6 +46,7 @@ public final class Exchange {
     this.startNanos = System.nanoTime();
     this.parent = null;
     this.bodyOverride = null;
+    this.tally = new Tally();
     String te = request.getHeader("transfer-encoding");
     String cl = request.getHeader("content-length");
     // HTTP/1.1 announces a body with Content-Length or chunking; HTTP/2 may just send DATA frames.
@@ -67,6 +69,7 @@ public final class Exchange {
     this.routes = parent.routes;
     this.route = parent.route();
     this.flow = parent.flow;
+    this.tally = parent.tally;
   }
 
   /**
@@ -125,6 +128,9 @@ public final class Exchange {
   private static boolean methodMayCarryBody(HttpMethod m) {
     return m == HttpMethod.POST || m == HttpMethod.PUT || m == HttpMethod.PATCH;
   }
+
+  /** What this request cost and saved upstream, for its tenant's economics (shared with its derived calls). */
+  public Tally tally() { return tally; }
 
   public String requestId() { return requestId; }
   public HttpServerRequest request() { return request; }

@@ -26,6 +26,8 @@ import java.util.List;
  *   <li>the limiter's learner — so it sees every attempt's 429/503, retries included;</li>
  *   <li>{@link CallerVerification#observer()} — innermost: each upstream answer verifies (2xx) or refuses
  *       (401) the caller's token;</li>
+ *   <li>{@link UpstreamSpend} — notes each upstream answer and its resource units on the request's {@link Tally}
+ *       (per-tenant economics), retries included;</li>
  *   <li>{@link Forwarder} — the upstream call itself.</li>
  * </ol>
  * The chain is composed once at construction, so a request walks a fixed list of closures: no per-request

@@ -2,6 +2,7 @@ package io.tollgate.proxy;
 
 import io.tollgate.config.ServerOptions;
 import io.tollgate.config.TollgateOptions;
+import io.tollgate.metrics.TenantEconomics;
 import io.tollgate.metrics.TollgateMetrics;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -33,6 +34,7 @@ public final class ProxyVerticle extends VerticleBase {
 
   private final TollgateOptions options;
   private final TollgateMetrics metrics;
+  private final TenantEconomics economics;
   private final Function<Forwarder, Pipeline> pipelineFactory;
   private final CallerIdentity identity;
   private final RouteTable routes;
@@ -44,9 +46,11 @@ public final class ProxyVerticle extends VerticleBase {
   /**
    * @param pipelineFactory builds this verticle's pipeline around its own forwarder (stages are shared or
    *     per-verticle as each needs)
+   * @param economics where each request's {@link Tally} is booked, or null
    */
-  public ProxyVerticle(TollgateOptions options, TollgateMetrics metrics, RouteTable routes, CallerIdentity identity,
-      Function<Forwarder, Pipeline> pipelineFactory) {
+  public ProxyVerticle(TollgateOptions options, TollgateMetrics metrics, TenantEconomics economics, RouteTable routes,
+      CallerIdentity identity, Function<Forwarder, Pipeline> pipelineFactory) {
+    this.economics = economics;
     this.routes = routes;
     this.identity = identity;
     this.options = new TollgateOptions(options);
@@ -106,7 +110,7 @@ public final class ProxyVerticle extends VerticleBase {
     pipeline.run(ex).onComplete(ar -> {
       if (ex.cancelled()) {
         if (ar.succeeded() && ar.result().isStreaming()) ar.result().stream().request().reset();
-        finish(ex, 499, null);
+        finish(ex, 499, null, false);
       } else if (ar.succeeded()) {
         write(ex, ar.result());
       } else {
@@ -130,7 +134,7 @@ public final class ProxyVerticle extends VerticleBase {
     HttpServerResponse response = ex.request().response();
     if (e == GatewayException.BODY_TOO_LARGE && !response.headWritten()) response.putHeader(HttpHeaders.CONNECTION, "close");
     GraphError.write(response, e, ex.requestId());
-    finish(ex, e.status(), XCache.MISS);
+    finish(ex, e.status(), XCache.MISS, true);
   }
 
   private void write(Exchange ex, Reply reply) {
@@ -146,7 +150,7 @@ public final class ProxyVerticle extends VerticleBase {
       response.headers().remove(HttpHeaders.CONTENT_LENGTH);
       if (reply.body() == null) response.end();
       else response.end(reply.body());
-      finish(ex, reply.status(), reply.cacheStatus());
+      finish(ex, reply.status(), reply.cacheStatus(), false);
       return;
     }
     boolean bodyless = ex.method() == HttpMethod.HEAD || reply.status() == 204 || reply.status() == 304;
@@ -156,7 +160,7 @@ public final class ProxyVerticle extends VerticleBase {
       response.setChunked(true);
       new BodyPump(reply, response).run(reply.prefix()).onComplete(ar -> {
         if (ar.failed() && !ex.cancelled()) LOG.debug("request {}: response stream ended early: {}", ex.requestId(), ar.cause().toString());
-        finish(ex, reply.status(), reply.cacheStatus());
+        finish(ex, reply.status(), reply.cacheStatus(), false);
       });
       return;
     }
@@ -164,13 +168,17 @@ public final class ProxyVerticle extends VerticleBase {
     if (reply.prefix() != null) response.write(reply.prefix());
     reply.stream().pipeTo(response).onComplete(ar -> {
       if (ar.failed() && !ex.cancelled()) LOG.debug("request {}: response stream ended early: {}", ex.requestId(), ar.cause().toString());
-      finish(ex, reply.status(), reply.cacheStatus());
+      finish(ex, reply.status(), reply.cacheStatus(), false);
     });
   }
 
-  /** @param cache where the answer came from, or null when the client left before it */
-  private void finish(Exchange ex, int status, XCache cache) {
+  /**
+   * @param cache where the answer came from, or null when the client left before it
+   * @param ownAnswer the answer is an error Tollgate produced itself
+   */
+  private void finish(Exchange ex, int status, XCache cache, boolean ownAnswer) {
     long nanos = System.nanoTime() - ex.startNanos();
+    ex.tally().book(economics, ex, status, cache, ownAnswer);
     String source = cache == null ? "CANCELLED" : cache.header();
     metrics.requestEnded(ex.routeName(), status, source, nanos);
     if (LOG.isDebugEnabled()) {

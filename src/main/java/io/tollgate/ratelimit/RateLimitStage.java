@@ -98,6 +98,7 @@ public final class RateLimitStage implements Stage {
     if (ex.staleFallback()) {
       if (limiter.holdForProbe(charges)) {
         staleWhileThrottled.increment();
+        ex.tally().absorbed();
         return Future.failedFuture(GatewayException.UPSTREAM_PAUSED);
       }
       return send(ex, next, charges, deadlineNanos, budget).onComplete(done -> limiter.probed(charges));
@@ -113,6 +114,7 @@ public final class RateLimitStage implements Stage {
             waits.increment();
             tokensWaited.increment(permit.tokens());
             waitTime.record(permit.waited().toNanos(), TimeUnit.NANOSECONDS);
+            ex.tally().waited(permit.waited());
           }
           return next.proceed(ex);
         })
@@ -124,6 +126,7 @@ public final class RateLimitStage implements Stage {
           // A probe that finds the budget still spent answers from its stale entry, like those that held back.
           if (ex.staleFallback()) {
             staleWhileThrottled.increment();
+            ex.tally().absorbed();
             reply.discard();
             return Future.failedFuture(GatewayException.UPSTREAM_PAUSED);
           }
@@ -131,6 +134,7 @@ public final class RateLimitStage implements Stage {
           Duration pause = said.retryAfter() == null ? Duration.ofSeconds(1) : said.retryAfter();
           if (left <= 0 || pause.toNanos() >= left) return Future.succeededFuture(reply);
           requeued.increment();
+          ex.tally().retried(true);
           reply.discard();
           return admitAndSend(ex, next, charges, deadlineNanos, Duration.ofNanos(left));
         });

@@ -70,6 +70,7 @@ public final class ResilienceStage implements Stage {
       }
       retries.computeIfAbsent(cause, c -> Counter.builder(MeterNames.RETRIES).tag(MeterNames.TAG_CAUSE, c).register(registry))
           .increment();
+      ex.tally().retried(said.kind() == UpstreamOutcome.Kind.THROTTLED);
       if (reply != null) reply.discard();
       return sleep(delay).compose(v -> ex.cancelled() ? Future.failedFuture(Breakers.CLIENT_GONE)
           : attempt(ex, next, n + 1, true, deadline));

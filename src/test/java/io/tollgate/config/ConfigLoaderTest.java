@@ -147,6 +147,27 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void economics_keys_are_checked_naming_the_key() throws Exception {
+    String file = write("""
+        economics:
+          topTenants: -1
+          idleAfter: 0s
+          tenantAliases: {"t-1": "has space", "t-2": other, "t-3": contoso, "t-4": contoso}
+          topTenant: 3
+        """);
+    String all = String.join("\n", problems(file, Map.of(), Map.of()));
+    assertTrue(all.contains("economics.topTenants: got -1, expected an integer between 0 and 1000"), all);
+    assertTrue(all.contains("economics.idleAfter: got '0s'"), all);
+    assertTrue(all.contains("economics.tenantAliases.t-1: got 'has space'"), all);
+    assertTrue(all.contains("economics.tenantAliases.t-2: got 'other'"), all);
+    assertTrue(all.contains("economics.tenantAliases.t-4: got 'contoso'"), all);
+    assertTrue(all.contains("economics.topTenant:"), all);
+    TollgateOptions o = load(write("economics:\n  topTenants: 3\n  tenantAliases: {\"t-1\": contoso}\n"), Map.of(), Map.of());
+    assertEquals(3, o.getEconomics().getTopTenants());
+    assertEquals(Map.of("t-1", "contoso"), o.getEconomics().getTenantAliases());
+  }
+
+  @Test
   void yaml_syntax_error_names_the_file_and_the_line() throws Exception {
     String file = write("server:\n  port: 8080\n   host: [oops\n");
     List<String> problems = problems(file, Map.of(), Map.of());
