@@ -45,7 +45,7 @@ YAML
   taskset -c 1 java -Xmx1g -jar "$WORK/sim.jar" simulate --port "$simport" > bench-results/logs/fair-sim.log 2>&1 &
   PIDS+=($!)
   wait_for "http://127.0.0.1:$simport/_sim/stats"
-  (cd "$WORK" && exec taskset -c 0 java -Xmx1g -jar "$WORK/sim.jar" --config "$WORK/fair.yaml" \
+  (cd "$WORK" && exec taskset -c 0 java -XX:+UseG1GC -Xmx448m -jar "$WORK/sim.jar" --config "$WORK/fair.yaml" \
     --upstream "http://127.0.0.1:$simport" --port "$port" --management-port "$mport") > "bench-results/logs/fair-gateway-$label.log" 2>&1 &
   PIDS+=($!)
   wait_for "http://127.0.0.1:$mport/health/live"
