@@ -128,6 +128,11 @@ class FairSharesTest {
     assertEquals(0, harness.sim().stats().gatewayHeaders(), "the lane header is never forwarded");
     assertEquals(FLOOD, harness.sim().stats().priority("low"), "background calls carry x-ms-throttle-priority: low");
     assertEquals(NEWCOMERS + 1, harness.sim().stats().priority("high"), "interactive calls carry high");
+    // The per-tenant economics book each read in its lane.
+    String metrics = harness.http().send(HttpRequest.newBuilder(URI.create(harness.management() + "/metrics")).build(),
+        HttpResponse.BodyHandlers.ofString()).body();
+    assertTrue(metrics.matches("(?s).*tollgate_tenant_reads_total\\{lane=\"background\",source=\"upstream\",tenant=\"[0-9a-f]{8}\"} "
+        + FLOOD + "\\.0\n.*"), metrics);
   }
 
   @Test
