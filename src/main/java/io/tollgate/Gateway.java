@@ -26,6 +26,7 @@ import io.tollgate.proxy.Lane;
 import io.tollgate.proxy.UpstreamSpend;
 import io.tollgate.proxy.CallerIdentity;
 import io.tollgate.proxy.CallerVerification;
+import io.tollgate.proxy.AccessLog;
 import io.tollgate.proxy.ContentEncodingStage;
 import io.tollgate.proxy.Forwarder;
 import io.tollgate.proxy.Pipeline;
@@ -67,6 +68,7 @@ public final class Gateway {
   private final TollgateOptions options;
   private final TollgateMetrics metrics;
   private final TenantEconomics economics;
+  private final AccessLog accessLog;
   private final Readiness readiness = new Readiness();
   private final List<java.util.function.Supplier<Future<?>>> closeHooks = new java.util.concurrent.CopyOnWriteArrayList<>();
   private final Clock clock;
@@ -94,6 +96,7 @@ public final class Gateway {
     this.metrics = metrics;
     this.economics = new TenantEconomics(options.getEconomics(), metrics.registry(),
         java.util.Arrays.stream(Lane.values()).map(Lane::label).toList(), System::nanoTime);
+    this.accessLog = AccessLog.open(options.getAccessLog());
   }
 
   /** Starts a gateway; the returned future fails (and everything started is closed) if any part fails. */
@@ -153,7 +156,7 @@ public final class Gateway {
           if (proxyOptions.getServer().getPort() == 0) proxyOptions.getServer().setPort(-1);
           List<ProxyVerticle> deployed = new java.util.concurrent.CopyOnWriteArrayList<>();
           return vertx.deployVerticle(() -> {
-            ProxyVerticle v = new ProxyVerticle(proxyOptions, metrics, economics, routes, identity, this::pipeline);
+            ProxyVerticle v = new ProxyVerticle(proxyOptions, metrics, economics, accessLog, routes, identity, this::pipeline);
             deployed.add(v);
             return v;
           }, new DeploymentOptions().setInstances(instances)).map(id -> {
@@ -289,7 +292,10 @@ public final class Gateway {
     // from a plain thread with a context-free promise: a close started on one of its own event loops (a failed
     // start, or the end of the drain) would report its completion to a loop that no longer runs.
     drainProxies().onComplete(drained -> new Thread(() -> {
-      Future<Void> closed = vertx.close().eventually(this::closeTrafficControl).onComplete(ar -> metrics.close());
+      Future<Void> closed = vertx.close().eventually(this::closeTrafficControl).onComplete(ar -> {
+        metrics.close();
+        if (accessLog != null) accessLog.close();
+      });
       for (var hook : closeHooks) closed = closed.eventually(hook::get);
       closed.onComplete(done);
     }, "tollgate-close").start());

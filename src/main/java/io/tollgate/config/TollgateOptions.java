@@ -21,6 +21,7 @@ public final class TollgateOptions {
   private RetryOptions retry = new RetryOptions();
   private IdentityOptions identity = new IdentityOptions();
   private EconomicsOptions economics = new EconomicsOptions();
+  private AccessLogOptions accessLog = new AccessLogOptions();
 
   public TollgateOptions() {}
 
@@ -37,6 +38,7 @@ public final class TollgateOptions {
     retry = new RetryOptions(o.retry);
     identity = new IdentityOptions(o.identity);
     economics = new EconomicsOptions(o.economics);
+    accessLog = new AccessLogOptions(o.accessLog);
   }
 
   /**
@@ -60,6 +62,7 @@ public final class TollgateOptions {
     o.retry = RetryOptions.read(root.section("retry"));
     o.identity = IdentityOptions.read(root.section("identity"));
     o.economics = EconomicsOptions.read(root.section("economics"));
+    o.accessLog = AccessLogOptions.read(root.section("accessLog"));
     root.rejectUnknown();
     if (o.server.getPort() != 0 && o.server.getPort() == o.management.getPort()) {
       problems.add(new ConfigProblem("management.port", o.management.getPort(), "a port other than server.port"));
@@ -78,7 +81,7 @@ public final class TollgateOptions {
         .put("cache", cache.toJson())
         .put("rateLimit", rateLimit.toJson()).put("bulkhead", bulkhead.toJson())
         .put("breaker", breaker.toJson()).put("retry", retry.toJson()).put("identity", identity.toJson())
-        .put("economics", economics.toJson());
+        .put("economics", economics.toJson()).put("accessLog", accessLog.toJson());
   }
 
   @Override
@@ -102,6 +105,8 @@ public final class TollgateOptions {
   public TollgateOptions setBulkhead(BulkheadOptions bulkhead) { this.bulkhead = bulkhead; return this; }
   public IdentityOptions getIdentity() { return identity; }
   public TollgateOptions setIdentity(IdentityOptions identity) { this.identity = identity; return this; }
+  public AccessLogOptions getAccessLog() { return accessLog; }
+  public TollgateOptions setAccessLog(AccessLogOptions accessLog) { this.accessLog = accessLog; return this; }
   public EconomicsOptions getEconomics() { return economics; }
   public TollgateOptions setEconomics(EconomicsOptions economics) { this.economics = economics; return this; }
   public BreakerOptions getBreaker() { return breaker; }

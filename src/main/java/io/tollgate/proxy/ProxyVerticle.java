@@ -35,6 +35,7 @@ public final class ProxyVerticle extends VerticleBase {
   private final TollgateOptions options;
   private final TollgateMetrics metrics;
   private final TenantEconomics economics;
+  private final AccessLog accessLog;
   private final Function<Forwarder, Pipeline> pipelineFactory;
   private final CallerIdentity identity;
   private final RouteTable routes;
@@ -47,10 +48,12 @@ public final class ProxyVerticle extends VerticleBase {
    * @param pipelineFactory builds this verticle's pipeline around its own forwarder (stages are shared or
    *     per-verticle as each needs)
    * @param economics where each request's {@link Tally} is booked, or null
+   * @param accessLog where each request's line goes, or null (off)
    */
-  public ProxyVerticle(TollgateOptions options, TollgateMetrics metrics, TenantEconomics economics, RouteTable routes,
-      CallerIdentity identity, Function<Forwarder, Pipeline> pipelineFactory) {
+  public ProxyVerticle(TollgateOptions options, TollgateMetrics metrics, TenantEconomics economics, AccessLog accessLog,
+      RouteTable routes, CallerIdentity identity, Function<Forwarder, Pipeline> pipelineFactory) {
     this.economics = economics;
+    this.accessLog = accessLog;
     this.routes = routes;
     this.identity = identity;
     this.options = new TollgateOptions(options);
@@ -178,6 +181,7 @@ public final class ProxyVerticle extends VerticleBase {
    */
   private void finish(Exchange ex, int status, XCache cache, boolean ownAnswer) {
     long nanos = System.nanoTime() - ex.startNanos();
+    if (accessLog != null) accessLog.log(ex, status, cache);
     ex.tally().book(economics, ex, status, cache, ownAnswer);
     String source = cache == null ? "CANCELLED" : cache.header();
     metrics.requestEnded(ex.routeName(), status, source, nanos);

@@ -31,9 +31,26 @@ public final class Tally {
   private long absorbed;
   private long retries;
   private long waitNanos;
+  /** For the access log, kept across bookings: the last upstream status, total upstream time, total wait. */
+  private int upstreamStatus;
+  private long upstreamNanos;
+  private long waitedNanos;
   private TenantEconomics economics;
   private Caller caller;
   private int lane;
+
+  /** An upstream call made for this request answered {@code status} after {@code nanos} (the access log's figures). */
+  public void upstreamCall(int status, long nanos) {
+    upstreamStatus = status;
+    upstreamNanos += nanos;
+  }
+
+  /** The last upstream call's status, or 0 when none answered. */
+  public int upstreamStatus() { return upstreamStatus; }
+  /** Time spent in upstream calls, all attempts. */
+  public long upstreamNanos() { return upstreamNanos; }
+  /** Time waited for rate-limit tokens, all attempts. */
+  public long waitedNanos() { return waitedNanos; }
 
   /** The upstream answered one call made for this request (not a {@code $batch} chunk), costing {@code resourceUnits}. */
   public void upstreamAnswered(int resourceUnits) {
@@ -64,6 +81,7 @@ public final class Tally {
   /** The request waited this long for rate-limit tokens. */
   public void waited(Duration waited) {
     waitNanos += waited.toNanos();
+    waitedNanos += waited.toNanos();
     flushIfBooked();
   }
 

@@ -16,8 +16,10 @@ public final class UpstreamSpend implements Stage {
 
   @Override
   public Future<Reply> apply(Exchange ex, Chain next) {
-    if (ex.batchSteps() != null) return next.proceed(ex);
-    return next.proceed(ex).onSuccess(reply -> ex.tally().upstreamAnswered(resourceUnits(reply.headers(), ex.route().cost())));
+    long start = System.nanoTime();
+    Future<Reply> answer = next.proceed(ex).onSuccess(reply -> ex.tally().upstreamCall(reply.status(), System.nanoTime() - start));
+    if (ex.batchSteps() != null) return answer;
+    return answer.onSuccess(reply -> ex.tally().upstreamAnswered(resourceUnits(reply.headers(), ex.route().cost())));
   }
 
   /** The cost the upstream said ({@code x-ms-resource-unit}, a positive integer), else {@code estimate}. */
