@@ -56,6 +56,8 @@ final class FairGate {
   private final AtomicInteger waiting;
   private final int maxWaiters;
   private final LongSupplier nanoTime;
+  /** {@link Ticket#deadlineTimer} once the ticket left the queue to make its reservation. */
+  private static final long DISPATCHED = -2;
   /** Reservations made with a wait that have not gone yet (direct ones and the queue's). */
   private int holders;
 
@@ -194,13 +196,18 @@ final class FairGate {
   /** A holder went: when none is left, the queue's next waiter makes its reservation. */
   private void release() {
     Ticket next;
+    long timer;
     synchronized (this) {
       holders--;
       if (holders > 0) return;
       next = queue.poll(nanoTime.getAsLong());
       if (next == null) return;
       holders++;
+      // Its deadline no longer applies as a queued waiter's: from here on the reservation keeps to it.
+      timer = next.deadlineTimer;
+      next.deadlineTimer = DISPATCHED;
     }
+    if (timer >= 0) vertx.cancelTimer(timer);
     next.dispatch();
   }
 
@@ -227,18 +234,22 @@ final class FairGate {
     @Override int cost() { return charge.tokens(); }
     @Override Flow flow() { return flow; }
 
+    /** Sets the timer of its deadline, unless it has left the queue already (then the reservation keeps to it). */
     void armDeadline() {
       long ms = Math.max(1, TimeUnit.NANOSECONDS.toMillis(maxWaitNanos));
       long id = vertx.setTimer(ms, x -> expire());
+      boolean late;
       synchronized (FairGate.this) {
-        deadlineTimer = id;
+        late = deadlineTimer == DISPATCHED || dead();
+        if (!late) deadlineTimer = id;
       }
+      if (late) vertx.cancelTimer(id);
     }
 
     /** Its deadline came while it was still queued: it leaves with a 429. */
     private void expire() {
       synchronized (FairGate.this) {
-        if (dead() || deadlineTimer == -2) return;
+        if (dead() || deadlineTimer == DISPATCHED) return;
         queue.remove(this);
       }
       waiting.decrementAndGet();
@@ -251,12 +262,6 @@ final class FairGate {
 
     /** Its turn: make the reservation (within what is left of its wait) and wait it out. */
     void dispatch() {
-      long timer;
-      synchronized (FairGate.this) {
-        timer = deadlineTimer;
-        deadlineTimer = -2;
-      }
-      if (timer >= 0) vertx.cancelTimer(timer);
       long left = maxWaitNanos - (nanoTime.getAsLong() - arrived);
       if (left < 0) {
         waiting.decrementAndGet();

@@ -31,6 +31,8 @@ final class FairQueue<T extends FairQueue.Waiter> {
     Fifo job;
     Drr.Slot flowSlot;
     boolean dead;
+    /** Taken by {@link #poll}: no longer the queue's, so {@link #remove} leaves it alone. */
+    boolean polled;
 
     abstract int cost();
     abstract Flow flow();
@@ -95,15 +97,16 @@ final class FairQueue<T extends FairQueue.Waiter> {
     Lane lane = pick(nowNanos);
     Waiter w = lane(lane).poll();
     if (w == null) return null;
+    w.polled = true;
     size--;
     w.flowSlot.live--;
     served(lane, w.cost(), nowNanos);
     return (T) w;
   }
 
-  /** A queued waiter gives up: it is no longer counted, and skipped when it comes up. */
+  /** A queued waiter gives up: it is no longer counted, and skipped when it comes up (no-op once polled or removed). */
   void remove(T w) {
-    if (w.dead) return;
+    if (w.dead || w.polled) return;
     w.dead = true;
     size--;
     w.flowSlot.live--;

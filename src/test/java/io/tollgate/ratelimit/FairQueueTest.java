@@ -140,6 +140,18 @@ class FairQueueTest {
   }
 
   @Test
+  void a_waiter_that_gives_up_after_it_was_taken_leaves_the_queue_as_it_is() {
+    // A deadline timer can fire on another event loop just after the waiter was taken for its reservation.
+    FairQueue<W> q = new FairQueue<>(0.8, 1, 100);
+    add(q, 3, Lane.INTERACTIVE, "A", "-", 1);
+    W taken = q.poll(0);
+    q.remove(taken);
+    q.remove(taken);
+    assertEquals(2, q.size());
+    assertTrue(q.poll(1) != null && q.poll(2) != null && q.poll(3) == null, "the other two are still served");
+  }
+
+  @Test
   void making_room_evicts_the_newest_waiter_of_the_heaviest_flow_only() {
     FairQueue<W> q = new FairQueue<>(0.8, 5, 100);
     List<W> heavy = add(q, 20, Lane.INTERACTIVE, "heavy", "-", 1);

@@ -111,8 +111,9 @@ class FairSharesTest {
     Thread.sleep(200);
     int overtook = overtaking(List.of(harness.gateway()), a, new String[0], harness.gateway(), b, new String[0]);
     System.out.println("tenant flood answers while B waited: " + overtook);
-    // Arrival order would put all ~27 queued flood requests first; round robin (quantum 1) alternates.
-    assertTrue(overtook <= 5, "flood answers while tenant B waited: " + overtook + " " + answered);
+    // Arrival order would put all ~27 queued flood requests first; round robin (quantum 1) alternates: one flood
+    // request per newcomer, plus the one holding the door and answers already on their way.
+    assertTrue(overtook <= 8, "flood answers while tenant B waited: " + overtook + " " + answered);
   }
 
   @Test
