@@ -50,7 +50,7 @@ YAML
   PIDS+=($!)
   wait_for "http://127.0.0.1:$mport/health/live"
   echo "## $label" | tee -a "$OUT"
-  taskset -c 1 java -Xmx2g -cp "$CP" io.tollgate.bench.FairnessBenchmark "http://127.0.0.1:$port" "$SECONDS_" "$WARMUP" "$@" | tee -a "$OUT"
+  taskset -c 1 java -XX:+UseG1GC -Xmx1g -cp "$CP" io.tollgate.bench.FairnessBenchmark "http://127.0.0.1:$port" "$SECONDS_" "$WARMUP" "$@" | tee -a "$OUT"
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   PIDS=()
