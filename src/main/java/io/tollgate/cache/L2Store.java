@@ -18,6 +18,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -103,6 +104,23 @@ public final class L2Store {
       + NOW + prune("KEYS[2]", "KEYS[3]") + "return 1";
 
   /**
+   * KEYS: entry, lease (one hash tag, so one slot). ARGV: flight token, lease ms. A miss's one round trip for
+   * fleet-wide single flight: the entry if Redis has it ({@code {1, meta, body, gz}}); else the lease, taken
+   * now ({@code {2}}, SET NX PX) or held by another flight ({@code {3, its remaining ms}}).
+   */
+  private static final RedisLink.Script CLAIM = new RedisLink.Script(
+      "local e = redis.call('HMGET', KEYS[1], 'meta', 'body', 'gz') "
+      + "if e[1] and e[2] then return {1, e[1], e[2], e[3] or '0'} end "
+      + "if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2} end "
+      + "return {3, redis.call('PTTL', KEYS[2])}");
+  /** KEYS: lease. ARGV: flight token, lease ms. Extends the lease while this flight still holds it. */
+  private static final RedisLink.Script RENEW = new RedisLink.Script(
+      "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0");
+  /** KEYS: lease. ARGV: flight token. Ends the lease if this flight still holds it. */
+  private static final RedisLink.Script RELEASE = new RedisLink.Script(
+      "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0");
+
+  /**
    * Lua: removes up to {@link #PRUNE_PER_CALL} paths whose entries have all expired from the path index (the
    * sorted-by-path set {@code lex} and the by-expiry set {@code exp}); needs {@code now}.
    */
@@ -122,6 +140,8 @@ public final class L2Store {
   private final String instanceId;
   private final Consumer<JsonObject> onRemoteInvalidation;
   private final RedisLink.Watcher transitions = new Transitions();
+  /** Told of other instances' {@code landed} messages (key digest, outcome), on the link's context; set once. */
+  private volatile BiConsumer<String, String> onLanded = (digest, outcome) -> { };
   /**
    * Invalidations that could not reach Redis (lost or stalled), replayed and published as soon as it answers
    * again. Until then L2 reads and stores of the paths they cover are skipped: Redis may still hold the old
@@ -219,6 +239,11 @@ public final class L2Store {
     return tag(key.path()) + ":e:" + inEpoch + ":" + key.digest();
   }
 
+  /** The key's fleet lease in an epoch: beside its entry, on the entry's slot (the claim script reads both). */
+  private String leaseKey(CacheKey key, long inEpoch) {
+    return tag(key.path()) + ":l:" + inEpoch + ":" + key.digest();
+  }
+
   /** Every cached path, as {@link #indexMember}, all scored 0: sorted by case-folded path for range reads. */
   private String pathsKey() {
     return prefix + "{paths}";
@@ -255,13 +280,80 @@ public final class L2Store {
     return send(Request.cmd(Command.HMGET).arg(entryKey(key, e)).arg("meta").arg("body").arg("gz"))
         .compose(r -> {
           if (r == null || r.size() < 2 || r.get(0) == null || r.get(1) == null) return Future.succeededFuture();
-          JsonObject meta = new JsonObject(r.get(0).toString());
-          Buffer body = r.get(1).toBuffer();
-          boolean gz = r.get(2) != null && "1".equals(r.get(2).toString());
-          if (!gz) return Future.succeededFuture(CachedResponse.fromMeta(meta, body));
-          return codec.run(() -> CachedResponse.fromMeta(meta, Gzip.decompress(body, Long.MAX_VALUE)));
+          return decode(r.get(0), r.get(1), r.get(2));
         })
         .otherwiseEmpty();
+  }
+
+  /** An entry's fields as stored ({@code meta}, {@code body}, {@code gz}); a compressed body is inflated on the worker pool. */
+  private Future<CachedResponse> decode(Response metaField, Response bodyField, Response gzField) {
+    JsonObject meta = new JsonObject(metaField.toString());
+    Buffer body = bodyField.toBuffer();
+    boolean gz = gzField != null && "1".equals(gzField.toString());
+    if (!gz) return Future.succeededFuture(CachedResponse.fromMeta(meta, body));
+    return codec.run(() -> CachedResponse.fromMeta(meta, Gzip.decompress(body, Long.MAX_VALUE)));
+  }
+
+  /** What a miss's claim found in Redis (see {@link #claim}). */
+  record Claim(Kind kind, CachedResponse entry, long heldMs) {
+    enum Kind {
+      /** Redis has the entry (stored since the lookup missed). */
+      ENTRY,
+      /** This flight holds the lease now: it fetches. */
+      LEASED,
+      /** Another flight holds the lease, for {@code heldMs} more unless renewed or released. */
+      HELD,
+      /** Redis is away, failed, or may hold an answer an unreplayed invalidation covers: no lease, no entry. */
+      UNAVAILABLE
+    }
+
+    static final Claim LEASED_NOW = new Claim(Kind.LEASED, null, 0);
+    static final Claim NONE = new Claim(Kind.UNAVAILABLE, null, 0);
+  }
+
+  /**
+   * One round trip ({@link #CLAIM}): the key's entry if Redis has it, else a lease on the key for
+   * {@code leaseMs} (taken or held by another flight). Never fails: trouble is {@link Claim.Kind#UNAVAILABLE}.
+   *
+   * @param token names this flight in the lease (instance id and a sequence number)
+   */
+  Future<Claim> claim(CacheKey key, String token, long leaseMs) {
+    long e = epoch.get();
+    if (e < 0 || !connected() || pendingCovers(key.path())) return Future.succeededFuture(Claim.NONE);
+    return redis.eval(CLAIM, List.of(entryKey(key, e), leaseKey(key, e)), List.of(token, Long.toString(leaseMs)), timeoutMs)
+        .onFailure(this::count)
+        .compose(r -> switch (r.get(0).toInteger()) {
+          case 1 -> decode(r.get(1), r.get(2), r.get(3)).map(c -> new Claim(Claim.Kind.ENTRY, c, 0));
+          case 2 -> Future.succeededFuture(Claim.LEASED_NOW);
+          default -> Future.succeededFuture(new Claim(Claim.Kind.HELD, null, Math.max(0, r.get(1).toLong())));
+        })
+        .otherwise(Claim.NONE);
+  }
+
+  /** Extends a lease this flight holds to {@code leaseMs} from now; best effort. */
+  void renew(CacheKey key, String token, long leaseMs) {
+    long e = epoch.get();
+    if (e < 0 || !connected()) return;
+    redis.eval(RENEW, List.of(leaseKey(key, e)), List.of(token, Long.toString(leaseMs)), timeoutMs).onFailure(this::count);
+  }
+
+  /**
+   * Ends a lease this flight holds and tells the other instances that its key's flight is over:
+   * {@code {"action":"landed","key":"<key digest>","outcome":"stored|unstored|failed","origin":...}} on the
+   * invalidation channel (in order with invalidations, through the one subscription every instance has). Best
+   * effort: a lost release leaves the lease to expire.
+   */
+  Future<Void> release(CacheKey key, String token, String outcome) {
+    long e = epoch.get();
+    if (e < 0 || !connected()) return Future.succeededFuture();
+    return redis.eval(RELEASE, List.of(leaseKey(key, e)), List.of(token), timeoutMs).onFailure(this::count)
+        .compose(v -> publish(new JsonObject().put("action", "landed").put("key", key.digest()).put("outcome", outcome)))
+        .otherwiseEmpty();
+  }
+
+  /** Where other instances' {@code landed} messages go (key digest, outcome), on the link's context. */
+  void onLanded(BiConsumer<String, String> listener) {
+    this.onLanded = listener;
   }
 
   /**
@@ -511,6 +603,10 @@ public final class L2Store {
     try {
       JsonObject msg = new JsonObject(payload);
       if (instanceId.equals(msg.getString("origin"))) return;
+      if ("landed".equals(msg.getString("action"))) {
+        onLanded.accept(msg.getString("key", ""), msg.getString("outcome", ""));
+        return;
+      }
       // Switch first: no read of the old epoch starts after the L1 that may hold its entries is emptied.
       if ("epoch".equals(msg.getString("action"))) learnEpoch(msg.getLong("epoch", 0L));
       onRemoteInvalidation.accept(msg);
