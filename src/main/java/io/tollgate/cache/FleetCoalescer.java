@@ -39,8 +39,11 @@ import java.util.function.Supplier;
  * arrive on the Redis link's context. Nothing blocks; the only Redis call on a miss is the claim.
  */
 public final class FleetCoalescer {
-  /** How long a lease lives unless renewed: how long a killed leader holds its followers up at most. */
-  static final long LEASE_MS = 1000;
+  /**
+   * How long a lease lives unless renewed (every third of it): how long a killed leader holds its followers up at
+   * most, and how long a leader's event loop may stall before another instance takes over.
+   */
+  static final long LEASE_MS = 2000;
   /** A follower claims again this long after the lease it saw should have ended. */
   static final long EXPIRY_MARGIN_MS = 20;
   /** Keys with waiting flights, at most; past it a flight fetches alone. */
