@@ -346,9 +346,11 @@ public final class L2Store {
   Future<Void> release(CacheKey key, String token, String outcome) {
     long e = epoch.get();
     if (e < 0 || !connected()) return Future.succeededFuture();
-    return redis.eval(RELEASE, List.of(leaseKey(key, e)), List.of(token), timeoutMs).onFailure(this::count)
-        .compose(v -> publish(new JsonObject().put("action", "landed").put("key", key.digest()).put("outcome", outcome)))
-        .otherwiseEmpty();
+    // Both at once (one round trip on the critical path of the followers): a follower that claims before the
+    // lease is gone still finds the entry first, which the claim script reads before the lease.
+    Future<Response> released = redis.eval(RELEASE, List.of(leaseKey(key, e)), List.of(token), timeoutMs).onFailure(this::count);
+    Future<Void> told = publish(new JsonObject().put("action", "landed").put("key", key.digest()).put("outcome", outcome));
+    return Future.join(released, told).<Void>mapEmpty().otherwiseEmpty();
   }
 
   /** Where other instances' {@code landed} messages go (key digest, outcome), on the link's context. */
