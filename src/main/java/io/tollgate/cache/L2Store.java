@@ -35,7 +35,11 @@ import org.slf4j.LoggerFactory;
  * (ZRANGEBYLEX), so a write costs the paths it changes, not every path cached; every script that touches
  * the index prunes paths whose entries have all expired, so the index holds live paths only. An entry and
  * its path's entry set share the hash tag {@code {h}}, so they live on one cluster slot and are written in
- * one MULTI.
+ * one MULTI. Beside an entry, {@code p{h}:l:<epoch>:<key digest>} is the key's fleet lease while one instance
+ * fetches it ({@link FleetCoalescer}); {@link #claim} reads the entry and takes the lease in one script.
+ *
+ * <p>Pub/sub: one channel, {@code p invalidations}, carries {@code invalidate}, {@code clear}, {@code epoch} and
+ * the fleet's {@code landed} messages, each with the sending instance's {@code origin} (its own are skipped).
  *
  * <p>Degradation: every operation has a timeout ({@code cache.l2.operationTimeout}); a failure is counted and
  * marks the gateway's {@link RedisLink} down, after which operations are skipped until the link's probe finds
