@@ -22,7 +22,8 @@ import java.util.function.Supplier;
  * <ul>
  *   <li><b>Leader</b> (took the lease): fetches and stores as without a fleet, renews the lease every third of its
  *   life until its store is done, then releases it and publishes {@code landed} (stored, unstored or failed) on the
- *   cache's invalidation channel, the one subscription every instance already has.</li>
+ *   cache's invalidation channel, the one subscription every instance already has. When the answer is stored in
+ *   L2, the store's own script releases and publishes, atomically with the write (one round trip fewer).</li>
  *   <li><b>Follower</b> (lease held elsewhere): waits for a {@code landed} of its key or for the lease's end,
  *   whichever comes first, then claims again: the entry (served only through the recent-invalidation check of any
  *   L2 read, counted from when the flight began, so a write heard meanwhile sends it upstream instead), the lease
@@ -155,7 +156,12 @@ public final class FleetCoalescer {
 
   /** Fetches; with a lease, keeps it until the store is done, then releases it and tells the fleet. */
   private <T> Future<T> lead(CacheKey key, Supplier<Future<Led<T>>> fetch, String token) {
-    long renewer = token == null ? -1 : vertx.setPeriodic(LEASE_MS / 3, id -> l2.renew(key, token, LEASE_MS));
+    long renewer = -1;
+    if (token != null) {
+      l2.holding(key, token);
+      renewer = vertx.setPeriodic(LEASE_MS / 3, id -> l2.renew(key, token, LEASE_MS));
+    }
+    long renewing = renewer;
     Future<Led<T>> led;
     try {
       led = fetch.get();
@@ -165,9 +171,9 @@ public final class FleetCoalescer {
     if (token != null) {
       led.onComplete(ar -> {
         if (ar.failed()) {
-          land(key, token, renewer, FAILED);
+          land(key, token, renewing, FAILED);
         } else {
-          ar.result().stored().onComplete(s -> land(key, token, renewer, s.succeeded() && Boolean.TRUE.equals(s.result()) ? STORED : UNSTORED));
+          ar.result().stored().onComplete(s -> land(key, token, renewing, s.succeeded() && Boolean.TRUE.equals(s.result()) ? STORED : UNSTORED));
         }
       });
     }
@@ -178,7 +184,8 @@ public final class FleetCoalescer {
     vertx.cancelTimer(renewer);
     // This instance's own flights of the key (one begun after an invalidation) hear it here, not from Redis.
     landed(key.digest(), outcome);
-    l2.release(key, token, outcome);
+    // Unless the store's own script already ended the lease and told the fleet (the usual case).
+    if (l2.landing(key, token)) l2.release(key, token, outcome);
   }
 
   /** A flight of the key with this digest is over (here or on another instance): its followers claim again. */

@@ -85,6 +85,19 @@ public final class L2Store {
       + "redis.call('PEXPIREAT', KEYS[1], ARGV[5]) redis.call('SADD', KEYS[2], ARGV[6]) "
       + "redis.call('PEXPIRE', KEYS[2], ARGV[7]) return 1";
   /**
+   * {@link #STORE_ENTRY} for a key whose fleet lease this instance holds. Extra KEYS: the lease (same slot);
+   * ARGV: flight token, channel, {@code landed} message. Once the entry is written, ends the lease if this flight
+   * still holds it and publishes {@code landed} in the same step, so followers hear of the entry one round trip
+   * sooner; returns 2 then, 0 when the tombstone refused the entry (nothing released or published).
+   */
+  private static final String STORE_ENTRY_AND_LAND = "local t = redis.call('GET', KEYS[3]) "
+      + "if t and tonumber(t) >= tonumber(ARGV[1]) then return 0 end "
+      + "redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'body', ARGV[3], 'gz', ARGV[4]) "
+      + "redis.call('PEXPIREAT', KEYS[1], ARGV[5]) redis.call('SADD', KEYS[2], ARGV[6]) "
+      + "redis.call('PEXPIRE', KEYS[2], ARGV[7]) "
+      + "if redis.call('GET', KEYS[4]) == ARGV[8] then redis.call('DEL', KEYS[4]) end "
+      + "redis.call('PUBLISH', ARGV[9], ARGV[10]) return 2";
+  /**
    * KEYS: log, epoch. ARGV: time, member ({@code time:/**}), forget before, window ms. Logs an invalidation of
    * everything and, in the same atomic step, starts a new epoch; returns it. A store that indexes its path
    * after this sees the invalidation (if its read began before) or the new epoch (if it began in the old one).
@@ -144,6 +157,11 @@ public final class L2Store {
   private final String instanceId;
   private final Consumer<JsonObject> onRemoteInvalidation;
   private final RedisLink.Watcher transitions = new Transitions();
+  /**
+   * Fleet leases this instance's flights hold, by full cache key: a store of such a key ends the lease and tells
+   * the fleet in its own script ({@link #STORE_ENTRY_AND_LAND}), and takes it out of here when it did.
+   */
+  private final ConcurrentHashMap<String, String> leases = new ConcurrentHashMap<>();
   /** Told of other instances' {@code landed} messages (key digest, outcome), on the link's context; set once. */
   private volatile BiConsumer<String, String> onLanded = (digest, outcome) -> { };
   /**
@@ -334,6 +352,24 @@ public final class L2Store {
         .otherwise(Claim.NONE);
   }
 
+  /** This instance's flight {@code token} holds {@code key}'s lease: a store of the key releases it (see {@link #put}). */
+  void holding(CacheKey key, String token) {
+    leases.put(key.value(), token);
+  }
+
+  /**
+   * The flight is over: forgets its lease.
+   *
+   * @return false when a store of the key has already released the lease and told the fleet
+   */
+  boolean landing(CacheKey key, String token) {
+    return leases.remove(key.value(), token);
+  }
+
+  private JsonObject landedMessage(CacheKey key, String outcome) {
+    return new JsonObject().put("action", "landed").put("key", key.digest()).put("outcome", outcome).put("origin", instanceId);
+  }
+
   /** Extends a lease this flight holds to {@code leaseMs} from now; best effort. */
   void renew(CacheKey key, String token, long leaseMs) {
     long e = epoch.get();
@@ -353,7 +389,7 @@ public final class L2Store {
     // Both at once (one round trip on the critical path of the followers): a follower that claims before the
     // lease is gone still finds the entry first, which the claim script reads before the lease.
     Future<Response> released = redis.eval(RELEASE, List.of(leaseKey(key, e)), List.of(token), timeoutMs).onFailure(this::count);
-    Future<Void> told = publish(new JsonObject().put("action", "landed").put("key", key.digest()).put("outcome", outcome));
+    Future<Void> told = publish(landedMessage(key, outcome));
     return Future.join(released, told).<Void>mapEmpty().otherwiseEmpty();
   }
 
@@ -393,9 +429,17 @@ public final class L2Store {
             if (coversPath(logged.toString(), key.path())) return Future.succeededFuture();
           }
           String tag = tag(key.path());
-          return send(Request.cmd(Command.EVAL).arg(STORE_ENTRY).arg(3).arg(entryKey(key, e)).arg(tag + ":keys").arg(tag + ":tomb")
-              .arg(fetchBeganMillis).arg(response.meta().encode()).arg(b).arg(compress ? "1" : "0")
-              .arg(expireAt).arg(e + ":" + key.digest()).arg(Math.max(indexTtlMs, response.retainMillis())));
+          String token = leases.get(key.value());
+          Request store = Request.cmd(Command.EVAL).arg(token == null ? STORE_ENTRY : STORE_ENTRY_AND_LAND).arg(token == null ? 3 : 4)
+              .arg(entryKey(key, e)).arg(tag + ":keys").arg(tag + ":tomb");
+          if (token != null) store.arg(leaseKey(key, e));
+          store.arg(fetchBeganMillis).arg(response.meta().encode()).arg(b).arg(compress ? "1" : "0")
+              .arg(expireAt).arg(e + ":" + key.digest()).arg(Math.max(indexTtlMs, response.retainMillis()));
+          if (token == null) return send(store);
+          store.arg(token).arg(channel()).arg(landedMessage(key, FleetCoalescer.STORED).encode());
+          return send(store).onSuccess(r -> {
+            if (r != null && r.toInteger() == 2) leases.remove(key.value(), token);
+          });
         }))
         .<Void>mapEmpty().otherwiseEmpty();
   }
