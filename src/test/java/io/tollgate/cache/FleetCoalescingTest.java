@@ -28,6 +28,7 @@ import org.junit.jupiter.api.Test;
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
 class FleetCoalescingTest {
   static final String ALICE = "Bearer alice-token";
+  static final String ADMIN = "admin-token-0123456789";
   GatewayHarness harness;
   RedisClientCheck redisCheck;
 
@@ -42,8 +43,15 @@ class FleetCoalescingTest {
    * event loop must not count as Redis lost or as a leader given up on, which would add upstream calls.
    */
   List<Gateway> fleet(Duration latency) {
+    return fleet(latency, o -> { });
+  }
+
+  List<Gateway> fleet(Duration latency, java.util.function.Consumer<io.tollgate.config.TollgateOptions> more) {
     java.util.function.Consumer<io.tollgate.config.TollgateOptions> tune =
-        o -> o.getCache().setFleetCoalesceWait(Duration.ofSeconds(10)).setL2Timeout(Duration.ofSeconds(2));
+        o -> {
+          o.getCache().setFleetCoalesceWait(Duration.ofSeconds(10)).setL2Timeout(Duration.ofSeconds(2));
+          more.accept(o);
+        };
     harness = GatewayHarness.builder().simulator(new SimulatorOptions().setLatency(latency)).redis().gateway(tune).start();
     redisCheck = new RedisClientCheck(harness.gateway());
     List<Gateway> all = new ArrayList<>(List.of(harness.gateway()));
@@ -112,6 +120,27 @@ class FleetCoalescingTest {
     // The dead leader's call and one takeover (a third only if the taker's own lease ran out on a stalled machine).
     assertTrue(calls == 2 || calls == 3, "no stampede after the leader died: " + calls + " upstream calls");
     assertTrue(sum(gateways.subList(1, 3), CacheStats::fleetTakeovers) >= 1, "a follower took the lease over");
+  }
+
+  @Test
+  void an_invalidation_heard_while_waiting_for_the_leader_sends_the_followers_upstream_after_it() throws Exception {
+    List<Gateway> gateways = fleet(Duration.ofMillis(1000), o -> o.getManagement().setAdminToken(ADMIN));
+    String path = "/v1.0/groups/g15/members";
+    String lease = L2Store.tag(harness.keyPrefix(), path) + ":l:0:" + GatewayHarness.cacheKey(path, ALICE).digest();
+    CompletableFuture<HttpResponse<String>> leaders = read(gateways.get(0), path);
+    Await.until(() -> redisCheck.keyExists(lease), Duration.ofSeconds(10), "the first gateway took the lease");
+    Await.until(() -> harness.sim().stats().count("GET " + path) == 1, Duration.ofSeconds(10), "its fetch is under way");
+    List<CompletableFuture<HttpResponse<String>>> reads = new ArrayList<>();
+    for (int i = 0; i < 8; i++) reads.add(read(gateways.get(1), path));
+    Await.until(() -> gateways.get(1).cache().fleet().waiting() == 1, Duration.ofSeconds(10), "the second gateway waits");
+    // The leader's read began before this: its answer may show the group as it was, and must not be shared.
+    HttpResponse<String> invalidated = harness.http().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+            + gateways.get(1).managementPort() + "/admin/cache/invalidate?pattern=/v1.0/groups/g15/**"))
+        .header("Authorization", "Bearer " + ADMIN).POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, invalidated.statusCode(), invalidated.body());
+    assertEquals(8, sameAnswer(reads));
+    assertEquals(200, leaders.get(30, TimeUnit.SECONDS).statusCode());
+    assertEquals(2, harness.sim().stats().count("GET " + path), "the followers fetched again after the invalidation");
   }
 
   @Test
