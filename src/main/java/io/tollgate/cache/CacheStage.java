@@ -36,9 +36,9 @@ import java.util.function.Predicate;
  * <p>A GET matching a route rule is looked up (L1, then L2). Fresh → served ({@code HIT-L1}/{@code HIT-L2},
  * {@code Age}). Expired but within {@code staleWhileRevalidate} → served {@code STALE} while one background
  * refresh runs. Otherwise the rest of the pipeline is called through the {@link Coalescer}, so concurrent
- * misses make one upstream call (and, for a key neither level has, through the {@link FleetCoalescer} inside it,
- * so with L2 concurrent misses on every instance make one); the answer is buffered (up to {@code maxEntrySize}, past which it streams
- * uncached), stored when cacheable, and shared with the followers. If the upstream fails or answers 5xx
+ * misses make one upstream call (and, for a key neither level has, through the {@link FleetCoalescer} inside
+ * it, so that with L2 concurrent misses on every instance make one); the answer is buffered (up to
+ * {@code maxEntrySize}, past which it streams uncached), stored when cacheable, and shared with the followers. If the upstream fails or answers 5xx
  * and an expired entry is within {@code staleIfError}, that entry is served {@code STALE}.
  * A successful write runs the invalidation rules before its answer goes back, so read-after-write is fresh.
  */
