@@ -36,8 +36,9 @@ import java.util.function.Predicate;
  * <p>A GET matching a route rule is looked up (L1, then L2). Fresh → served ({@code HIT-L1}/{@code HIT-L2},
  * {@code Age}). Expired but within {@code staleWhileRevalidate} → served {@code STALE} while one background
  * refresh runs. Otherwise the rest of the pipeline is called through the {@link Coalescer}, so concurrent
- * misses make one upstream call; the answer is buffered (up to {@code maxEntrySize}, past which it streams
- * uncached), stored when cacheable, and shared with the followers. If the upstream fails or answers 5xx
+ * misses make one upstream call (and, for a key neither level has, through the {@link FleetCoalescer} inside
+ * it, so that with L2 concurrent misses on every instance make one); the answer is buffered (up to
+ * {@code maxEntrySize}, past which it streams uncached), stored when cacheable, and shared with the followers. If the upstream fails or answers 5xx
  * and an expired entry is within {@code staleIfError}, that entry is served {@code STALE}.
  * A successful write runs the invalidation rules before its answer goes back, so read-after-write is fresh.
  */
@@ -89,32 +90,32 @@ public final class CacheStage implements Stage, CacheAccess {
       CacheKey key = keyFor(route.path(), route.query(), ex.headers(), who.partition());
       if (clientBypasses(ex.headers())) {
         cache.stats().bypassed.increment();
-        return fetch(ex, next, key, rule, null).map(r -> r.cacheStatus(XCache.BYPASS));
+        return fetch(ex, next, key, rule, null, false).map(r -> r.cacheStatus(XCache.BYPASS));
       }
       // An expired or refused token, or a shared partition not verified lately: ask the upstream, which
       // judges the token again; a 2xx answer refreshes the entry for everyone in the partition.
-      if (!who.mayUseHits(System.currentTimeMillis())) return fetch(ex, next, key, rule, null);
+      if (!who.mayUseHits(System.currentTimeMillis())) return fetch(ex, next, key, rule, null, false);
       return lookup.apply(key).compose(hit -> {
         long now = clock.millis();
         CachedResponse stale = null;
-        if (hit != null) {
-          CachedResponse c = hit.response();
-          switch (c.freshness(now)) {
-            case FRESH:
-              return Future.succeededFuture(served(c, hit.source(), now));
-            case STALE_WHILE_REVALIDATE:
-              cache.stats().staleServed.increment();
-              refreshInBackground(ex, next, key, rule);
-              return Future.succeededFuture(served(c, XCache.STALE, now));
-            case STALE_IF_ERROR:
-              stale = c;
-              ex.staleFallback(true);
-              break;
-            default:
-              stale = c;
-          }
+        // A cold key (neither level has it) is fetched once for the fleet; an expired entry is refreshed here.
+        if (hit == null) return fetch(ex, next, key, rule, null, true);
+        CachedResponse c = hit.response();
+        switch (c.freshness(now)) {
+          case FRESH:
+            return Future.succeededFuture(served(c, hit.source(), now));
+          case STALE_WHILE_REVALIDATE:
+            cache.stats().staleServed.increment();
+            refreshInBackground(ex, next, key, rule);
+            return Future.succeededFuture(served(c, XCache.STALE, now));
+          case STALE_IF_ERROR:
+            stale = c;
+            ex.staleFallback(true);
+            break;
+          default:
+            stale = c;
         }
-        return fetch(ex, next, key, rule, stale);
+        return fetch(ex, next, key, rule, stale, false);
       });
     }
     List<PathPattern> evictions = route.evictions();
@@ -145,13 +146,19 @@ public final class CacheStage implements Stage, CacheAccess {
     return c.hasLinks(mayHoldLinks) ? r : r.noLinks();
   }
 
-  private Future<Reply> fetch(Exchange ex, Chain next, CacheKey key, Route route, CachedResponse stale) {
+  /**
+   * Coalesced with this instance's concurrent misses of the key and, when {@code fleetWide} and the fleet is on
+   * ({@link FleetCoalescer}), with the other instances' too: then a local leader may wait for another instance's
+   * answer up to {@code cache.fleetCoalesceWait} before fetching, and its followers wait that much longer.
+   */
+  private Future<Reply> fetch(Exchange ex, Chain next, CacheKey key, Route route, CachedResponse stale, boolean fleetWide) {
     boolean[] led = {false};
+    FleetCoalescer fleet = fleetWide ? cache.fleet() : null;
     Future<Captured> shared = coalescer.run(key, () -> {
       led[0] = true;
-      long began = System.currentTimeMillis();
-      return next.proceed(ex).compose(r -> capture(r, route)).onSuccess(c -> storeIfCacheable(storeKey(ex, key), route, c, began));
-    }, followerTimeoutMs);
+      if (fleet == null) return upstream(ex, next, key, route).map(FleetCoalescer.Led::answer);
+      return fleet.run(key, () -> upstream(ex, next, key, route), CacheStage::fromEntry);
+    }, fleet == null ? followerTimeoutMs : followerTimeoutMs + fleet.waitMs());
     return shared.compose(c -> {
       if (c.leaderOnly() != null) return led[0] ? Future.succeededFuture(c.leaderOnly()) : next.proceed(ex);
       if (c.status() >= 500 && stale != null && stale.usableOnError(clock.millis())) return Future.succeededFuture(staleReply(stale));
@@ -162,16 +169,25 @@ public final class CacheStage implements Stage, CacheAccess {
     });
   }
 
+  /** The upstream call and the store of its answer; {@code stored} completes when the store is done. */
+  private Future<FleetCoalescer.Led<Captured>> upstream(Exchange ex, Chain next, CacheKey key, Route route) {
+    long began = System.currentTimeMillis();
+    return next.proceed(ex).compose(r -> capture(r, route))
+        .map(c -> new FleetCoalescer.Led<>(c, storeIfCacheable(storeKey(ex, key), route, c, began)));
+  }
+
+  /** An answer another instance fetched and stored, shared like one fetched here. */
+  private static Captured fromEntry(CachedResponse entry) {
+    return new Captured(entry.status(), entry.headers(), entry.body(), null);
+  }
+
   private Reply staleReply(CachedResponse stale) {
     cache.stats().staleServed.increment();
     return served(stale, XCache.STALE, clock.millis());
   }
 
   private void refreshInBackground(Exchange ex, Chain next, CacheKey key, Route route) {
-    coalescer.run(key, () -> {
-      long began = System.currentTimeMillis();
-      return next.proceed(ex).compose(r -> capture(r, route)).onSuccess(c -> storeIfCacheable(storeKey(ex, key), route, c, began));
-    }, followerTimeoutMs);
+    coalescer.run(key, () -> upstream(ex, next, key, route).map(FleetCoalescer.Led::answer), followerTimeoutMs);
   }
 
   /**
@@ -240,17 +256,18 @@ public final class CacheStage implements Stage, CacheAccess {
     return -1;
   }
 
-  private void storeIfCacheable(CacheKey key, Route route, Captured c, long fetchBegan) {
+  /** @return when the store is done: true when the answer was stored (in L1, and in L2 if it has one), false when not kept */
+  private Future<Boolean> storeIfCacheable(CacheKey key, Route route, Captured c, long fetchBegan) {
     // An entry serves every client, including those that never accepted gzip: only identity bodies are kept.
-    if (c.leaderOnly() != null || Gzip.encoded(c.headers())) return;
+    if (c.leaderOnly() != null || Gzip.encoded(c.headers())) return Future.succeededFuture(false);
     long ttl = keptFor(route, c.status());
-    if (ttl < 0) return;
+    if (ttl < 0) return Future.succeededFuture(false);
     if (options.isHonourUpstreamCacheControl()) {
       String cc = c.headers().get("cache-control");
-      if (cc != null && (cc.contains("no-store") || cc.contains("no-cache") || cc.contains("private"))) return;
+      if (cc != null && (cc.contains("no-store") || cc.contains("no-cache") || cc.contains("private"))) return Future.succeededFuture(false);
     }
-    cache.store(key, new CachedResponse(c.status(), CachedResponse.keptHeaders(c.headers()), c.body(), clock.millis(), ttl,
-        route.staleWhileRevalidate().toMillis(), route.staleIfError().toMillis()), fetchBegan);
+    return cache.store(key, new CachedResponse(c.status(), CachedResponse.keptHeaders(c.headers()), c.body(), clock.millis(), ttl,
+        route.staleWhileRevalidate().toMillis(), route.staleIfError().toMillis()), fetchBegan).map(true);
   }
 
   /**

@@ -26,6 +26,10 @@ public final class CacheStats {
   final LongAdder coalesced = new LongAdder();
   final LongAdder staleServed = new LongAdder();
   final LongAdder bypassed = new LongAdder();
+  /** Misses answered from the entry another instance's flight stored, after waiting for it. */
+  final LongAdder fleetFollowed = new LongAdder();
+  /** Flights that took a lease over after waiting (its leader died, failed, or its answer was refused). */
+  final LongAdder fleetTakeovers = new LongAdder();
   private final L1Store l1;
   private final BooleanSupplier l2Connected;
   private final TenantEconomics economics;
@@ -47,6 +51,8 @@ public final class CacheStats {
   public long l2Errors() { return l2Errors.sum(); }
   public long coalesced() { return coalesced.sum(); }
   public long staleServed() { return staleServed.sum(); }
+  public long fleetFollowed() { return fleetFollowed.sum(); }
+  public long fleetTakeovers() { return fleetTakeovers.sum(); }
   public long evictions() { return l1.evictions(); }
   public boolean l2Connected() { return l2Connected.getAsBoolean(); }
 
@@ -91,6 +97,8 @@ public final class CacheStats {
     counter(registry, "tollgate.cache.misses", "level", "l1", s -> s.l1Misses.sum());
     counter(registry, "tollgate.cache.misses", "level", "l2", s -> s.l2Misses.sum());
     counter(registry, "tollgate.cache.coalesced", null, null, s -> s.coalesced.sum());
+    counter(registry, "tollgate.cache.fleet.followed", null, null, s -> s.fleetFollowed.sum());
+    counter(registry, "tollgate.cache.fleet.takeovers", null, null, s -> s.fleetTakeovers.sum());
     counter(registry, "tollgate.cache.stale.served", null, null, s -> s.staleServed.sum());
     counter(registry, "tollgate.cache.evictions", "level", "l1", s -> s.l1.evictions());
     counter(registry, "tollgate.cache.invalidation.examined", "level", "l1", s -> s.l1.examined());

@@ -90,6 +90,8 @@ public final class CacheVerticle extends VerticleBase {
       LOG.info("cache: L1 {} bytes, no L2 (no Redis configured)", options.getL1MaxWeight());
     }
     cache = new ResponseCache(l1, l2, stats, clock, workers);
+    long fleetWait = options.getFleetCoalesceWait().toMillis();
+    if (l2 != null && fleetWait > 0) cache.fleet(new FleetCoalescer(vertx, l2, cache, fleetWait, instanceId));
     statsTimer = vertx.setPeriodic(options.getStatsInterval().toMillis(), id -> publishStats());
     api = vertx.eventBus().consumer(Addresses.CACHE, this::onRequest);
     if (options.getHotPath() == CacheOptions.HotPath.EVENT_BUS) {

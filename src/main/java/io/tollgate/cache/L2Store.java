@@ -18,6 +18,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -34,7 +35,11 @@ import org.slf4j.LoggerFactory;
  * (ZRANGEBYLEX), so a write costs the paths it changes, not every path cached; every script that touches
  * the index prunes paths whose entries have all expired, so the index holds live paths only. An entry and
  * its path's entry set share the hash tag {@code {h}}, so they live on one cluster slot and are written in
- * one MULTI.
+ * one MULTI. Beside an entry, {@code p{h}:l:<epoch>:<key digest>} is the key's fleet lease while one instance
+ * fetches it ({@link FleetCoalescer}); {@link #claim} reads the entry and takes the lease in one script.
+ *
+ * <p>Pub/sub: one channel, {@code p invalidations}, carries {@code invalidate}, {@code clear}, {@code epoch} and
+ * the fleet's {@code landed} messages, each with the sending instance's {@code origin} (its own are skipped).
  *
  * <p>Degradation: every operation has a timeout ({@code cache.l2.operationTimeout}); a failure is counted and
  * marks the gateway's {@link RedisLink} down, after which operations are skipped until the link's probe finds
@@ -80,6 +85,19 @@ public final class L2Store {
       + "redis.call('PEXPIREAT', KEYS[1], ARGV[5]) redis.call('SADD', KEYS[2], ARGV[6]) "
       + "redis.call('PEXPIRE', KEYS[2], ARGV[7]) return 1";
   /**
+   * {@link #STORE_ENTRY} for a key whose fleet lease this instance holds. Extra KEYS: the lease (same slot);
+   * ARGV: flight token, channel, {@code landed} message. Once the entry is written, ends the lease if this flight
+   * still holds it and publishes {@code landed} in the same step, so followers hear of the entry one round trip
+   * sooner; returns 2 then, 0 when the tombstone refused the entry (nothing released or published).
+   */
+  private static final String STORE_ENTRY_AND_LAND = "local t = redis.call('GET', KEYS[3]) "
+      + "if t and tonumber(t) >= tonumber(ARGV[1]) then return 0 end "
+      + "redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'body', ARGV[3], 'gz', ARGV[4]) "
+      + "redis.call('PEXPIREAT', KEYS[1], ARGV[5]) redis.call('SADD', KEYS[2], ARGV[6]) "
+      + "redis.call('PEXPIRE', KEYS[2], ARGV[7]) "
+      + "if redis.call('GET', KEYS[4]) == ARGV[8] then redis.call('DEL', KEYS[4]) end "
+      + "redis.call('PUBLISH', ARGV[9], ARGV[10]) return 2";
+  /**
    * KEYS: log, epoch. ARGV: time, member ({@code time:/**}), forget before, window ms. Logs an invalidation of
    * everything and, in the same atomic step, starts a new epoch; returns it. A store that indexes its path
    * after this sees the invalidation (if its read began before) or the new epoch (if it began in the old one).
@@ -103,6 +121,23 @@ public final class L2Store {
       + NOW + prune("KEYS[2]", "KEYS[3]") + "return 1";
 
   /**
+   * KEYS: entry, lease (one hash tag, so one slot). ARGV: flight token, lease ms. A miss's one round trip for
+   * fleet-wide single flight: the entry if Redis has it ({@code {1, meta, body, gz}}); else the lease, taken
+   * now ({@code {2}}, SET NX PX) or held by another flight ({@code {3, its remaining ms}}).
+   */
+  private static final RedisLink.Script CLAIM = new RedisLink.Script(
+      "local e = redis.call('HMGET', KEYS[1], 'meta', 'body', 'gz') "
+      + "if e[1] and e[2] then return {1, e[1], e[2], e[3] or '0'} end "
+      + "if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2} end "
+      + "return {3, redis.call('PTTL', KEYS[2])}");
+  /** KEYS: lease. ARGV: flight token, lease ms. Extends the lease while this flight still holds it. */
+  private static final RedisLink.Script RENEW = new RedisLink.Script(
+      "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0");
+  /** KEYS: lease. ARGV: flight token. Ends the lease if this flight still holds it. */
+  private static final RedisLink.Script RELEASE = new RedisLink.Script(
+      "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0");
+
+  /**
    * Lua: removes up to {@link #PRUNE_PER_CALL} paths whose entries have all expired from the path index (the
    * sorted-by-path set {@code lex} and the by-expiry set {@code exp}); needs {@code now}.
    */
@@ -122,6 +157,13 @@ public final class L2Store {
   private final String instanceId;
   private final Consumer<JsonObject> onRemoteInvalidation;
   private final RedisLink.Watcher transitions = new Transitions();
+  /**
+   * Fleet leases this instance's flights hold, by full cache key: a store of such a key ends the lease and tells
+   * the fleet in its own script ({@link #STORE_ENTRY_AND_LAND}), and takes it out of here when it did.
+   */
+  private final ConcurrentHashMap<String, String> leases = new ConcurrentHashMap<>();
+  /** Told of other instances' {@code landed} messages (key digest, outcome), on the link's context; set once. */
+  private volatile BiConsumer<String, String> onLanded = (digest, outcome) -> { };
   /**
    * Invalidations that could not reach Redis (lost or stalled), replayed and published as soon as it answers
    * again. Until then L2 reads and stores of the paths they cover are skipped: Redis may still hold the old
@@ -219,6 +261,11 @@ public final class L2Store {
     return tag(key.path()) + ":e:" + inEpoch + ":" + key.digest();
   }
 
+  /** The key's fleet lease in an epoch: beside its entry, on the entry's slot (the claim script reads both). */
+  private String leaseKey(CacheKey key, long inEpoch) {
+    return tag(key.path()) + ":l:" + inEpoch + ":" + key.digest();
+  }
+
   /** Every cached path, as {@link #indexMember}, all scored 0: sorted by case-folded path for range reads. */
   private String pathsKey() {
     return prefix + "{paths}";
@@ -255,13 +302,100 @@ public final class L2Store {
     return send(Request.cmd(Command.HMGET).arg(entryKey(key, e)).arg("meta").arg("body").arg("gz"))
         .compose(r -> {
           if (r == null || r.size() < 2 || r.get(0) == null || r.get(1) == null) return Future.succeededFuture();
-          JsonObject meta = new JsonObject(r.get(0).toString());
-          Buffer body = r.get(1).toBuffer();
-          boolean gz = r.get(2) != null && "1".equals(r.get(2).toString());
-          if (!gz) return Future.succeededFuture(CachedResponse.fromMeta(meta, body));
-          return codec.run(() -> CachedResponse.fromMeta(meta, Gzip.decompress(body, Long.MAX_VALUE)));
+          return decode(r.get(0), r.get(1), r.get(2));
         })
         .otherwiseEmpty();
+  }
+
+  /** An entry's fields as stored ({@code meta}, {@code body}, {@code gz}); a compressed body is inflated on the worker pool. */
+  private Future<CachedResponse> decode(Response metaField, Response bodyField, Response gzField) {
+    JsonObject meta = new JsonObject(metaField.toString());
+    Buffer body = bodyField.toBuffer();
+    boolean gz = gzField != null && "1".equals(gzField.toString());
+    if (!gz) return Future.succeededFuture(CachedResponse.fromMeta(meta, body));
+    return codec.run(() -> CachedResponse.fromMeta(meta, Gzip.decompress(body, Long.MAX_VALUE)));
+  }
+
+  /** What a miss's claim found in Redis (see {@link #claim}). */
+  record Claim(Kind kind, CachedResponse entry, long heldMs) {
+    enum Kind {
+      /** Redis has the entry (stored since the lookup missed). */
+      ENTRY,
+      /** This flight holds the lease now: it fetches. */
+      LEASED,
+      /** Another flight holds the lease, for {@code heldMs} more unless renewed or released. */
+      HELD,
+      /** Redis is away, failed, or may hold an answer an unreplayed invalidation covers: no lease, no entry. */
+      UNAVAILABLE
+    }
+
+    static final Claim LEASED_NOW = new Claim(Kind.LEASED, null, 0);
+    static final Claim NONE = new Claim(Kind.UNAVAILABLE, null, 0);
+  }
+
+  /**
+   * One round trip ({@link #CLAIM}): the key's entry if Redis has it, else a lease on the key for
+   * {@code leaseMs} (taken or held by another flight). Never fails: trouble is {@link Claim.Kind#UNAVAILABLE}.
+   *
+   * @param token names this flight in the lease (instance id and a sequence number)
+   */
+  Future<Claim> claim(CacheKey key, String token, long leaseMs) {
+    long e = epoch.get();
+    if (e < 0 || !connected() || pendingCovers(key.path())) return Future.succeededFuture(Claim.NONE);
+    return redis.eval(CLAIM, List.of(entryKey(key, e), leaseKey(key, e)), List.of(token, Long.toString(leaseMs)), timeoutMs)
+        .onFailure(this::count)
+        .compose(r -> switch (r.get(0).toInteger()) {
+          case 1 -> decode(r.get(1), r.get(2), r.get(3)).map(c -> new Claim(Claim.Kind.ENTRY, c, 0));
+          case 2 -> Future.succeededFuture(Claim.LEASED_NOW);
+          default -> Future.succeededFuture(new Claim(Claim.Kind.HELD, null, Math.max(0, r.get(1).toLong())));
+        })
+        .otherwise(Claim.NONE);
+  }
+
+  /** This instance's flight {@code token} holds {@code key}'s lease: a store of the key releases it (see {@link #put}). */
+  void holding(CacheKey key, String token) {
+    leases.put(key.value(), token);
+  }
+
+  /**
+   * The flight is over: forgets its lease.
+   *
+   * @return false when a store of the key has already released the lease and told the fleet
+   */
+  boolean landing(CacheKey key, String token) {
+    return leases.remove(key.value(), token);
+  }
+
+  private JsonObject landedMessage(CacheKey key, String outcome) {
+    return new JsonObject().put("action", "landed").put("key", key.digest()).put("outcome", outcome).put("origin", instanceId);
+  }
+
+  /** Extends a lease this flight holds to {@code leaseMs} from now; best effort. */
+  void renew(CacheKey key, String token, long leaseMs) {
+    long e = epoch.get();
+    if (e < 0 || !connected()) return;
+    redis.eval(RENEW, List.of(leaseKey(key, e)), List.of(token, Long.toString(leaseMs)), timeoutMs).onFailure(this::count);
+  }
+
+  /**
+   * Ends a lease this flight holds and tells the other instances that its key's flight is over:
+   * {@code {"action":"landed","key":"<key digest>","outcome":"stored|unstored|failed","origin":...}} on the
+   * invalidation channel (in order with invalidations, through the one subscription every instance has). Best
+   * effort: a lost release leaves the lease to expire.
+   */
+  Future<Void> release(CacheKey key, String token, String outcome) {
+    long e = epoch.get();
+    if (e < 0 || !connected()) return Future.succeededFuture();
+    // Both at once (one round trip on the critical path of the followers): a follower that claims before the
+    // lease is gone still finds the entry first, which the claim script reads before the lease.
+    Future<Response> released = redis.eval(RELEASE, List.of(leaseKey(key, e)), List.of(token), timeoutMs).onFailure(this::count);
+    Future<Void> told = publish(landedMessage(key, outcome));
+    return Future.join(released, told).<Void>mapEmpty().otherwiseEmpty();
+  }
+
+  /** Where other instances' {@code landed} messages go (key digest, outcome), on the link's context. */
+  void onLanded(BiConsumer<String, String> listener) {
+    this.onLanded = listener;
   }
 
   /**
@@ -295,9 +429,17 @@ public final class L2Store {
             if (coversPath(logged.toString(), key.path())) return Future.succeededFuture();
           }
           String tag = tag(key.path());
-          return send(Request.cmd(Command.EVAL).arg(STORE_ENTRY).arg(3).arg(entryKey(key, e)).arg(tag + ":keys").arg(tag + ":tomb")
-              .arg(fetchBeganMillis).arg(response.meta().encode()).arg(b).arg(compress ? "1" : "0")
-              .arg(expireAt).arg(e + ":" + key.digest()).arg(Math.max(indexTtlMs, response.retainMillis())));
+          String token = leases.get(key.value());
+          Request store = Request.cmd(Command.EVAL).arg(token == null ? STORE_ENTRY : STORE_ENTRY_AND_LAND).arg(token == null ? 3 : 4)
+              .arg(entryKey(key, e)).arg(tag + ":keys").arg(tag + ":tomb");
+          if (token != null) store.arg(leaseKey(key, e));
+          store.arg(fetchBeganMillis).arg(response.meta().encode()).arg(b).arg(compress ? "1" : "0")
+              .arg(expireAt).arg(e + ":" + key.digest()).arg(Math.max(indexTtlMs, response.retainMillis()));
+          if (token == null) return send(store);
+          store.arg(token).arg(channel()).arg(landedMessage(key, FleetCoalescer.STORED).encode());
+          return send(store).onSuccess(r -> {
+            if (r != null && r.toInteger() == 2) leases.remove(key.value(), token);
+          });
         }))
         .<Void>mapEmpty().otherwiseEmpty();
   }
@@ -511,6 +653,10 @@ public final class L2Store {
     try {
       JsonObject msg = new JsonObject(payload);
       if (instanceId.equals(msg.getString("origin"))) return;
+      if ("landed".equals(msg.getString("action"))) {
+        onLanded.accept(msg.getString("key", ""), msg.getString("outcome", ""));
+        return;
+      }
       // Switch first: no read of the old epoch starts after the L1 that may hold its entries is emptied.
       if ("epoch".equals(msg.getString("action"))) learnEpoch(msg.getLong("epoch", 0L));
       onRemoteInvalidation.accept(msg);

@@ -34,6 +34,8 @@ public final class ResponseCache {
   private final Offload offload;
   private final RecentInvalidations recent = new RecentInvalidations();
   private final List<Consumer<PathPattern>> listeners = new CopyOnWriteArrayList<>();
+  /** Set once by the cache verticle before any proxy starts; null without L2 or with fleet coalescing off. */
+  private volatile FleetCoalescer fleet;
 
   /** @param offload where L1 evictions and clears run (the worker pool) */
   ResponseCache(L1Store l1, L2Store l2, CacheStats stats, Clock clock, Offload offload) {
@@ -48,6 +50,12 @@ public final class ResponseCache {
   public CacheStats stats() { return stats; }
   public L1Store l1() { return l1; }
   public boolean hasL2() { return l2 != null; }
+  /** Fleet-wide single flight over L2, or null (no Redis configured, or {@code cache.fleetCoalesceWait: 0s}). */
+  public FleetCoalescer fleet() { return fleet; }
+
+  void fleet(FleetCoalescer fleet) {
+    this.fleet = fleet;
+  }
 
   /** @return the hit, or null when neither level has the key */
   public Future<Hit> lookup(CacheKey key) {
@@ -68,6 +76,16 @@ public final class ResponseCache {
       stats.l2Hits.increment();
       return new Hit(remote, XCache.HIT_L2);
     });
+  }
+
+  /**
+   * An entry a fleet flight found in L2: promoted to L1 like a lookup's L2 hit, unless an invalidation applied
+   * here since {@code sinceMillis} (when the flight began) covers its path: it may predate the write.
+   *
+   * @return false when the entry must not be served
+   */
+  boolean admit(CacheKey key, CachedResponse remote, long sinceMillis) {
+    return putLocal(key, remote, sinceMillis);
   }
 
   /**

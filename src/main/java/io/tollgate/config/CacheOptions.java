@@ -20,6 +20,13 @@ public final class CacheOptions {
   public static final String DEFAULT_KEY_PREFIX = "tollgate:";
   public static final Duration DEFAULT_L2_TIMEOUT = Duration.ofMillis(250);
   public static final long DEFAULT_COMPRESS_ABOVE = 4L << 10;
+  /**
+   * With L2, how long a miss waits for another instance that is already fetching the same key (its lease in
+   * Redis) before it fetches for itself; 0 turns fleet-wide coalescing off (per-instance coalescing stays).
+   */
+  public static final Duration DEFAULT_FLEET_COALESCE_WAIT = Duration.ofSeconds(3);
+  /** The longest {@code fleetCoalesceWait} accepted: a follower holds its client this long at most. */
+  public static final Duration MAX_FLEET_COALESCE_WAIT = Duration.ofSeconds(60);
   public static final List<String> DEFAULT_IDENTITY_HEADERS = List.of("Authorization");
   public static final List<String> DEFAULT_VARY_HEADERS = List.of("Accept", "ConsistencyLevel", "Prefer", "Accept-Language");
 
@@ -55,6 +62,7 @@ public final class CacheOptions {
   private String keyPrefix = DEFAULT_KEY_PREFIX;
   private Duration l2Timeout = DEFAULT_L2_TIMEOUT;
   private long compressAbove = DEFAULT_COMPRESS_ABOVE;
+  private Duration fleetCoalesceWait = DEFAULT_FLEET_COALESCE_WAIT;
   private List<Route> routes = List.of();
   private List<Invalidation> invalidations = List.of();
 
@@ -64,7 +72,7 @@ public final class CacheOptions {
     enabled = o.enabled; l1MaxWeight = o.l1MaxWeight; maxEntrySize = o.maxEntrySize; hotPath = o.hotPath;
     identityHeaders = o.identityHeaders; varyHeaders = o.varyHeaders; honourUpstreamCacheControl = o.honourUpstreamCacheControl;
     statsInterval = o.statsInterval; keyPrefix = o.keyPrefix; l2Timeout = o.l2Timeout; compressAbove = o.compressAbove;
-    routes = o.routes; invalidations = o.invalidations;
+    fleetCoalesceWait = o.fleetCoalesceWait; routes = o.routes; invalidations = o.invalidations;
   }
 
   static CacheOptions read(ConfigReader r) {
@@ -84,6 +92,10 @@ public final class CacheOptions {
     o.honourUpstreamCacheControl = r.bool("honourUpstreamCacheControl", false);
     o.statsInterval = r.duration("statsInterval", DEFAULT_STATS_INTERVAL);
     if (o.statsInterval.toMillis() < 100) r.problem("statsInterval", Units.formatDuration(o.statsInterval), "at least 100ms");
+    o.fleetCoalesceWait = r.duration("fleetCoalesceWait", DEFAULT_FLEET_COALESCE_WAIT);
+    if (o.fleetCoalesceWait.isNegative() || o.fleetCoalesceWait.compareTo(MAX_FLEET_COALESCE_WAIT) > 0) {
+      r.problem("fleetCoalesceWait", Units.formatDuration(o.fleetCoalesceWait), "a duration from 0s (off) to 60s");
+    }
     Duration swr = r.duration("staleWhileRevalidate", DEFAULT_STALE_WHILE_REVALIDATE);
     Duration sie = r.duration("staleIfError", DEFAULT_STALE_IF_ERROR);
     Duration negative = r.duration("negativeTtl", Duration.ZERO);
@@ -188,6 +200,7 @@ public final class CacheOptions {
         .put("identityHeaders", new JsonArray(identityHeaders)).put("varyHeaders", new JsonArray(varyHeaders))
         .put("honourUpstreamCacheControl", honourUpstreamCacheControl)
         .put("statsInterval", Units.formatDuration(statsInterval))
+        .put("fleetCoalesceWait", Units.formatDuration(fleetCoalesceWait))
         .put("staleWhileRevalidate", Units.formatDuration(defaults[0]))
         .put("staleIfError", Units.formatDuration(defaults[1]))
         .put("negativeTtl", Units.formatDuration(defaults[2]))
@@ -221,6 +234,12 @@ public final class CacheOptions {
   /** L2 bodies above this size are gzip-compressed (on a worker thread). */
   public long getCompressAbove() { return compressAbove; }
   public CacheOptions setCompressAbove(long bytes) { this.compressAbove = bytes; return this; }
+  /**
+   * With L2, how long a miss waits for the instance holding the key's lease (its completion message, or the
+   * lease's end) before fetching for itself; zero: no fleet-wide coalescing.
+   */
+  public Duration getFleetCoalesceWait() { return fleetCoalesceWait; }
+  public CacheOptions setFleetCoalesceWait(Duration d) { this.fleetCoalesceWait = d; return this; }
   public List<Route> getRoutes() { return routes; }
   public CacheOptions setRoutes(List<Route> routes) { this.routes = List.copyOf(routes); return this; }
   public List<Invalidation> getInvalidations() { return invalidations; }

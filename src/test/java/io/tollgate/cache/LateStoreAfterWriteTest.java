@@ -69,8 +69,11 @@ class LateStoreAfterWriteTest {
     CacheKey key = GatewayHarness.cacheKey(PATH, "Bearer alice");
     // The peer counts an invalidation from when it hears of it: the read begins after that.
     peer.cache().l1().put(key, entry("older"));
+    // The reader too: one that hears of it only after its lookup began would rightly refuse the entry.
+    reader.cache().l1().put(key, entry("older"));
     writer.cache().invalidate(PathPattern.compile("/v1.0/groups/g9/**")).await(5, TimeUnit.SECONDS);
     Await.until(() -> peer.cache().l1().get(key) == null, Duration.ofSeconds(5), "the peer heard of the invalidation");
+    Await.until(() -> reader.cache().l1().get(key) == null, Duration.ofSeconds(5), "the reader heard of the invalidation");
     long readBegan = System.currentTimeMillis() + 1;
     peer.cache().store(key, entry("new"), readBegan).await(5, TimeUnit.SECONDS);
     assertNotNull(peer.cache().lookup(key).await(5, TimeUnit.SECONDS), "in the peer's L1");

@@ -34,6 +34,16 @@ final class RedisClientCheck implements AutoCloseable {
     }
   }
 
+  /** True when Redis has this key (a full name, prefix included). */
+  boolean keyExists(String key) {
+    try {
+      Response n = redis.send(Request.cmd(Command.EXISTS).arg(key)).await(5, TimeUnit.SECONDS);
+      return n != null && n.toLong() > 0;
+    } catch (Exception e) {
+      return false;
+    }
+  }
+
   /** Every key and value as text. */
   String dumpAll() throws Exception {
     StringBuilder sb = new StringBuilder();
