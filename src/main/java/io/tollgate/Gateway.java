@@ -30,6 +30,7 @@ import io.tollgate.proxy.AccessLog;
 import io.tollgate.proxy.ContentEncodingStage;
 import io.tollgate.proxy.Forwarder;
 import io.tollgate.proxy.Pipeline;
+import io.tollgate.proxy.ProxyCertificate;
 import io.tollgate.proxy.ProxyVerticle;
 import io.tollgate.proxy.RouteTable;
 import io.tollgate.proxy.Stage;
@@ -86,6 +87,7 @@ public final class Gateway {
   private CallerIdentity identity;
   private CallerVerification verification;
   private int proxyPort;
+  private ProxyCertificate proxyCertificate;
   private volatile String proxyDeployment;
   private int managementPort;
 
@@ -132,7 +134,8 @@ public final class Gateway {
     verification = new CallerVerification(vertx, identity,
         options.getUpstream().getRequestTimeout().toMillis() + options.getUpstream().getConnectTimeout().toMillis());
     List<Consumer<Router>> adminRoutes = new ArrayList<>();
-    return connectRedis()
+    return prepareTls()
+        .compose(ignored -> connectRedis())
         .compose(ignored -> {
           trafficControl();
           if (!options.getCache().isEnabled()) return Future.succeededFuture();
@@ -154,6 +157,10 @@ public final class Gateway {
           // servers that ask for the same negative port.
           TollgateOptions proxyOptions = new TollgateOptions(options);
           if (proxyOptions.getServer().getPort() == 0) proxyOptions.getServer().setPort(-1);
+          if (proxyCertificate != null) {
+            proxyOptions.getServer().getTls().setCertFile(proxyCertificate.certFile().toString())
+                .setKeyFile(proxyCertificate.keyFile().toString());
+          }
           List<ProxyVerticle> deployed = new java.util.concurrent.CopyOnWriteArrayList<>();
           return vertx.deployVerticle(() -> {
             ProxyVerticle v = new ProxyVerticle(proxyOptions, metrics, economics, accessLog, routes, identity, this::pipeline);
@@ -170,10 +177,27 @@ public final class Gateway {
         })
         .map(ignored -> {
           readiness.report("proxy", Readiness.State.UP, null);
-          LOG.info("proxy on http://{}:{} -> {} ({} transport)", options.getServer().getHost(), proxyPort, options.getUpstream().getUrl(),
+          LOG.info("proxy on {}://{}:{} -> {} ({} transport)", proxyCertificate == null ? "http" : "https",
+              options.getServer().getHost(), proxyPort, options.getUpstream().getUrl(),
               vertx.isNativeTransportEnabled() ? "native epoll" : "NIO");
+          if (proxyCertificate != null) {
+            LOG.info("proxy TLS certificate for applications to trust: {} (SHA-256 {}, valid until {})",
+                proxyCertificate.certFile().toAbsolutePath(), proxyCertificate.fingerprint(),
+                proxyCertificate.certificate().getNotAfter().toInstant());
+          }
           return null;
         });
+  }
+
+  /**
+   * With {@code server.tls} on: checks the configured certificate and key, or reuses or generates the self-signed pair,
+   * on a worker thread (files, key generation) before anything listens. A bad file fails the start with a
+   * {@link io.tollgate.config.ConfigException} (exit 2).
+   */
+  private Future<?> prepareTls() {
+    if (!options.getServer().getTls().isEnabled()) return Future.succeededFuture();
+    return vertx.executeBlocking(() -> ProxyCertificate.load(vertx, options.getServer().getTls(), Clock.systemUTC()))
+        .onSuccess(certificate -> proxyCertificate = certificate);
   }
 
   /**
@@ -262,6 +286,8 @@ public final class Gateway {
   public WorkerPool workerPool() { return workerPool; }
 
   public int proxyPort() { return proxyPort; }
+  /** The proxy port's TLS certificate, or null when it speaks plain HTTP. */
+  public ProxyCertificate proxyCertificate() { return proxyCertificate; }
   public int managementPort() { return managementPort; }
   public Vertx vertx() { return vertx; }
   public TollgateOptions options() { return options; }

@@ -34,6 +34,7 @@ public final class ServerOptions {
   private Duration headerTimeout = DEFAULT_HEADER_TIMEOUT;
   private String publicUrl;
   private java.util.List<String> trustedProxies = java.util.List.of();
+  private TlsOptions tls = new TlsOptions();
 
   public ServerOptions() {}
 
@@ -42,6 +43,7 @@ public final class ServerOptions {
     maxHeaderSize = o.maxHeaderSize; drainTimeout = o.drainTimeout; idleTimeout = o.idleTimeout; publicUrl = o.publicUrl;
     headerTimeout = o.headerTimeout;
     trustedProxies = o.trustedProxies;
+    tls = new TlsOptions(o.tls);
   }
 
   static ServerOptions read(ConfigReader r) {
@@ -62,6 +64,7 @@ public final class ServerOptions {
     for (String ip : o.trustedProxies) {
       if (!ip.matches("[0-9.]+|[0-9a-fA-F:]+")) r.problem("trustedProxies", ip, "IP addresses of proxies in front of Tollgate");
     }
+    o.tls = TlsOptions.read(r.section("tls"));
     r.rejectUnknown();
     return o;
   }
@@ -73,6 +76,7 @@ public final class ServerOptions {
         .put("headerTimeout", Units.formatDuration(headerTimeout));
     if (publicUrl != null) j.put("publicUrl", publicUrl);
     if (!trustedProxies.isEmpty()) j.put("trustedProxies", new io.vertx.core.json.JsonArray(trustedProxies));
+    j.put("tls", tls.toJson());
     return j;
   }
 
@@ -96,6 +100,9 @@ public final class ServerOptions {
   /** Peers whose {@code X-Forwarded-Host}/{@code -Proto} Tollgate believes when it rewrites links; none by default. */
   public java.util.List<String> getTrustedProxies() { return trustedProxies; }
   public ServerOptions setTrustedProxies(java.util.List<String> ips) { this.trustedProxies = java.util.List.copyOf(ips); return this; }
+  /** The optional TLS listener of the proxy port ({@code server.tls}); off by default. */
+  public TlsOptions getTls() { return tls; }
+  public ServerOptions setTls(TlsOptions tls) { this.tls = tls; return this; }
   public String getPublicUrl() { return publicUrl; }
   public ServerOptions setPublicUrl(String publicUrl) { this.publicUrl = publicUrl; return this; }
 }

@@ -1,6 +1,7 @@
 package io.tollgate.proxy;
 
 import io.tollgate.config.ServerOptions;
+import io.tollgate.config.TlsOptions;
 import io.tollgate.config.TollgateOptions;
 import io.tollgate.metrics.TenantEconomics;
 import io.tollgate.metrics.TollgateMetrics;
@@ -12,6 +13,7 @@ import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.net.PemKeyCertOptions;
 import java.time.Clock;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -79,6 +81,17 @@ public final class ProxyVerticle extends VerticleBase {
         // header and makes the connection known only once the first request head is complete: too late for the
         // header timeout, which must be able to close a connection whose first head never ends.
         .setHttp2ClearTextEnabled(false);
+    TlsOptions tls = s.getTls();
+    if (tls.isEnabled()) {
+      // HTTPS with the same protocol as the plain port, HTTP/1.1 (no ALPN, so no h2), for the same reason. The files were
+      // checked (or generated) by ProxyCertificate before this verticle deployed. A TLS connection is known to the header
+      // timeout once its handshake is done: the handshake gets the same time a request head gets.
+      http.setSsl(true)
+          .setUseAlpn(false)
+          .setKeyCertOptions(new PemKeyCertOptions().setCertPath(tls.getCertFile()).setKeyPath(tls.getKeyFile()))
+          .setSslHandshakeTimeout(s.getHeaderTimeout().toMillis())
+          .setSslHandshakeTimeoutUnit(TimeUnit.MILLISECONDS);
+    }
     headerTimeout = new HeaderTimeout(vertx, s.getHeaderTimeout(), s.getIdleTimeout());
     server = vertx.createHttpServer(http).connectionHandler(headerTimeout::opened).requestHandler(this::handle);
     return server.listen().recover(failure -> Future.failedFuture(new IllegalStateException(
