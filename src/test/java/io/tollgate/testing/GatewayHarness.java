@@ -213,8 +213,9 @@ public final class GatewayHarness implements AutoCloseable {
     return proxy(gateway());
   }
 
+  /** {@code https://} when the gateway's proxy port speaks TLS ({@code server.tls}). */
   public static String proxy(Gateway g) {
-    return "http://127.0.0.1:" + g.proxyPort();
+    return (g.proxyCertificate() != null ? "https" : "http") + "://127.0.0.1:" + g.proxyPort();
   }
 
   /** Base URL of the first gateway's management port. */
