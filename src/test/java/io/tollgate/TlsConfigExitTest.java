@@ -1,0 +1,54 @@
+package io.tollgate;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A bad {@code server.tls} section stops start-up with exit 2 and a line naming the key, before anything listens. */
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class TlsConfigExitTest {
+  @TempDir Path dir;
+
+  String run(String yaml, int expectedCode) throws Exception {
+    Path file = Files.writeString(dir.resolve("tollgate.yaml"), yaml);
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    Tollgate t = new Tollgate(Map.of(), new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
+    int code = t.run(new String[] {"--config", file.toString(), "--port", "0", "--management-port", "0",
+        "--upstream", "http://127.0.0.1:1"}).await(30, TimeUnit.SECONDS);
+    if (t.running.isDone()) t.running.get().close().await(30, TimeUnit.SECONDS);
+    String text = err.toString(StandardCharsets.UTF_8);
+    assertEquals(expectedCode, code, text);
+    return text;
+  }
+
+  @Test
+  void tls_enabled_without_files_or_self_signed_exits_2_naming_certFile() throws Exception {
+    String err = run("server:\n  tls:\n    enabled: true\n", 2);
+    assertTrue(err.contains("config error: server.tls.certFile: got nothing, expected a PEM certificate file (with keyFile), or selfSigned: true"), err);
+  }
+
+  @Test
+  void files_and_self_signed_together_exit_2_naming_selfSigned() throws Exception {
+    String err = run("server:\n  tls:\n    enabled: true\n    selfSigned: true\n    certFile: c.pem\n    keyFile: k.pem\n", 2);
+    assertTrue(err.contains("config error: server.tls.selfSigned"), err);
+  }
+
+  @Test
+  void a_missing_certificate_file_exits_2_naming_certFile_before_anything_listens() throws Exception {
+    Path missing = dir.resolve("nowhere/cert.pem");
+    String err = run("server:\n  tls:\n    enabled: true\n    certFile: " + missing + "\n    keyFile: " + dir.resolve("key.pem") + "\n", 2);
+    assertTrue(err.contains("config error: server.tls.certFile: got '" + missing + "', expected a readable PEM certificate file"), err);
+  }
+}
