@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tollgate.Gateway;
+import io.tollgate.redis.RedisLink;
 import io.tollgate.testing.Await;
 import io.tollgate.testing.GatewayHarness;
 import io.vertx.core.Vertx;
@@ -14,6 +15,7 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
@@ -60,12 +62,17 @@ class CaptureEscapingTest {
     writer = harness.gateway();
     peer = harness.another(o -> o.getUpstream().setUrl(origin));
     client = vertx.createHttpClient();
+    // The peer hears the writer's invalidation over Redis pub/sub: both must be on Redis before the test writes.
+    for (Gateway g : List.of(writer, peer)) {
+      Await.until(() -> "UP".equals(g.readiness().toJson().getJsonObject("components").getJsonObject(RedisLink.COMPONENT)
+          .getString("status")), Duration.ofSeconds(10), "the gateway is on Redis");
+    }
   }
 
   @AfterEach
   void stop() throws Exception {
     harness.close();
-    vertx.close().await(10, TimeUnit.SECONDS);
+    vertx.close().await(30, TimeUnit.SECONDS);
   }
 
   /** Sends through {@code via} as written (the JDK client refuses some of these characters in a URI). */
