@@ -244,6 +244,11 @@ class MonitoringFilesTest {
       assertTrue(harness.sim().stats().throttled() > 0, "the upstream throttled");
       assertEquals(503, harness.getAs("Bearer alice", "/_sim/status/503").statusCode(), "retried, then passed on");
 
+      // The JVM's GC pause meters appear with its first collection; a young test JVM may not have had one yet.
+      System.gc();
+      io.tollgate.testing.Await.until(() -> harness.http().send(HttpRequest.newBuilder(URI.create(harness.management() + "/metrics"))
+          .build(), HttpResponse.BodyHandlers.ofString()).body().contains("jvm_gc_pause_seconds_count"),
+          java.time.Duration.ofSeconds(10), "the collection is on /metrics");
       String exposition = harness.http().send(HttpRequest.newBuilder(URI.create(harness.management() + "/metrics")).build(),
           HttpResponse.BodyHandlers.ofString()).body();
       Set<String> scraped = sampleNames(exposition);
