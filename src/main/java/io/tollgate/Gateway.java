@@ -268,6 +268,8 @@ public final class Gateway {
       rateLimitStage = new RateLimitStage(vertx, rl, rateLimiter, metrics.registry());
       io.micrometer.core.instrument.Gauge.builder(io.tollgate.metrics.MeterNames.RATELIMIT_FALLBACK, rateLimiter,
           l -> "local-fallback".equals(l.mode()) ? 1 : 0).register(metrics.registry());
+      io.micrometer.core.instrument.Gauge.builder(io.tollgate.metrics.MeterNames.RATELIMIT_WAITING, rateLimiter, RateLimiter::waiting)
+          .description("requests waiting for rate-limit tokens now").register(metrics.registry());
     }
     if (options.getBulkhead().isEnabled()) {
       bulkhead = new Bulkhead(vertx, options.getBulkhead(), metrics.registry());

@@ -130,11 +130,11 @@ final class FairGate {
         holders++;
         t = null;
       } else {
-        long least = tokens.leastWait(c.tokens(), 0);
         if (waiting.incrementAndGet() > maxWaiters) {
           evicted = queue.newestOfLargestFlow(queue.waiting(flow) + 1);
           if (evicted == null) {
             waiting.decrementAndGet();
+            long least = tokens.leastWait(c.tokens(), 0);
             refused = LocalRateLimiter.tooMany(c, 0, Math.max(least, TimeUnit.SECONDS.toNanos(1)), c.burst());
           } else {
             queue.remove(evicted);

@@ -19,7 +19,8 @@ import java.util.regex.Pattern;
  * before the cache so that hits are counted in their lane too. The lane is the first matching configured rule,
  * else the trusted lane header (only when an operator named one), else the default. The flow is the verified
  * tenant and app; all unverified callers share one flow, so inventing identities buys no share. The lane and
- * job headers are removed before anything is forwarded, and Graph's own hints are set where it defines them:
+ * job headers are removed before anything is forwarded, and Graph's own hints are set where it defines them (by
+ * {@link #hint}, on the way upstream):
  * {@code x-ms-throttle-priority} on identity routes (unless the client set it) and a decorated
  * {@code User-Agent} on SharePoint routes when one is configured. Immutable; shared by all proxy verticles.
  */
@@ -64,8 +65,9 @@ public final class FlowClassifier implements Stage {
     String asked = header.isEmpty() ? null : h.get(header);
     if (!header.isEmpty()) h.remove(header);
     Lane lane = enabled ? lane(ex, asked) : Lane.INTERACTIVE;
-    ex.flow(new Flow(lane, flowKey(ex.caller()), job));
-    if (enabled) hint(ex, h, lane);
+    // The flow key (verified tenant and app) is set where the request may wait, by then possibly verified: a hit
+    // never needs it.
+    ex.flow(new Flow(lane, Flow.UNVERIFIED, job));
     return next.proceed(ex);
   }
 
@@ -88,7 +90,14 @@ public final class FlowClassifier implements Stage {
     return named != null ? named : defaultLane;
   }
 
-  private void hint(Exchange ex, MultiMap h, Lane lane) {
+  /**
+   * Sets Graph's hints for the request's lane; called on the way upstream (by the rate-limit stage), so that cache
+   * hits never pay for the path matching.
+   */
+  void hint(Exchange ex) {
+    if (!enabled) return;
+    MultiMap h = ex.headers();
+    Lane lane = ex.lane();
     String path = ex.path();
     if (priorityHint && !h.contains(PRIORITY) && matchesAny(priorityPaths, path)) {
       h.set(PRIORITY, lane == Lane.BACKGROUND ? "low" : "high");

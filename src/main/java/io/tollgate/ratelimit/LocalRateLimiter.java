@@ -240,6 +240,11 @@ final class LocalRateLimiter implements RateLimiter {
   }
 
   @Override
+  public int waiting() {
+    return waiting.get();
+  }
+
+  @Override
   public String mode() {
     return "local";
   }

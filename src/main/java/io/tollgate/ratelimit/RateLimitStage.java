@@ -77,6 +77,7 @@ public final class RateLimitStage implements Stage {
 
   @Override
   public Future<Reply> apply(Exchange ex, Chain next) {
+    classifier.hint(ex);
     List<Charge> charges = charges(ex);
     if (charges.isEmpty()) return next.proceed(ex);
     ex.charges(charges);

@@ -90,6 +90,9 @@ public interface RateLimiter {
   /** The rate a bucket has learned (tokens per second), or NaN when this limiter holds no such bucket. */
   double learnedRate(Charge charge);
 
+  /** Requests waiting for tokens now in this gateway (queued, or sleeping on a reservation). */
+  int waiting();
+
   /** "local", "redis" or "local-fallback" (Redis lost). */
   String mode();
 

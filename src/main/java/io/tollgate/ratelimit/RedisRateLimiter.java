@@ -287,6 +287,12 @@ final class RedisRateLimiter implements RateLimiter {
     return began;
   }
 
+  /** The queues are this gateway's own (the twins' gates), whichever bucket the tokens come from. */
+  @Override
+  public int waiting() {
+    return fallback.waiting();
+  }
+
   @Override
   public String mode() {
     return redis.connected() ? "redis" : "local-fallback";

@@ -8,6 +8,7 @@ import io.tollgate.config.LaneOptions;
 import io.tollgate.config.RateLimitOptions;
 import io.tollgate.config.TollgateOptions;
 import io.tollgate.sim.SimulatorOptions;
+import io.tollgate.testing.Await;
 import io.tollgate.testing.GatewayHarness;
 import java.net.URI;
 import java.net.http.HttpRequest;
@@ -85,12 +86,27 @@ class FairSharesTest {
     return (int) answered.stream().filter("flood"::equals).count();
   }
 
-  /** Runs the flood, then the newcomers 300 ms later; returns the flood answers that overtook the newcomers. */
+  /** Requests waiting for tokens in a gateway now, as its {@code /metrics} says ({@code tollgate_ratelimit_waiting}). */
+  int waiting(Gateway g) throws Exception {
+    String metrics = harness.http().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + g.managementPort() + "/metrics"))
+        .build(), HttpResponse.BodyHandlers.ofString()).body();
+    for (String line : metrics.split("\n")) {
+      if (line.startsWith("tollgate_ratelimit_waiting ")) return (int) Double.parseDouble(line.substring(line.indexOf(' ') + 1));
+    }
+    throw new AssertionError("no tollgate_ratelimit_waiting on /metrics");
+  }
+
+  /** Runs the flood, then the newcomers once the flood waits; returns the flood answers that overtook the newcomers. */
   int overtaking(List<Gateway> floodVia, String floodAuth, String[] floodHeaders, Gateway newVia, String newAuth,
       String[] newHeaders) throws Exception {
     List<CompletableFuture<HttpResponse<String>>> flood = new ArrayList<>();
     for (int i = 0; i < FLOOD; i++) flood.add(send(floodVia.get(i % floodVia.size()), "flood", floodAuth, floodHeaders));
-    Thread.sleep(300);
+    // The newcomers arrive behind a queued flood: nearly all of it waiting in the gateways (a few answered already).
+    Await.until(() -> {
+      int queued = 0;
+      for (Gateway g : floodVia) queued += waiting(g);
+      return queued + floodSoFar() >= FLOOD - 2 && queued >= FLOOD / 2;
+    }, Duration.ofSeconds(10), "the flood waits for tokens");
     int before = floodSoFar();
     List<CompletableFuture<HttpResponse<String>>> newcomers = new ArrayList<>();
     for (int i = 0; i < NEWCOMERS; i++) newcomers.add(send(newVia, "newcomer", newAuth, newHeaders));
@@ -108,7 +124,6 @@ class FairSharesTest {
     // Flows are keyed by verified identity: one call each verifies the tokens.
     assertEquals(200, harness.getAs(a, "/v1.0/users").statusCode());
     assertEquals(200, harness.getAs(b, "/v1.0/users").statusCode());
-    Thread.sleep(200);
     int overtook = overtaking(List.of(harness.gateway()), a, new String[0], harness.gateway(), b, new String[0]);
     System.out.println("tenant flood answers while B waited: " + overtook);
     // Arrival order would put all ~27 queued flood requests first; round robin (quantum 1) alternates: one flood
@@ -157,7 +172,6 @@ class FairSharesTest {
     Gateway third = harness.another(budget("app", l -> {}).andThen(o -> o.getRateLimit().setDistributed(true).setInstances(3)));
     String t = RateLimitTest.jwt("tenant-a", "app-1");
     for (Gateway g : List.of(harness.gateway(), second, third)) assertEquals(200, harness.getAs(g, t, "/v1.0/users").statusCode());
-    Thread.sleep(300);
     int overtook = overtaking(List.of(harness.gateway(), second), t, new String[] {"X-Tollgate-Priority", "background"},
         third, t, new String[0]);
     // Each gateway queues its own waiters and holds one reservation of the shared bucket at a time: the interactive
