@@ -4,6 +4,7 @@
 #
 #   ROW=pass src/bench/profile.sh          # uncached route, rate limiter off (pinned.sh's pass row)
 #   ROW=l1 src/bench/profile.sh            # warm L1 hit, shipped configuration
+#   ROW=l2 src/bench/profile.sh            # L2 hits (pinned.sh's l2 row: L1 1 KiB, redis-server on SUT_CPU, KEYS users)
 #   JAR=/tmp/old.jar ROW=pass src/bench/profile.sh   # the same for another build, to compare
 #
 # The gateway is loaded for WARMUP (40s) unrecorded, then recorded for DURATION (20s) with JFR's
@@ -11,7 +12,7 @@
 # samples (top of stack, Java frames only: jdk.ExecutionSample), the top allocation sites by sampled
 # weight (jdk.ObjectAllocationSample, the frame that allocated), and the allocated bytes per request
 # (jdk.ThreadAllocationStatistics difference / requests). The .jfr file stays in bench-results/ for JMC.
-# Environment: JAR (target/tollgate.jar), ROW (pass), WARMUP, DURATION, CONNECTIONS (64), TOP (25),
+# Environment: JAR (target/tollgate.jar), ROW (pass), KEYS (500), WARMUP, DURATION, CONNECTIONS (64), TOP (25),
 #   SUT_CPU (0), LOAD_CPU (1), JAVA_OPTS. Only 127.0.0.1 traffic; every process started is stopped on exit.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -46,23 +47,36 @@ taskset -c "$LOAD_CPU" java -jar "$WORK/tollgate.jar" simulate --port "$SIM_PORT
 PIDS+=($!)
 wait_for "http://127.0.0.1:$SIM_PORT/_sim/stats"
 
+EXTRA=()
 case $ROW in
   pass) printf 'rateLimit:\n  enabled: false\n' >"$WORK/conf.yaml"; PATH_=${PASS_PATH:-'/v1.0/users?$top=5'} ;;
   l1) : >"$WORK/conf.yaml"; PATH_=${HIT_PATH:-/v1.0/users/u1} ;;
-  *) echo "ROW: pass or l1" >&2; exit 1 ;;
+  l2) # pinned.sh's l2 row: L1 holds at most one entry, its own redis-server on the gateway's core, KEYS users
+    REDIS_PORT=$(free_port)
+    taskset -c "$SUT_CPU" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >"$WORK/redis.log" 2>&1 &
+    PIDS+=($!)
+    printf 'cache:\n  l1MaxWeight: 1KiB\n  l2:\n    operationTimeout: 2s\n' >"$WORK/conf.yaml"
+    PATH_=/v1.0/users/u; COUNT=${KEYS:-500}; EXTRA=(--redis "redis://127.0.0.1:$REDIS_PORT") ;;
+  *) echo "ROW: pass, l1 or l2" >&2; exit 1 ;;
 esac
 # shellcheck disable=SC2086
 taskset -c "$SUT_CPU" java $JAVA_OPTS -jar "$WORK/tollgate.jar" --config "$WORK/conf.yaml" --port "$PORT" \
-  --management-port "$MPORT" --upstream "http://127.0.0.1:$SIM_PORT" >"$WORK/tollgate.log" 2>&1 &
+  --management-port "$MPORT" --upstream "http://127.0.0.1:$SIM_PORT" "${EXTRA[@]}" >"$WORK/tollgate.log" 2>&1 &
 TG_PID=$!; PIDS+=("$TG_PID")
 wait_for "http://127.0.0.1:$MPORT/health/ready"
 wait_for "http://127.0.0.1:$PORT/"
+if [[ $ROW == l2 ]]; then
+  for _ in $(seq 100); do curl -s "http://127.0.0.1:$MPORT/metrics" | grep -q '^tollgate_cache_l2_connected 1' && break; sleep 0.1; done
+  for k in $(seq "$COUNT"); do echo "url = \"http://127.0.0.1:$PORT/v1.0/users/u$k\""; echo "output = /dev/null"; done \
+    | curl -s -K - -H "Authorization: Bearer $TOKEN"
+  echo "L2 filled: $(redis-cli -p "$REDIS_PORT" dbsize) Redis keys"
+fi
 
 echo "profile $ROW of $JAR: warm-up $WARMUP"
 # Loading the agent deoptimises compiled code: it is loaded before the warm-up, which then recompiles, and restarted
 # for the recorded window.
 if [[ -n ${ASPROF:-} ]]; then jcmd "$TG_PID" JVMTI.agent_load "$ASPROF" "\"start,event=itimer,interval=1ms\"" >/dev/null; fi
-taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"$WARMUP" -s "$WORK/bearer.lua" "http://127.0.0.1:$PORT" -- "$TOKEN" "$PATH_" >/dev/null
+taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"$WARMUP" -s "$WORK/bearer.lua" "http://127.0.0.1:$PORT" -- "$TOKEN" "$PATH_" ${COUNT:-} >/dev/null
 JFR="$OUT/profile-$ROW.jfr"
 # Starting JFR recompiles much of the hot code (65 % of the window went to C2 when both ran): one tool per run.
 [[ -n ${ASPROF:-} ]] || jcmd "$TG_PID" JFR.start name=p settings=profile filename="$ROOT/$JFR" >/dev/null
@@ -70,7 +84,7 @@ if [[ -n ${ASPROF:-} ]]; then
   jcmd "$TG_PID" JVMTI.agent_load "$ASPROF" "\"stop,file=$WORK/warmup.collapsed,collapsed\"" >/dev/null
   jcmd "$TG_PID" JVMTI.agent_load "$ASPROF" "\"start,event=itimer,interval=1ms,threads\"" >/dev/null
 fi
-taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -s "$WORK/bearer.lua" "http://127.0.0.1:$PORT" -- "$TOKEN" "$PATH_" >"$WORK/wrk.txt"
+taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -s "$WORK/bearer.lua" "http://127.0.0.1:$PORT" -- "$TOKEN" "$PATH_" ${COUNT:-} >"$WORK/wrk.txt"
 [[ -n ${ASPROF:-} ]] || jcmd "$TG_PID" JFR.stop name=p >/dev/null
 COLLAPSED="$ROOT/$OUT/profile-$ROW.collapsed"
 if [[ -n ${ASPROF:-} ]]; then jcmd "$TG_PID" JVMTI.agent_load "$ASPROF" "\"stop,file=$COLLAPSED,collapsed\"" >/dev/null; fi
