@@ -5,8 +5,10 @@
   'use strict';
   var MAX_EVENTS = 50;
   var HISTORY = 60;
+  /** Tokens/s is measured over this much of the recent past, not between two messages a few seconds apart. */
+  var RATE_WINDOW_MS = 15000;
   var history = [];
-  var previous = null;
+  var samples = [];
 
   function $(id) { return document.getElementById(id); }
   function num(n) { return n == null ? '–' : Number(n).toLocaleString('en-US'); }
@@ -89,9 +91,15 @@
     pill('limiter-mode', l.mode, l.mode === 'local-fallback' ? 'warn' : l.mode === 'off' ? '' : 'good');
   }
 
-  function drawBudgets(budgets, seconds) {
-    var before = {};
-    if (previous) previous.budgets.forEach(function (b) { before[b.name] = b.tokens; });
+  function drawBudgets(budgets, at) {
+    var now = Date.parse(at);
+    var tokens = {};
+    budgets.forEach(function (b) { tokens[b.name] = b.tokens; });
+    samples.push({ at: now, tokens: tokens });
+    while (samples.length > 2 && now - samples[1].at >= RATE_WINDOW_MS) samples.shift();
+    var oldest = samples[0];
+    var seconds = (now - oldest.at) / 1000;
+    var before = oldest.tokens;
     fill('budgets', budgets.map(function (b) {
       var learned = b.learnedMin == null ? 'not yet'
           : (b.learnedMin === b.learnedMax ? b.learnedMin : b.learnedMin + '–' + b.learnedMax) + ' /s'
@@ -179,17 +187,15 @@
   }
 
   function draw(s) {
-    var seconds = previous ? (Date.parse(s.at) - Date.parse(previous.at)) / 1000 : 0;
     drawCache(s.stats);
     drawUpstream(s.upstream);
     drawLimiter(s.limiter);
-    drawBudgets(s.budgets, seconds);
+    drawBudgets(s.budgets, s.at);
     drawRoutes(s.routes);
     drawTenants(s.stats);
     drawHealth(s);
     set('updated', 'updated ' + new Date(Date.parse(s.at)).toLocaleTimeString());
     document.body.setAttribute('data-updated', s.at);
-    previous = s;
   }
 
   function connect() {
