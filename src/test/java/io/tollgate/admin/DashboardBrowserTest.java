@@ -157,7 +157,7 @@ class DashboardBrowserTest {
     ChromeOptions options = new ChromeOptions().setBinary(CHROMIUM.toFile())
         .addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-            "--window-size=1280,1700", "--user-data-dir=" + profile.toAbsolutePath());
+            "--window-size=1280,1180", "--user-data-dir=" + profile.toAbsolutePath());
     ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(CHROMEDRIVER.toFile())
         .usingAnyFreePort().withLogFile(Paths.get("target", "chromedriver.log").toFile()).build();
     ChromeDriver driver = new ChromeDriver(service, options);
