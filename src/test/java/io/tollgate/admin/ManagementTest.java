@@ -13,6 +13,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
@@ -148,17 +149,22 @@ class ManagementTest {
     assertFalse(r.body().contains("opaque-dashboard-caller-token"), "no caller token in the dashboard's state");
   }
 
-  @Test
-  void the_dashboard_stream_sends_the_state_first_then_relays_events() throws Exception {
-    harness = GatewayHarness.builder().start();
-    java.util.concurrent.LinkedBlockingQueue<String> lines = new java.util.concurrent.LinkedBlockingQueue<>();
-    var stream = http.sendAsync(HttpRequest.newBuilder(URI.create(harness.management() + "/dashboard/events")).build(),
+  /** Opens a dashboard stream whose lines go to {@code lines}; cancel the future to close it. */
+  java.util.concurrent.CompletableFuture<HttpResponse<Void>> dashboardStream(java.util.Collection<String> lines) {
+    return http.sendAsync(HttpRequest.newBuilder(URI.create(harness.management() + "/dashboard/events")).build(),
         HttpResponse.BodyHandlers.fromLineSubscriber(new java.util.concurrent.Flow.Subscriber<String>() {
           @Override public void onSubscribe(java.util.concurrent.Flow.Subscription s) { s.request(Long.MAX_VALUE); }
           @Override public void onNext(String line) { lines.add(line); }
           @Override public void onError(Throwable t) { }
           @Override public void onComplete() { }
         }));
+  }
+
+  @Test
+  void the_dashboard_stream_sends_the_state_first_then_relays_events() throws Exception {
+    harness = GatewayHarness.builder().start();
+    java.util.concurrent.LinkedBlockingQueue<String> lines = new java.util.concurrent.LinkedBlockingQueue<>();
+    var stream = dashboardStream(lines);
     try {
       Await.until(() -> lines.contains("event: state"), Duration.ofSeconds(10), "the first state");
       harness.gateway().vertx().eventBus().publish(io.tollgate.metrics.Addresses.EVENTS,
@@ -167,6 +173,36 @@ class ManagementTest {
       assertTrue(lines.stream().anyMatch(l -> l.startsWith("data: ") && l.contains("\"type\":\"circuit\"")), lines.toString());
     } finally {
       stream.cancel(true);
+    }
+  }
+
+  @Test
+  void the_dashboard_serves_a_bounded_number_of_streams_and_503_beyond() throws Exception {
+    harness = GatewayHarness.builder().start();
+    List<java.util.concurrent.CompletableFuture<HttpResponse<Void>>> open = new java.util.ArrayList<>();
+    try {
+      List<java.util.Queue<String>> seen = new java.util.ArrayList<>();
+      for (int i = 0; i < Dashboard.MAX_VIEWERS; i++) {
+        java.util.Queue<String> lines = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        seen.add(lines);
+        open.add(dashboardStream(lines));
+      }
+      Await.until(() -> seen.stream().allMatch(l -> l.contains("event: state")), Duration.ofSeconds(20),
+          Dashboard.MAX_VIEWERS + " streams have their first state");
+      HttpResponse<String> refused = call("GET", "/dashboard/events", null);
+      assertEquals(503, refused.statusCode());
+      assertEquals("ServiceUnavailable", new JsonObject(refused.body()).getJsonObject("error").getString("code"));
+      // A viewer that leaves frees its place.
+      open.remove(0).cancel(true);
+      java.util.Queue<String> again = new java.util.concurrent.ConcurrentLinkedQueue<>();
+      Await.until(() -> {
+        var next = dashboardStream(again);
+        open.add(next);
+        Await.until(() -> next.isDone() || again.contains("event: state"), Duration.ofSeconds(10), "an answer");
+        return again.contains("event: state");
+      }, Duration.ofSeconds(20), "a new viewer gets a stream once one has left");
+    } finally {
+      open.forEach(f -> f.cancel(true));
     }
   }
 
