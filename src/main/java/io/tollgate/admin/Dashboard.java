@@ -24,8 +24,9 @@ import java.util.UUID;
  * <ul>
  *   <li>{@code GET /}: the page ({@code index.html}), its script and style under {@value #ASSETS}, from the jar;</li>
  *   <li>{@code GET /dashboard/state}: the {@link DashboardState} document now;</li>
- *   <li>{@code GET /dashboard/events}: server-sent events, {@code state} (that document) each time a
- *       {@code tollgate.cache.stats} message arrives, and {@code event} for each {@code tollgate.events} message.</li>
+ *   <li>{@code GET /dashboard/events}: server-sent events: {@code state}, that document, first with the recent
+ *       events, then each time a {@code tollgate.cache.stats} message arrives (its {@code events} empty), and
+ *       {@code event} for each {@code tollgate.events} message.</li>
  * </ul>
  *
  * <p>Design note. Threads: everything here runs on the management verticle's context (its routes and its two
@@ -88,6 +89,7 @@ final class Dashboard {
     ctx.next();
   }
 
+  /** The state with the recent events: for {@code /dashboard/state} and a stream's first message. */
   private JsonObject state() {
     return figures.build(lastStats, List.copyOf(events));
   }
@@ -111,7 +113,7 @@ final class Dashboard {
         .putHeader("Cache-Control", "no-store").putHeader("X-Accel-Buffering", "no");
     viewers.add(response);
     long heartbeat = vertx.setPeriodic(HEARTBEAT_MS, id -> {
-      if (!response.writeQueueFull()) response.write(": keep-alive\n\n");
+      if (!response.closed() && !response.writeQueueFull()) response.write(": keep-alive\n\n");
     });
     Runnable gone = () -> {
       viewers.remove(response);
@@ -131,16 +133,17 @@ final class Dashboard {
     }
   }
 
+  /** A new state for every viewer; its {@code events} are empty, as viewers have had each one as it came. */
   private void push() {
     lastPushMs = System.currentTimeMillis();
-    if (!viewers.isEmpty()) send("state", state().encode());
+    if (!viewers.isEmpty()) send("state", figures.build(lastStats, List.of()).encode());
   }
 
   private void send(String event, String json) {
     String frame = frame(event, json);
-    for (HttpServerResponse viewer : viewers) {
+    for (HttpServerResponse viewer : List.copyOf(viewers)) {
       // A slow viewer misses this update; it gets the next whole state when it has caught up.
-      if (!viewer.writeQueueFull()) viewer.write(frame);
+      if (!viewer.closed() && !viewer.writeQueueFull()) viewer.write(frame);
     }
   }
 

@@ -28,8 +28,10 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@code limiter} and {@code budgets}: the {@code tollgate.ratelimit.*} meters, each configured limit with its
  *       tokens admitted and the rates its buckets learned;</li>
  *   <li>{@code breakers}, {@code bulkhead} and {@code readiness}: the breaker and bulkhead meters and
- *       {@code /health/ready}.</li>
+ *       {@code /health/ready};</li>
+ *   <li>{@code events}: recent {@code tollgate.events} messages, newest first (when the caller passes them).</li>
  * </ul>
+ * Rates are tokens per second, as configured; {@code waitSeconds} and {@code waitMs} say their unit.
  * No token, caller or tenant id appears: tenants are labels already ({@code TenantEconomics}), bucket scopes are
  * hashes. Reading the registry walks a few hundred meters: done once per statistics message, not per viewer.
  */
