@@ -29,6 +29,7 @@ import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
 import org.openqa.selenium.By;
+import org.openqa.selenium.Dimension;
 import org.openqa.selenium.OutputType;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
@@ -204,6 +205,9 @@ class DashboardBrowserTest {
   }
 
   void screenshot() throws Exception {
+    // The whole page: the window grows to the document's height (plus the headless window's own frame).
+    long height = ((Number) browser.executeScript("return document.documentElement.scrollHeight;")).longValue();
+    browser.manage().window().setSize(new Dimension(1280, (int) Math.min(4000, height + 160)));
     Path shot = browser.getScreenshotAs(OutputType.FILE).toPath();
     Files.createDirectories(SCREENSHOT.getParent());
     Files.copy(shot, SCREENSHOT, StandardCopyOption.REPLACE_EXISTING);
