@@ -109,6 +109,14 @@ class DeployFilesTest {
     assertTrue(user.find(), "a USER line");
     assertFalse(user.group(1).startsWith("root") || user.group(1).startsWith("0"), "non-root: " + user.group(1));
     assertTrue(docker.contains("COPY conf "), "conf/ ships in the image");
+    // Class Data Sharing: the entrypoint maps the archive a training start of the same jar wrote at build time.
+    String shared = entrypoint.stream().filter(a -> a.startsWith("-XX:SharedArchiveFile=")).findFirst().orElse("");
+    Matcher training = Pattern.compile("RUN java -XX:ArchiveClassesAtExit=(\\S+) -jar (\\S+)").matcher(docker);
+    assertTrue(training.find(), "a training start writes the CDS archive");
+    assertEquals("-XX:SharedArchiveFile=" + training.group(1), shared, "the entrypoint maps that archive");
+    assertEquals(copy.group(2), training.group(2), "trained on the jar the image runs");
+    assertTrue(entrypoint.contains("-Xshare:auto"), "a missing or stale archive is ignored, not fatal");
+    assertTrue(training.start() < user.start(), "the archive is written before the image drops to its user");
   }
 
   @Test
