@@ -62,6 +62,8 @@ public final class Cluster {
     } catch (ConfigException e) {
       return Future.failedFuture(e);
     }
+    // Read before any configuration is: without it Hazelcast's first lines would go to java.util.logging.
+    if (System.getProperty("hazelcast.logging.type") == null) System.setProperty("hazelcast.logging.type", "slf4j");
     VertxOptions clustered = new VertxOptions(vertxOptions).setEventBusOptions(eventBus(options, address));
     HazelcastClusterManager manager = new HazelcastClusterManager(hazelcast(options, address));
     LOG.info("cluster: joining '{}' as {}:{} (members {}), event bus {}", options.getClusterName(), address, options.getPort(),
@@ -78,6 +80,9 @@ public final class Cluster {
     return eb.setSsl(true)
         .setKeyCertOptions(new PemKeyCertOptions().setCertPath(options.getCertFile()).setKeyPath(options.getKeyFile()))
         .setTrustOptions(new PemTrustOptions().addCertPath(options.getTrustFile()))
+        // Both directions check the peer: the listener requires a client certificate, and the connecting side, which
+        // Vert.x lets trust every server by default on the event bus, checks the listener's against the trust file.
+        .setTrustAll(false)
         .setClientAuth(ClientAuth.REQUIRED);
   }
 

@@ -35,7 +35,8 @@ import org.junit.jupiter.api.io.TempDir;
  * speaks mutual TLS (each side presents a certificate the trust file holds: the gateways share one, the consumer has
  * its own). The consumer hears both gateways' {@code tollgate.cache.stats} (told apart by {@code instance}, matched
  * against each gateway's {@code /admin/cache/stats}) and a {@code tollgate.events} breaker transition, and its request to
- * {@code tollgate.cache} finds no handler: the cache API is local to each gateway.
+ * {@code tollgate.cache} finds no handler: the cache API is local to each gateway. A fourth JVM that knows the
+ * members and the cluster name but presents a certificate outside the trust file joins Hazelcast, yet hears nothing.
  */
 @DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
 class ClusteredEventBusTest {
@@ -49,12 +50,16 @@ class ClusteredEventBusTest {
     Path gatewayKey = dir.resolve("gateway.key");
     Path consumerCert = dir.resolve("consumer.pem");
     Path consumerKey = dir.resolve("consumer.key");
-    selfSigned("gateway", gatewayCert, gatewayKey);
-    selfSigned("consumer", consumerCert, consumerKey);
+    Path strangerCert = dir.resolve("stranger.pem");
+    Path strangerKey = dir.resolve("stranger.key");
+    Process[] keytools = {keytool("gateway"), keytool("consumer"), keytool("stranger")};
+    pemFiles("gateway", keytools[0], gatewayCert, gatewayKey);
+    pemFiles("consumer", keytools[1], consumerCert, consumerKey);
+    pemFiles("stranger", keytools[2], strangerCert, strangerKey);
     Path trust = Files.writeString(dir.resolve("trust.pem"), Files.readString(gatewayCert) + Files.readString(consumerCert));
 
-    int[] hz = {RedisProcess.freePort(), RedisProcess.freePort(), RedisProcess.freePort()};
-    String members = "127.0.0.1:" + hz[0] + ",127.0.0.1:" + hz[1] + ",127.0.0.1:" + hz[2];
+    int[] hz = {RedisProcess.freePort(), RedisProcess.freePort(), RedisProcess.freePort(), RedisProcess.freePort()};
+    String members = "127.0.0.1:" + hz[0] + ",127.0.0.1:" + hz[1];
     String clusterName = "test-" + UUID.randomUUID().toString().substring(0, 8);
     List<Process> processes = new ArrayList<>();
     try {
@@ -80,9 +85,13 @@ class ClusteredEventBusTest {
       for (int i = 0; i < 2; i++) instances[i] = awaitInstance(processes.get(i), "gateway" + i, management[i]);
       assertFalse(instances[0].equals(instances[1]), "each gateway has its own instance id");
       assertTrue(log("gateway0").contains("with mutual TLS"), log("gateway0"));
-
+      // A consumer lists the gateways; they need not list it (nor know of it) to publish to it.
       processes.add(java("consumer", "io.tollgate.ClusterConsumer", "127.0.0.1", Integer.toString(hz[2]), members,
           clusterName, consumerCert.toString(), consumerKey.toString(), trust.toString()));
+      // A stranger knows the members and the cluster name (Hazelcast lets it in) but its certificate is not in the
+      // trust file: the gateways' TLS connections to it fail, so it hears nothing.
+      processes.add(java("stranger", "io.tollgate.ClusterConsumer", "127.0.0.1", Integer.toString(hz[3]), members,
+          clusterName, strangerCert.toString(), strangerKey.toString(), trust.toString()));
       Await.until(() -> heard(processes.get(2)).stream().filter(l -> l.startsWith("stats "))
               .map(l -> new JsonObject(l.substring(6)).getString("instance")).collect(Collectors.toSet())
               .containsAll(Set.of(instances)), STARTUP, "the consumer has heard both gateways' statistics");
@@ -98,6 +107,18 @@ class ClusteredEventBusTest {
           .build(), HttpResponse.BodyHandlers.discarding());
       Await.until(() -> heard(processes.get(2)).stream().anyMatch(l -> l.startsWith("events ") && l.contains("\"circuit\"")),
           Duration.ofSeconds(10), "the consumer has heard gateway 1's breaker open");
+
+      Await.until(() -> heard("stranger", processes.get(3)).contains("joined"), STARTUP, "the stranger has joined and registered");
+      int before = heard(processes.get(2)).size();
+      // Ten stats intervals of each gateway after the stranger registered: the consumer hears them, the stranger none.
+      Await.until(() -> heard(processes.get(2)).size() >= before + 20, Duration.ofSeconds(10),
+          "the consumer has heard 20 more messages");
+      assertEquals(List.of("joined"), heard("stranger", processes.get(3)), "an untrusted member hears nothing");
+    } catch (AssertionError | Exception failure) {
+      for (String name : List.of("gateway0", "gateway1", "consumer", "stranger")) {
+        failure.addSuppressed(new AssertionError(name + " log:\n" + log(name)));
+      }
+      throw failure;
     } finally {
       for (Process p : processes) p.destroyForcibly();
       for (Process p : processes) p.waitFor(10, TimeUnit.SECONDS);
@@ -130,8 +151,12 @@ class ClusteredEventBusTest {
   }
 
   private List<String> heard(Process consumer) throws Exception {
-    List<String> lines = Files.readAllLines(dir.resolve("consumer.out"));
-    if (!consumer.isAlive()) throw new AssertionError("consumer exited: " + lines + "\n" + log("consumer"));
+    return heard("consumer", consumer);
+  }
+
+  private List<String> heard(String name, Process consumer) throws Exception {
+    List<String> lines = Files.readAllLines(dir.resolve(name + ".out"));
+    if (!consumer.isAlive()) throw new AssertionError(name + " exited: " + lines + "\n" + log(name));
     return lines;
   }
 
@@ -141,21 +166,24 @@ class ClusteredEventBusTest {
   }
 
   /**
-   * A self-signed ECDSA certificate for 127.0.0.1 without extended key usage (so it serves as TLS server and client
-   * alike), made by the JDK's keytool; written as PEM certificate and PKCS#8 key.
+   * Starts the JDK's keytool on a self-signed ECDSA certificate for 127.0.0.1 without extended key usage (so it serves
+   * as TLS server and client alike); {@link #pemFiles} waits for it.
    */
-  private void selfSigned(String name, Path certFile, Path keyFile) throws Exception {
-    Path store = dir.resolve(name + ".p12");
+  private Process keytool(String name) throws Exception {
     String keytool = Path.of(System.getProperty("java.home"), "bin", "keytool").toString();
-    Process p = new ProcessBuilder(keytool, "-genkeypair", "-alias", name, "-keyalg", "EC", "-groupname", "secp256r1",
+    return new ProcessBuilder(keytool, "-genkeypair", "-alias", name, "-keyalg", "EC", "-groupname", "secp256r1",
         "-dname", "CN=tollgate-" + name, "-ext", "SAN=ip:127.0.0.1,dns:localhost", "-validity", "2",
-        "-keystore", store.toString(), "-storetype", "PKCS12", "-storepass", "changeit", "-keypass", "changeit")
-        .redirectErrorStream(true).start();
-    String output = new String(p.getInputStream().readAllBytes());
-    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "keytool finished");
-    assertEquals(0, p.exitValue(), output);
+        "-keystore", dir.resolve(name + ".p12").toString(), "-storetype", "PKCS12", "-storepass", "changeit",
+        "-keypass", "changeit", "-J-XX:TieredStopAtLevel=1").redirectErrorStream(true).start();
+  }
+
+  /** Waits for {@code keytool} and writes what it made as a PEM certificate and a PKCS#8 PEM key. */
+  private void pemFiles(String name, Process keytool, Path certFile, Path keyFile) throws Exception {
+    String output = new String(keytool.getInputStream().readAllBytes());
+    assertTrue(keytool.waitFor(60, TimeUnit.SECONDS), "keytool finished");
+    assertEquals(0, keytool.exitValue(), output);
     KeyStore ks = KeyStore.getInstance("PKCS12");
-    try (FileInputStream in = new FileInputStream(store.toFile())) {
+    try (FileInputStream in = new FileInputStream(dir.resolve(name + ".p12").toFile())) {
       ks.load(in, "changeit".toCharArray());
     }
     Key key = ks.getKey(name, "changeit".toCharArray());
