@@ -67,9 +67,13 @@ public final class Cluster {
     VertxOptions clustered = new VertxOptions(vertxOptions).setEventBusOptions(eventBus(options, address));
     HazelcastClusterManager manager = new HazelcastClusterManager(hazelcast(options, address));
     LOG.info("cluster: joining '{}' as {}:{} (members {}), event bus {}", options.getClusterName(), address, options.getPort(),
-        options.getMembers(), options.isInsecure() ? "WITHOUT TLS (cluster.insecure)" : "with mutual TLS");
+        options.getMembers(), options.isInsecure() ? "without TLS" : "with mutual TLS");
+    if (options.isInsecure()) {
+      LOG.warn("cluster: cluster.insecure is true: statistics and events travel between members in plain TCP, and any "
+          + "process that joins the cluster hears them");
+    }
     return builder.with(clustered).withClusterManager(manager).buildClustered()
-        .onSuccess(vertx -> LOG.info("cluster: joined '{}' as node {} ({} members)", options.getClusterName(),
+        .onSuccess(vertx -> LOG.info("cluster: joined '{}' as node {}; members now: {}", options.getClusterName(),
             manager.getNodeId(), manager.getNodes().size()));
   }
 
