@@ -109,19 +109,27 @@ public final class Gateway {
   /** @param clock cache time (tests advance a fake clock instead of sleeping) */
   public static Future<Gateway> start(TollgateOptions options, Clock clock) {
     TollgateMetrics metrics = new TollgateMetrics();
-    Vertx vertx = Vertx.builder()
-        // Native epoll where Netty can load it (fewer copies and syscalls than NIO); NIO elsewhere.
-        .with(new VertxOptions().setPreferNativeTransport(true)
-            .setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)))
-        .withMetrics(new MicrometerMetricsFactory(metrics.registry()))
-        .build();
-    Gateway gateway = new Gateway(vertx, new TollgateOptions(options), metrics, clock);
+    // Native epoll where Netty can load it (fewer copies and syscalls than NIO); NIO elsewhere.
+    VertxOptions vertxOptions = new VertxOptions().setPreferNativeTransport(true)
+        .setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true));
+    var builder = Vertx.builder().withMetrics(new MicrometerMetricsFactory(metrics.registry()));
     // Context-free: futures from this Vert.x belong to its event loops, and after a failed start closes them
     // nobody would deliver the failure.
     io.vertx.core.Promise<Gateway> started = io.vertx.core.Promise.promise();
-    gateway.deploy().onComplete(ar -> {
-      if (ar.succeeded()) started.complete(gateway);
-      else gateway.close().onComplete(closed -> started.fail(ar.cause()));
+    Future<Vertx> created = options.getCluster().isEnabled()
+        ? Cluster.join(builder, vertxOptions, options.getCluster())
+        : Future.succeededFuture(builder.with(vertxOptions).build());
+    created.onComplete(made -> {
+      if (made.failed()) {
+        metrics.close();
+        started.fail(made.cause());
+        return;
+      }
+      Gateway gateway = new Gateway(made.result(), new TollgateOptions(options), metrics, clock);
+      gateway.deploy().onComplete(ar -> {
+        if (ar.succeeded()) started.complete(gateway);
+        else gateway.close().onComplete(closed -> started.fail(ar.cause()));
+      });
     });
     return started.future();
   }

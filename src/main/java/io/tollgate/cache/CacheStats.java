@@ -33,12 +33,15 @@ public final class CacheStats {
   private final L1Store l1;
   private final BooleanSupplier l2Connected;
   private final TenantEconomics economics;
+  private final String instance;
 
   /**
    * @param l2Connected whether L2 is in use right now (false without Redis)
    * @param economics the per-tenant table the statistics carry as {@code tenants}, or null
+   * @param instance the owning gateway's id, carried as {@code instance}
    */
-  CacheStats(L1Store l1, BooleanSupplier l2Connected, TenantEconomics economics) {
+  CacheStats(L1Store l1, BooleanSupplier l2Connected, TenantEconomics economics, String instance) {
+    this.instance = instance;
     this.l1 = l1;
     this.l2Connected = l2Connected;
     this.economics = economics;
@@ -60,13 +63,13 @@ public final class CacheStats {
   public Snapshot snapshot() {
     return new Snapshot(l1Hits(), l1Misses(), l1.size(), l1.weightBytes(), evictions(), l2Hits(), l2Misses(), l2Errors(),
         l2Connected(), coalesced(), staleServed(), bypassed.sum(), economics == null ? new JsonArray() : economics.toJson(),
-        Instant.now());
+        instance, Instant.now());
   }
 
   /** The cache statistics at one instant; {@link #toJson()} is the SPEC §4 message. */
   public record Snapshot(long l1Hits, long l1Misses, long l1Size, long l1WeightBytes, long l1Evictions, long l2Hits,
       long l2Misses, long l2Errors, boolean l2Connected, long coalesced, long staleServed, long bypassed, JsonArray tenants,
-      Instant at) {
+      String instance, Instant at) {
 
     /** L1 hits over L1 lookups; 0 before the first lookup. */
     public double hitRate() {
@@ -77,7 +80,8 @@ public final class CacheStats {
     /**
      * {"l1":{hits,misses,hitRate,size,weightBytes,evictions},"l2":{hits,misses,errors,connected},"coalesced":n,
      * "staleServed":n,"tenants":[{tenant,lane,reads:{cache,upstream,refused},ru:{spent,saved},throttlesAbsorbed,
-     * retries,waitMs}],"at":iso} (tenants: {@link TenantEconomics#toJson()})
+     * retries,waitMs}],"instance":id,"at":iso} (tenants: {@link TenantEconomics#toJson()}; instance: this gateway's
+     * random id for its lifetime, which tells gateways apart on a clustered event bus)
      */
     public JsonObject toJson() {
       return new JsonObject()
@@ -87,6 +91,7 @@ public final class CacheStats {
               .put("connected", l2Connected))
           .put("coalesced", coalesced).put("staleServed", staleServed)
           .put("tenants", tenants.copy())
+          .put("instance", instance)
           .put("at", at.toString());
     }
   }

@@ -21,8 +21,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Owns the cache: L1, L2 on the gateway's {@link RedisLink} (entries and the invalidation subscription),
  * statistics. Publishes
- * {@code tollgate.cache.stats} every {@code cache.statsInterval} and serves the {@code tollgate.cache}
- * request/reply API (get, put, invalidate, clear) for other verticles and consumers.
+ * {@code tollgate.cache.stats} every {@code cache.statsInterval} (with this instance's id, so consumers of a clustered
+ * event bus tell gateways apart) and serves the {@code tollgate.cache} request/reply API (get, put, invalidate, clear)
+ * for other verticles and the management bridge of this instance only: a local consumer, never reachable from peers.
  */
 public final class CacheVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(CacheVerticle.class);
@@ -76,7 +77,7 @@ public final class CacheVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     L1Store l1 = new L1Store(options.getL1MaxWeight(), clock);
-    CacheStats stats = new CacheStats(l1, redis == null ? () -> false : redis::connected, economics);
+    CacheStats stats = new CacheStats(l1, redis == null ? () -> false : redis::connected, economics, instanceId);
     stats.bind(registry);
     Future<Void> l2Ready = Future.succeededFuture();
     if (redis != null) {
@@ -93,7 +94,8 @@ public final class CacheVerticle extends VerticleBase {
     long fleetWait = options.getFleetCoalesceWait().toMillis();
     if (l2 != null && fleetWait > 0) cache.fleet(new FleetCoalescer(vertx, l2, cache, fleetWait, instanceId));
     statsTimer = vertx.setPeriodic(options.getStatsInterval().toMillis(), id -> publishStats());
-    api = vertx.eventBus().consumer(Addresses.CACHE, this::onRequest);
+    // Local: with a clustered event bus only statistics and events cross; a peer never reads or writes this cache.
+    api = vertx.eventBus().localConsumer(Addresses.CACHE, this::onRequest);
     if (options.getHotPath() == CacheOptions.HotPath.EVENT_BUS) {
       vertx.eventBus().registerDefaultCodec(CacheKey.class, new LocalCodec<>(CacheKey.class));
       vertx.eventBus().registerDefaultCodec(ResponseCache.Hit.class, new LocalCodec<>(ResponseCache.Hit.class));

@@ -22,6 +22,7 @@ public final class TollgateOptions {
   private IdentityOptions identity = new IdentityOptions();
   private EconomicsOptions economics = new EconomicsOptions();
   private AccessLogOptions accessLog = new AccessLogOptions();
+  private ClusterOptions cluster = new ClusterOptions();
 
   public TollgateOptions() {}
 
@@ -39,6 +40,7 @@ public final class TollgateOptions {
     identity = new IdentityOptions(o.identity);
     economics = new EconomicsOptions(o.economics);
     accessLog = new AccessLogOptions(o.accessLog);
+    cluster = new ClusterOptions(o.cluster);
   }
 
   /**
@@ -63,6 +65,7 @@ public final class TollgateOptions {
     o.identity = IdentityOptions.read(root.section("identity"));
     o.economics = EconomicsOptions.read(root.section("economics"));
     o.accessLog = AccessLogOptions.read(root.section("accessLog"));
+    o.cluster = ClusterOptions.read(root.section("cluster"));
     root.rejectUnknown();
     if (o.server.getPort() != 0 && o.server.getPort() == o.management.getPort()) {
       problems.add(new ConfigProblem("management.port", o.management.getPort(), "a port other than server.port"));
@@ -81,7 +84,8 @@ public final class TollgateOptions {
         .put("cache", cache.toJson())
         .put("rateLimit", rateLimit.toJson()).put("bulkhead", bulkhead.toJson())
         .put("breaker", breaker.toJson()).put("retry", retry.toJson()).put("identity", identity.toJson())
-        .put("economics", economics.toJson()).put("accessLog", accessLog.toJson());
+        .put("economics", economics.toJson()).put("accessLog", accessLog.toJson())
+        .put("cluster", cluster.toJson());
   }
 
   @Override
@@ -107,6 +111,8 @@ public final class TollgateOptions {
   public TollgateOptions setIdentity(IdentityOptions identity) { this.identity = identity; return this; }
   public AccessLogOptions getAccessLog() { return accessLog; }
   public TollgateOptions setAccessLog(AccessLogOptions accessLog) { this.accessLog = accessLog; return this; }
+  public ClusterOptions getCluster() { return cluster; }
+  public TollgateOptions setCluster(ClusterOptions cluster) { this.cluster = cluster; return this; }
   public EconomicsOptions getEconomics() { return economics; }
   public TollgateOptions setEconomics(EconomicsOptions economics) { this.economics = economics; return this; }
   public BreakerOptions getBreaker() { return breaker; }

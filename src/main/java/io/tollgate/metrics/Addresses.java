@@ -6,16 +6,19 @@ public final class Addresses {
    *  {"l1":{"hits":12,"misses":3,"hitRate":0.8,"size":9,"weightBytes":40960,"evictions":0},
    *   "l2":{"hits":2,"misses":1,"errors":0,"connected":true},"coalesced":4,"staleServed":0,
    *   "tenants":[{"tenant":"contoso","lane":"interactive","reads":{"cache":9,"upstream":3,"refused":0},
-   *   "ru":{"spent":6,"saved":18},"throttlesAbsorbed":1,"retries":1,"waitMs":250}],"at":"2026-11-22T10:00:00Z"}
-   *  (tenants: {@link TenantEconomics#toJson()}, also on /admin/cache/stats). Listeners: the dashboard (a local
-   *  consumer of the management verticle, relayed to its viewers), the SockJS bridge. */
+   *   "ru":{"spent":6,"saved":18},"throttlesAbsorbed":1,"retries":1,"waitMs":250}],
+   *   "instance":"5b0e6c1e-3f0a-4c54-9a34-8f1d2e7b9c10","at":"2026-11-22T10:00:00Z"}
+   *  (tenants: {@link TenantEconomics#toJson()}, also on /admin/cache/stats; instance: the publishing gateway's id for
+   *  its lifetime, which tells gateways apart when the event bus is clustered). Crosses the cluster. Listeners: the
+   *  dashboard (a local consumer of the management verticle, relayed to its viewers), the SockJS bridge. */
   public static final String CACHE_STATS = "tollgate.cache.stats";
-  /** Request/reply, CacheVerticle's API: {"action":"get|put|invalidate|clear", ...}. */
+  /** Request/reply, CacheVerticle's API: {"action":"get|put|invalidate|clear", ...}. A local consumer: never reachable
+   *  from another member of a clustered event bus (only through this instance's bridge, with the admin token). */
   public static final String CACHE = "tollgate.cache";
   /** Publish: {"type":"throttled|circuit|l2|rateLimit", ..., "at":"..."}. The Redis transitions are published
    *  by RedisLink, each in the words of the user it affects: {"type":"l2","connected":false,"at":"..."} (L2Store),
-   *  {"type":"rateLimit","mode":"local-fallback|redis","at":"..."} (the distributed limiter). Listeners: the dashboard
-   *  (its last 50, relayed to its viewers), the SockJS bridge. */
+   *  {"type":"rateLimit","mode":"local-fallback|redis","at":"..."} (the distributed limiter). Crosses the cluster.
+   *  Listeners: the dashboard (its last 50, relayed to its viewers), the SockJS bridge. */
   public static final String EVENTS = "tollgate.events";
 
   private Addresses() {}
