@@ -160,7 +160,7 @@ public final class Gateway {
         .compose(management -> {
           managementPort = management.port();
           int instances = options.getServer().getInstances() > 0 ? options.getServer().getInstances()
-              : VertxOptions.DEFAULT_EVENT_LOOP_POOL_SIZE;
+              : Runtime.getRuntime().availableProcessors();
           // Port 0 would give each instance its own random port; Vert.x shares one random port among
           // servers that ask for the same negative port.
           TollgateOptions proxyOptions = new TollgateOptions(options);

@@ -8,7 +8,11 @@ public final class ServerOptions {
   /** Loopback by default: a sidecar serves its own pod; set 0.0.0.0 to serve others deliberately. */
   public static final String DEFAULT_HOST = "127.0.0.1";
   public static final int DEFAULT_PORT = 8080;
-  /** Proxy verticle instances; 0 means one per event loop (2 x cores). */
+  /**
+   * Proxy verticle instances; 0 means one per core, as nginx and Envoy run one worker per core. Vert.x's own default
+   * (2 x cores) made two event loops share each core: on a core pinned to the gateway, L1 hits then cost ~20 % more
+   * CPU and their p99 rose several-fold (time slices, not work; src/bench/README.md, "Event loops per core").
+   */
   public static final int DEFAULT_INSTANCES = 0;
   /** Largest request body accepted; larger gets 413 before anything reaches the upstream. */
   public static final long DEFAULT_MAX_BODY_SIZE = 256L << 20;
