@@ -129,12 +129,21 @@ class BulkheadTest {
       assertEquals(503, shed.statusCode(), "16 MiB is over the default proxy.bufferSize: the stream keeps the slot");
       InputStream in = stalled.getInputStream();
       boolean chunked = false;
-      for (String header; !(header = line(in)).isEmpty(); ) chunked |= header.equalsIgnoreCase("transfer-encoding: chunked");
-      assertTrue(chunked, "the simulator gzips, the gateway decodes for this client as it streams");
+      long length = -1;
+      for (String header; !(header = line(in)).isEmpty(); ) {
+        chunked |= header.equalsIgnoreCase("transfer-encoding: chunked");
+        if (header.regionMatches(true, 0, "content-length:", 0, 15)) length = Long.parseLong(header.substring(15).trim());
+      }
       long body = 0;
-      for (int n; (n = Integer.parseInt(line(in).trim(), 16)) > 0; body += n) {
-        in.readNBytes(n);
-        line(in);
+      if (chunked) {
+        for (int n; (n = Integer.parseInt(line(in).trim(), 16)) > 0; body += n) {
+          in.readNBytes(n);
+          line(in);
+        }
+      } else {
+        // Asked for as identity (the client takes no gzip and nothing keeps it), it streams with its length.
+        assertEquals(size, length, "a stream that is neither chunked nor of known length could not end");
+        for (byte[] chunk; body < length && (chunk = in.readNBytes((int) Math.min(1 << 20, length - body))).length > 0; ) body += chunk.length;
       }
       assertEquals(size, body, "the body arrives whole");
       HttpResponse<String> next = harness.get("/_sim/headers");
