@@ -75,6 +75,9 @@ public final class TollgateOptions {
     o.accessLog = AccessLogOptions.read(root.section("accessLog"));
     o.freshness = FreshnessOptions.read(root.section("freshness"), env);
     root.rejectUnknown();
+    if (o.freshness.getDelta().isEnabled() && !o.cache.isEnabled()) {
+      problems.add(new ConfigProblem("freshness.delta.enabled", true, "false, or cache.enabled: true (the feed evicts cached answers)"));
+    }
     if (!o.freshness.getDelta().isEnabled()) {
       List<CacheOptions.Route> routes = o.cache.getRoutes();
       for (int i = 0; i < routes.size(); i++) {

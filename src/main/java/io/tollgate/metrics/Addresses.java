@@ -13,7 +13,9 @@ public final class Addresses {
   public static final String CACHE = "tollgate.cache";
   /** Publish: {"type":"throttled|circuit|l2|rateLimit", ..., "at":"..."}. The Redis transitions are published
    *  by RedisLink, each in the words of the user it affects: {"type":"l2","connected":false,"at":"..."} (L2Store),
-   *  {"type":"rateLimit","mode":"local-fallback|redis","at":"..."} (the distributed limiter). */
+   *  {"type":"rateLimit","mode":"local-fallback|redis","at":"..."} (the distributed limiter). The delta feeds
+   *  (freshness package) publish {"type":"freshness","feed":"users","tenant":"t1","state":"synced|resynced|lost|leader|standby",
+   *  "reason":"...","evicted":12,"at":"..."} when a feed starts, is lost (410, cursor gone, errors), resyncs or changes hands. */
   public static final String EVENTS = "tollgate.events";
 
   private Addresses() {}

@@ -1,0 +1,390 @@
+package io.tollgate.freshness;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.tollgate.cache.ResponseCache;
+import io.tollgate.config.CacheOptions;
+import io.tollgate.config.DeltaOptions;
+import io.tollgate.config.PathPattern;
+import io.tollgate.metrics.Addresses;
+import io.tollgate.metrics.MeterNames;
+import io.tollgate.proxy.Offload;
+import io.tollgate.redis.RedisLink;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.client.WebClient;
+import io.vertx.ext.web.client.WebClientOptions;
+import java.net.URI;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Delta-fed invalidation (SPEC §2.6, issue 13 item 1): follows Graph's {@code /users/delta} and
+ * {@code /groups/delta} with the sidecar's own app token and evicts every cached answer of a
+ * {@code freshness: delta} route that mentions a changed or removed object, in every partition and on every
+ * instance ({@link ResponseCache#invalidate}, which reaches the others through Redis pub/sub).
+ *
+ * <p>Design note. Two halves. (1) Indexing: every stored answer of a delta-fed route is parsed on the worker
+ * pool and its path recorded under the ids it mentions ({@link Mentions}, {@link ContentIndex}; in Redis when
+ * configured, so the polling instance sees what every instance cached). (2) Polling: one feed per tenant and
+ * resource; each poll takes or renews the feed's lease ({@link CursorStore}; always held without Redis), reads
+ * the cursor, follows {@code @odata.nextLink}s to the {@code @odata.deltaLink} (at most {@code maxPages}; the
+ * rest next time), evicts, then saves the new cursor (only while still holding the lease). Eviction comes
+ * before the save, so a crash in between replays changes, which is harmless: evicting twice is a no-op. No
+ * cursor (first start, or lost) or a 410 → a new initial sync, then every delta-fed route is evicted (its
+ * answers may predate changes the new cursor will never report) and a {@code freshness} event is published.
+ *
+ * <p>What a change evicts: a user → the answers mentioning it and {@code /users/{id}}; a group → the answers
+ * mentioning it and everything under {@code /groups/{id}}; a member added or removed → that user's own
+ * relations ({@code /users/{id}/*}/**), or for a nested group the {@code transitive*} answers mentioning it.
+ * Delta bodies are read to evict, never stored or served. Polls never overlap (the next is scheduled when
+ * one ends); everything here runs on this verticle's context, parsing on the worker pool.
+ */
+public final class DeltaVerticle extends VerticleBase {
+  private static final Logger LOG = LoggerFactory.getLogger(DeltaVerticle.class);
+  private static final PathPattern USER = PathPattern.compile("/v1.0|beta/users/{id}");
+  private static final PathPattern USER_RELATIONS = PathPattern.compile("/v1.0|beta/users/{id}/*/**");
+  private static final PathPattern GROUP = PathPattern.compile("/v1.0|beta/groups/{id}/**");
+
+  private final DeltaOptions options;
+  private final String upstreamOrigin;
+  private final String upstreamUrl;
+  private final RedisLink redis;
+  private final String keyPrefix;
+  private final long redisTimeoutMs;
+  private final ResponseCache cache;
+  private final List<CacheOptions.Route> deltaRoutes;
+  private final Offload offload;
+  private final MeterRegistry registry;
+  private final String owner = UUID.randomUUID().toString();
+  private final List<Feed> feeds = new ArrayList<>();
+  private WebClient client;
+  private TokenClient tokens;
+  private ContentIndex index;
+  private CursorStore cursors;
+  private boolean stopping;
+
+  /** One followed feed: a tenant's users or groups. Touched on this verticle's context only. */
+  private final class Feed {
+    final String resource;
+    final String key;
+    final Counter ok;
+    final Counter gone;
+    final Counter failed;
+    final Counter standby;
+    final Counter changed;
+    final Counter evicted;
+    final Counter resyncs;
+    volatile long syncedAtMillis;
+    boolean leader;
+    boolean lost;
+    boolean everSynced;
+    long timer = -1;
+
+    Feed(String resource) {
+      this.resource = resource;
+      this.key = options.getTenantId() + ":" + resource;
+      ok = polls("ok");
+      gone = polls("gone");
+      failed = polls("error");
+      standby = polls("standby");
+      changed = Counter.builder(MeterNames.FRESHNESS_DELTA_CHANGES).tag("feed", resource).register(registry);
+      evicted = Counter.builder(MeterNames.FRESHNESS_DELTA_EVICTIONS).tag("feed", resource).register(registry);
+      resyncs = Counter.builder(MeterNames.FRESHNESS_DELTA_RESYNCS).tag("feed", resource).register(registry);
+      Gauge.builder(MeterNames.FRESHNESS_DELTA_LAG, this, f -> f.syncedAtMillis == 0 ? 0
+          : Math.max(0, System.currentTimeMillis() - f.syncedAtMillis) / 1000.0).tag("feed", resource).baseUnit("seconds")
+          .description("time since the feed last reached its deltaLink").register(registry);
+    }
+
+    private Counter polls(String outcome) {
+      return Counter.builder(MeterNames.FRESHNESS_DELTA_POLLS).tag("feed", resource).tag("outcome", outcome).register(registry);
+    }
+
+    String initialUrl() {
+      return upstreamUrl + "/v1.0/" + resource + "/delta";
+    }
+  }
+
+  /** What one poll's pages reported. */
+  private static final class Changes {
+    final Set<String> objects = new LinkedHashSet<>();
+    final Set<String> users = new LinkedHashSet<>();
+    final Set<String> groups = new LinkedHashSet<>();
+    final Set<String> memberUsers = new LinkedHashSet<>();
+    final Set<String> memberGroups = new LinkedHashSet<>();
+    long reported;
+  }
+
+  /** Where a read of pages ended: the link to resume from and whether it is a deltaLink; or gone (410). */
+  private record Pages(String link, boolean atDelta, boolean gone) {}
+
+  /**
+   * @param upstreamUrl the configured upstream ({@code upstream.url}); delta links elsewhere are not followed
+   * @param redis the gateway's Redis, or null (cursor and index in memory)
+   * @param deltaRoutes the cache routes with {@code freshness: delta}
+   * @param offload the worker pool (delta pages and stored answers are parsed there)
+   */
+  public DeltaVerticle(DeltaOptions options, String upstreamUrl, RedisLink redis, String keyPrefix, long redisTimeoutMs,
+      ResponseCache cache, List<CacheOptions.Route> deltaRoutes, Offload offload, MeterRegistry registry) {
+    this.options = new DeltaOptions(options);
+    URI u = URI.create(upstreamUrl);
+    this.upstreamOrigin = u.getScheme() + "://" + u.getRawAuthority();
+    this.upstreamUrl = upstreamUrl.endsWith("/") ? upstreamUrl.substring(0, upstreamUrl.length() - 1) : upstreamUrl;
+    this.redis = redis;
+    this.keyPrefix = keyPrefix;
+    this.redisTimeoutMs = Math.max(redisTimeoutMs, 1000);
+    this.cache = cache;
+    this.deltaRoutes = List.copyOf(deltaRoutes);
+    this.offload = offload;
+    this.registry = registry;
+  }
+
+  @Override
+  public Future<?> start() {
+    client = WebClient.create(vertx, new WebClientOptions().setConnectTimeout(10_000)
+        .setUserAgent("Tollgate-delta"));
+    tokens = new TokenClient(client, options, System::currentTimeMillis);
+    long maxRetain = deltaRoutes.stream().mapToLong(r -> r.ttl().toMillis()
+        + Math.max(r.staleWhileRevalidate().toMillis(), r.staleIfError().toMillis())).max().orElse(86_400_000L);
+    if (redis != null) {
+      index = ContentIndex.redis(redis, keyPrefix, redisTimeoutMs);
+      cursors = CursorStore.redis(redis, keyPrefix, redisTimeoutMs);
+    } else {
+      index = ContentIndex.local(Duration.ofMillis(maxRetain));
+      cursors = CursorStore.local();
+    }
+    cache.observeStores(this::onStored);
+    for (String resource : options.getResources()) feeds.add(new Feed(resource));
+    for (Feed f : feeds) schedule(f, 0);
+    LOG.info("freshness: following {} delta for tenant {} every {} ms via {} (token from {}), cursor {}", options.getResources(),
+        options.getTenantId(), options.getPollInterval().toMillis(), upstreamOrigin, options.getTokenOrigin(),
+        redis == null ? "in memory" : "in Redis with a lease of " + options.effectiveLease().toMillis() + " ms");
+    return Future.succeededFuture();
+  }
+
+  @Override
+  public Future<?> stop() {
+    stopping = true;
+    cache.observeStores(null);
+    List<Future<Void>> released = new ArrayList<>();
+    for (Feed f : feeds) {
+      if (f.timer >= 0) vertx.cancelTimer(f.timer);
+      if (f.leader && redis != null) released.add(cursors.release(f.key, owner).otherwiseEmpty());
+    }
+    return Future.join(released).eventually(() -> {
+      client.close();
+      return Future.succeededFuture();
+    });
+  }
+
+  /** Feeds whose lease this instance holds now (tests, admin). */
+  public List<String> leading() {
+    return feeds.stream().filter(f -> f.leader).map(f -> f.resource).toList();
+  }
+
+  // ---- indexing (any event loop) ----
+
+  private void onStored(String path, Buffer body, long retainMillis, long fetchBeganMillis) {
+    offload.run(() -> Mentions.of(path, body))
+        .compose(ids -> index.record(path, ids, retainMillis, fetchBeganMillis))
+        .compose(stale -> stale ? cache.invalidate(PathPattern.literal(path)).mapEmpty() : Future.succeededFuture())
+        .onFailure(e -> LOG.debug("freshness: indexing a stored answer failed: {}", e.toString()));
+  }
+
+  // ---- polling (this context) ----
+
+  private void schedule(Feed f, long delayMs) {
+    if (stopping) return;
+    Runnable run = () -> poll(f).onComplete(ar -> schedule(f, options.getPollInterval().toMillis()));
+    if (delayMs <= 0) {
+      f.timer = -1;
+      context.runOnContext(v -> run.run());
+    } else {
+      f.timer = vertx.setTimer(delayMs, id -> run.run());
+    }
+  }
+
+  private Future<Void> poll(Feed f) {
+    return cursors.lease(f.key, owner, options.effectiveLease()).compose(holder -> {
+      if (!holder) {
+        if (f.leader) event(f, "standby", "another instance holds the lease", 0);
+        f.leader = false;
+        f.standby.increment();
+        // The holder's progress, for the lag gauge.
+        return cursors.cursor(f.key).map(c -> {
+          if (c != null && c.advancedAtMillis() > 0) f.syncedAtMillis = c.advancedAtMillis();
+          return null;
+        });
+      }
+      if (!f.leader) {
+        f.leader = true;
+        if (redis != null) event(f, "leader", "this instance polls", 0);
+      }
+      return cursors.cursor(f.key).compose(c -> c == null
+          ? resync(f, f.everSynced || redis != null ? "no cursor" : "first sync")
+          : follow(f, c));
+    }).<Void>mapEmpty().recover(e -> {
+      f.failed.increment();
+      if (!f.lost) {
+        f.lost = true;
+        LOG.warn("freshness: {} delta feed failing: {}", f.resource, e.getMessage());
+        event(f, "lost", e.getMessage(), 0);
+      }
+      return Future.succeededFuture();
+    });
+  }
+
+  private Future<Void> follow(Feed f, CursorStore.Cursor cursor) {
+    Changes changes = new Changes();
+    return pages(f, cursor.link(), options.getMaxPages(), changes).compose(p -> {
+      if (p.gone()) {
+        f.gone.increment();
+        return resync(f, "410: delta token expired or unknown");
+      }
+      f.changed.increment(changes.reported);
+      long at = p.atDelta() ? System.currentTimeMillis() : cursor.advancedAtMillis();
+      return evict(f, changes).compose(n -> cursors.save(f.key, owner, new CursorStore.Cursor(p.link(), at))).map(saved -> {
+        f.ok.increment();
+        if (p.atDelta()) f.syncedAtMillis = at;
+        recovered(f);
+        return null;
+      });
+    });
+  }
+
+  /** A new initial sync to a deltaLink, then every delta-fed route evicted. */
+  private Future<Void> resync(Feed f, String reason) {
+    return pages(f, f.initialUrl(), Integer.MAX_VALUE, null).compose(p -> {
+      if (p.gone()) return Future.failedFuture(new IllegalStateException("initial delta sync answered 410"));
+      return evictAll().compose(n -> {
+        long now = System.currentTimeMillis();
+        return cursors.save(f.key, owner, new CursorStore.Cursor(p.link(), now)).map(saved -> {
+          f.ok.increment();
+          f.syncedAtMillis = now;
+          boolean first = !f.everSynced && reason.equals("first sync");
+          f.everSynced = true;
+          f.lost = false;
+          if (!first) {
+            f.resyncs.increment();
+            f.evicted.increment(n);
+            LOG.info("freshness: {} delta feed resynced ({}), {} delta-fed entries evicted", f.resource, reason, n);
+          }
+          event(f, first ? "synced" : "resynced", reason, n);
+          return null;
+        });
+      });
+    });
+  }
+
+  private void recovered(Feed f) {
+    if (!f.lost) return;
+    f.lost = false;
+    LOG.warn("freshness: {} delta feed back", f.resource);
+    event(f, "synced", "feed back", 0);
+  }
+
+  /**
+   * Reads pages from {@code link}, collecting changes (null: an initial sync, nothing collected), until a
+   * deltaLink or {@code maxPages}.
+   */
+  private Future<Pages> pages(Feed f, String link, int maxPages, Changes into) {
+    if (!link.startsWith(upstreamOrigin + "/")) {
+      return Future.failedFuture(new IllegalStateException("a delta link outside the configured upstream origin: not followed"));
+    }
+    return tokens.token().compose(t -> client.getAbs(link).putHeader("Authorization", "Bearer " + t).timeout(60_000).send())
+        .compose(r -> {
+          if (r.statusCode() == 410) return Future.succeededFuture(new Pages(null, false, true));
+          if (r.statusCode() == 401) tokens.invalidate();
+          if (r.statusCode() != 200) return Future.failedFuture(new IllegalStateException("delta page answered " + r.statusCode()));
+          Buffer body = r.body();
+          return offload.run(() -> read(body, f.resource, into)).compose(next -> {
+            if (next.atDelta() || maxPages <= 1) return Future.succeededFuture(next);
+            return pages(f, next.link(), maxPages - 1, into);
+          });
+        });
+  }
+
+  /** Parses one page (worker pool): its changes into {@code into}, and where it leads. */
+  private static Pages read(Buffer body, String resource, Changes into) {
+    JsonObject page = body.toJsonObject();
+    if (into != null && page.getValue("value") instanceof JsonArray value) {
+      boolean users = resource.equals("users");
+      synchronized (into) {
+        for (Object item : value) {
+          if (!(item instanceof JsonObject o) || !(o.getValue("id") instanceof String id)) continue;
+          into.reported++;
+          into.objects.add(id);
+          (users ? into.users : into.groups).add(id);
+          if (o.getValue("members@delta") instanceof JsonArray members) {
+            for (Object m : members) {
+              if (!(m instanceof JsonObject mo) || !(mo.getValue("id") instanceof String mid)) continue;
+              String type = mo.getString("@odata.type", "");
+              (type.toLowerCase(Locale.ROOT).contains("group") ? into.memberGroups : into.memberUsers).add(mid);
+            }
+          }
+        }
+      }
+    }
+    String delta = page.getString("@odata.deltaLink");
+    if (delta != null) return new Pages(delta, true, false);
+    String next = page.getString("@odata.nextLink");
+    if (next == null) throw new IllegalStateException("a delta page with neither nextLink nor deltaLink");
+    return new Pages(next, false, false);
+  }
+
+  /** Evicts what the changes touch; completes with the number of entries evicted. */
+  private Future<Long> evict(Feed f, Changes c) {
+    if (c.objects.isEmpty()) return Future.succeededFuture(0L);
+    Set<String> forgotten = new LinkedHashSet<>(c.objects);
+    return index.changed(forgotten, true).compose(mentioning -> index.changed(c.memberGroups, false).map(nested -> {
+      Set<PathPattern> targets = new LinkedHashSet<>();
+      for (String path : mentioning) targets.add(PathPattern.literal(path));
+      for (String path : nested) {
+        if (path.toLowerCase(Locale.ROOT).contains("/transitive")) targets.add(PathPattern.literal(path));
+      }
+      for (String u : c.users) targets.add(USER.bind(Map.of("id", u)));
+      for (String g : c.groups) targets.add(GROUP.bind(Map.of("id", g)));
+      for (String u : c.memberUsers) targets.add(USER_RELATIONS.bind(Map.of("id", u)));
+      return targets;
+    })).compose(this::invalidateAll).onSuccess(n -> {
+      f.evicted.increment(n);
+      LOG.debug("freshness: {} delta: {} objects changed, {} entries evicted", f.resource, c.objects.size(), n);
+    });
+  }
+
+  /** Every delta-fed route, in every partition, on every instance (the fallback of a resync). */
+  private Future<Long> evictAll() {
+    Set<PathPattern> targets = new LinkedHashSet<>();
+    for (CacheOptions.Route r : deltaRoutes) targets.add(r.path());
+    return invalidateAll(targets);
+  }
+
+  private Future<Long> invalidateAll(Set<PathPattern> targets) {
+    List<Future<Long>> done = new ArrayList<>(targets.size());
+    for (PathPattern p : targets) done.add(cache.invalidate(p).otherwise(0L));
+    return Future.join(done).map(v -> {
+      long n = 0;
+      for (Future<Long> d : done) n += d.result() == null ? 0 : d.result();
+      return n;
+    }).otherwise(0L);
+  }
+
+  private void event(Feed f, String state, String reason, long evicted) {
+    vertx.eventBus().publish(Addresses.EVENTS, new JsonObject().put("type", "freshness").put("feed", f.resource)
+        .put("tenant", options.getTenantId()).put("state", state).put("reason", reason).put("evicted", evicted)
+        .put("at", Instant.now().toString()));
+  }
+}
