@@ -89,7 +89,9 @@ public final class DeltaVerticle extends VerticleBase {
     final Counter evicted;
     final Counter resyncs;
     volatile long syncedAtMillis;
-    boolean leader;
+    /** Holds the lease (as of its last take or renewal, until {@link #leaseUntilMillis}). */
+    volatile boolean leader;
+    volatile long leaseUntilMillis;
     boolean lost;
     boolean everSynced;
     long timer = -1;
@@ -192,7 +194,8 @@ public final class DeltaVerticle extends VerticleBase {
 
   /** Feeds whose lease this instance holds now (tests, admin). */
   public List<String> leading() {
-    return feeds.stream().filter(f -> f.leader).map(f -> f.resource).toList();
+    long now = System.currentTimeMillis();
+    return feeds.stream().filter(f -> f.leader && now < f.leaseUntilMillis).map(f -> f.resource).toList();
   }
 
   // ---- indexing (any event loop) ----
@@ -217,8 +220,17 @@ public final class DeltaVerticle extends VerticleBase {
     }
   }
 
+  /** Takes or renews the feed's lease; true while held (its end noted from before the ask, so never late). */
+  private Future<Boolean> lease(Feed f) {
+    long asked = System.currentTimeMillis();
+    return cursors.lease(f.key, owner, options.effectiveLease()).map(holder -> {
+      if (holder) f.leaseUntilMillis = asked + options.effectiveLease().toMillis();
+      return holder;
+    });
+  }
+
   private Future<Void> poll(Feed f) {
-    return cursors.lease(f.key, owner, options.effectiveLease()).compose(holder -> {
+    return lease(f).compose(holder -> {
       if (!holder) {
         if (f.leader) event(f, "standby", "another instance holds the lease", 0);
         f.leader = false;
@@ -257,6 +269,7 @@ public final class DeltaVerticle extends VerticleBase {
       f.changed.increment(changes.reported);
       long at = p.atDelta() ? System.currentTimeMillis() : cursor.advancedAtMillis();
       return evict(f, changes).compose(n -> cursors.save(f.key, owner, new CursorStore.Cursor(p.link(), at))).map(saved -> {
+        if (!saved) f.leader = false;
         f.ok.increment();
         if (p.atDelta()) f.syncedAtMillis = at;
         recovered(f);
@@ -272,6 +285,7 @@ public final class DeltaVerticle extends VerticleBase {
       return evictAll().compose(n -> {
         long now = System.currentTimeMillis();
         return cursors.save(f.key, owner, new CursorStore.Cursor(p.link(), now)).map(saved -> {
+          if (!saved) f.leader = false;
           f.ok.increment();
           f.syncedAtMillis = now;
           boolean first = !f.everSynced && reason.equals("first sync");
@@ -304,7 +318,10 @@ public final class DeltaVerticle extends VerticleBase {
     if (!link.startsWith(upstreamOrigin + "/")) {
       return Future.failedFuture(new IllegalStateException("a delta link outside the configured upstream origin: not followed"));
     }
-    return tokens.token().compose(t -> client.getAbs(link).putHeader("Authorization", "Bearer " + t).timeout(60_000).send())
+    // A long read renews the lease page by page: it must not lapse (and pass to another instance) mid-poll.
+    Future<Boolean> held = redis == null ? Future.succeededFuture(true) : lease(f);
+    return held.compose(h -> h ? tokens.token() : Future.failedFuture(new IllegalStateException("lease lost mid-poll")))
+        .compose(t -> client.getAbs(link).putHeader("Authorization", "Bearer " + t).timeout(60_000).send())
         .compose(r -> {
           if (r.statusCode() == 410) return Future.succeededFuture(new Pages(null, false, true));
           if (r.statusCode() == 401) tokens.invalidate();
