@@ -76,6 +76,7 @@ public final class DeltaVerticle extends VerticleBase {
   private ContentIndex index;
   private CursorStore cursors;
   private boolean stopping;
+  private long renewTimer = -1;
 
   /** One followed feed: a tenant's users or groups. Touched on this verticle's context only. */
   private final class Feed {
@@ -171,6 +172,14 @@ public final class DeltaVerticle extends VerticleBase {
     cache.observeStores(this::onStored);
     for (String resource : options.getResources()) feeds.add(new Feed(resource));
     for (Feed f : feeds) schedule(f, 0);
+    if (redis != null) {
+      // A slow poll (a long initial sync) must not let the lease lapse and pass to another instance mid-way.
+      renewTimer = vertx.setPeriodic(Math.max(50, options.effectiveLease().toMillis() / 3), id -> {
+        for (Feed f : feeds) {
+          if (f.leader) lease(f).onSuccess(held -> f.leader = held && f.leader);
+        }
+      });
+    }
     LOG.info("freshness: following {} delta for tenant {} every {} ms via {} (token from {}), cursor {}", options.getResources(),
         options.getTenantId(), options.getPollInterval().toMillis(), upstreamOrigin, options.getTokenOrigin(),
         redis == null ? "in memory" : "in Redis with a lease of " + options.effectiveLease().toMillis() + " ms");
@@ -181,6 +190,7 @@ public final class DeltaVerticle extends VerticleBase {
   public Future<?> stop() {
     stopping = true;
     cache.observeStores(null);
+    if (renewTimer >= 0) vertx.cancelTimer(renewTimer);
     List<Future<Void>> released = new ArrayList<>();
     for (Feed f : feeds) {
       if (f.timer >= 0) vertx.cancelTimer(f.timer);
@@ -285,7 +295,11 @@ public final class DeltaVerticle extends VerticleBase {
       return evictAll().compose(n -> {
         long now = System.currentTimeMillis();
         return cursors.save(f.key, owner, new CursorStore.Cursor(p.link(), now)).map(saved -> {
-          if (!saved) f.leader = false;
+          if (!saved) {
+            // The lease passed to another instance meanwhile: its cursor stands, this sync is wasted but harmless.
+            f.leader = false;
+            return null;
+          }
           f.ok.increment();
           f.syncedAtMillis = now;
           boolean first = !f.everSynced && reason.equals("first sync");
@@ -318,10 +332,7 @@ public final class DeltaVerticle extends VerticleBase {
     if (!link.startsWith(upstreamOrigin + "/")) {
       return Future.failedFuture(new IllegalStateException("a delta link outside the configured upstream origin: not followed"));
     }
-    // A long read renews the lease page by page: it must not lapse (and pass to another instance) mid-poll.
-    Future<Boolean> held = redis == null ? Future.succeededFuture(true) : lease(f);
-    return held.compose(h -> h ? tokens.token() : Future.failedFuture(new IllegalStateException("lease lost mid-poll")))
-        .compose(t -> client.getAbs(link).putHeader("Authorization", "Bearer " + t).timeout(60_000).send())
+    return tokens.token().compose(t -> client.getAbs(link).putHeader("Authorization", "Bearer " + t).timeout(60_000).send())
         .compose(r -> {
           if (r.statusCode() == 410) return Future.succeededFuture(new Pages(null, false, true));
           if (r.statusCode() == 401) tokens.invalidate();
@@ -367,15 +378,24 @@ public final class DeltaVerticle extends VerticleBase {
     if (c.objects.isEmpty()) return Future.succeededFuture(0L);
     Set<String> forgotten = new LinkedHashSet<>(c.objects);
     return index.changed(forgotten, true).compose(mentioning -> index.changed(c.memberGroups, false).map(nested -> {
-      Set<PathPattern> targets = new LinkedHashSet<>();
-      for (String path : mentioning) targets.add(PathPattern.literal(path));
-      for (String path : nested) {
-        if (path.toLowerCase(Locale.ROOT).contains("/transitive")) targets.add(PathPattern.literal(path));
+      // Object-wide patterns first; a mentioned path one of them already covers is not evicted twice.
+      List<PathPattern> globs = new ArrayList<>();
+      for (String u : c.users) globs.add(USER.bind(Map.of("id", u)));
+      for (String g : c.groups) globs.add(GROUP.bind(Map.of("id", g)));
+      for (String u : c.memberUsers) globs.add(USER_RELATIONS.bind(Map.of("id", u)));
+      Map<String, PathPattern> targets = new java.util.LinkedHashMap<>();
+      for (PathPattern p : globs) targets.putIfAbsent(p.toString(), p);
+      List<String> paths = new ArrayList<>(mentioning);
+      for (String path : nested) if (path.toLowerCase(Locale.ROOT).contains("/transitive")) paths.add(path);
+      for (String path : paths) {
+        boolean covered = false;
+        for (PathPattern p : globs) if (covered = p.matches(path)) break;
+        if (!covered) {
+          PathPattern literal = PathPattern.literal(path);
+          targets.putIfAbsent(literal.toString(), literal);
+        }
       }
-      for (String u : c.users) targets.add(USER.bind(Map.of("id", u)));
-      for (String g : c.groups) targets.add(GROUP.bind(Map.of("id", g)));
-      for (String u : c.memberUsers) targets.add(USER_RELATIONS.bind(Map.of("id", u)));
-      return targets;
+      return new ArrayList<>(targets.values());
     })).compose(this::invalidateAll).onSuccess(n -> {
       f.evicted.increment(n);
       LOG.debug("freshness: {} delta: {} objects changed, {} entries evicted", f.resource, c.objects.size(), n);
@@ -384,19 +404,33 @@ public final class DeltaVerticle extends VerticleBase {
 
   /** Every delta-fed route, in every partition, on every instance (the fallback of a resync). */
   private Future<Long> evictAll() {
-    Set<PathPattern> targets = new LinkedHashSet<>();
+    List<PathPattern> targets = new ArrayList<>();
     for (CacheOptions.Route r : deltaRoutes) targets.add(r.path());
     return invalidateAll(targets);
   }
 
-  private Future<Long> invalidateAll(Set<PathPattern> targets) {
-    List<Future<Long>> done = new ArrayList<>(targets.size());
-    for (PathPattern p : targets) done.add(cache.invalidate(p).otherwise(0L));
-    return Future.join(done).map(v -> {
-      long n = 0;
-      for (Future<Long> d : done) n += d.result() == null ? 0 : d.result();
-      return n;
-    }).otherwise(0L);
+  /** Invalidations in flight at once: a burst of changes must not flood Redis (its client's wait queue is bounded). */
+  private static final int PARALLEL = 8;
+
+  /** Evicts every target, {@link #PARALLEL} at a time; completes with the number of entries evicted, never fails. */
+  private Future<Long> invalidateAll(List<PathPattern> targets) {
+    // The cache completes on whichever context its last part ran on: the shared counters are atomic.
+    java.util.concurrent.atomic.AtomicLong evicted = new java.util.concurrent.atomic.AtomicLong();
+    java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+    List<Future<Void>> lanes = new ArrayList<>();
+    for (int i = 0; i < Math.min(PARALLEL, targets.size()); i++) lanes.add(lane(targets, next, evicted));
+    return Future.join(lanes).map(v -> evicted.get()).otherwise(v -> evicted.get());
+  }
+
+  /** Takes the next target until none is left. */
+  private Future<Void> lane(List<PathPattern> targets, java.util.concurrent.atomic.AtomicInteger next,
+      java.util.concurrent.atomic.AtomicLong evicted) {
+    int i = next.getAndIncrement();
+    if (i >= targets.size()) return Future.succeededFuture();
+    return cache.invalidate(targets.get(i)).otherwise(0L).compose(n -> {
+      evicted.addAndGet(n);
+      return lane(targets, next, evicted);
+    });
   }
 
   private void event(Feed f, String state, String reason, long evicted) {
