@@ -48,15 +48,18 @@ import org.slf4j.LoggerFactory;
  * answers may predate changes the new cursor will never report) and a {@code freshness} event is published.
  *
  * <p>What a change evicts: a user → the answers mentioning it and {@code /users/{id}}; a group → the answers
- * mentioning it and everything under {@code /groups/{id}}; a member added or removed → that user's own
- * relations ({@code /users/{id}/*}/**), or for a nested group the {@code transitive*} answers mentioning it.
+ * mentioning it and everything under {@code /groups/{id}}; a group whose members alone changed (it comes as its
+ * id and {@code members@delta}) → everything under {@code /groups/{id}} and the {@code transitive*} answers
+ * mentioning it (answers that merely list it stay); a member added or removed → its own {@code memberOf} and
+ * {@code transitiveMemberOf}, and for a nested group the {@code transitive*} answers mentioning it.
  * Delta bodies are read to evict, never stored or served. Polls never overlap (the next is scheduled when
  * one ends); everything here runs on this verticle's context, parsing on the worker pool.
  */
 public final class DeltaVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(DeltaVerticle.class);
   private static final PathPattern USER = PathPattern.compile("/v1.0|beta/users/{id}");
-  private static final PathPattern USER_RELATIONS = PathPattern.compile("/v1.0|beta/users/{id}/*/**");
+  /** A member's own memberships: {@code memberOf}, {@code transitiveMemberOf} (and what lies below them). */
+  private static final PathPattern MEMBER_OF = PathPattern.compile("/v1.0|beta/users|groups/{id}/*memberOf/**");
   private static final PathPattern GROUP = PathPattern.compile("/v1.0|beta/groups/{id}/**");
 
   private final DeltaOptions options;
@@ -128,6 +131,8 @@ public final class DeltaVerticle extends VerticleBase {
     final Set<String> groups = new LinkedHashSet<>();
     final Set<String> memberUsers = new LinkedHashSet<>();
     final Set<String> memberGroups = new LinkedHashSet<>();
+    /** Groups whose members alone changed. */
+    final Set<String> membershipOnly = new LinkedHashSet<>();
     long reported;
   }
 
@@ -355,7 +360,9 @@ public final class DeltaVerticle extends VerticleBase {
           if (!(item instanceof JsonObject o) || !(o.getValue("id") instanceof String id)) continue;
           into.reported++;
           into.objects.add(id);
-          (users ? into.users : into.groups).add(id);
+          if (users) into.users.add(id);
+          else if (bareMembershipChange(o)) into.membershipOnly.add(id);
+          else into.groups.add(id);
           if (o.getValue("members@delta") instanceof JsonArray members) {
             for (Object m : members) {
               if (!(m instanceof JsonObject mo) || !(mo.getValue("id") instanceof String mid)) continue;
@@ -373,16 +380,34 @@ public final class DeltaVerticle extends VerticleBase {
     return new Pages(next, false, false);
   }
 
+  /**
+   * A group that came as its id and {@code members@delta} alone: its members changed, its properties did not
+   * (Graph returns an updated object with at least its changed properties), so the answers that merely list
+   * the group as an object stay; its own routes and the transitive lists through it go.
+   */
+  private static boolean bareMembershipChange(JsonObject o) {
+    if (!o.containsKey("members@delta") || o.containsKey("@removed")) return false;
+    for (String name : o.fieldNames()) {
+      if (!name.equals("id") && !name.equals("members@delta") && !name.startsWith("@odata.")) return false;
+    }
+    return true;
+  }
+
   /** Evicts what the changes touch; completes with the number of entries evicted. */
   private Future<Long> evict(Feed f, Changes c) {
     if (c.objects.isEmpty()) return Future.succeededFuture(0L);
-    Set<String> forgotten = new LinkedHashSet<>(c.objects);
-    return index.changed(forgotten, true).compose(mentioning -> index.changed(c.memberGroups, false).map(nested -> {
+    Set<String> forgotten = new LinkedHashSet<>(c.users);
+    forgotten.addAll(c.groups);
+    Set<String> throughGroups = new LinkedHashSet<>(c.memberGroups);
+    throughGroups.addAll(c.membershipOnly);
+    return index.changed(forgotten, true).compose(mentioning -> index.changed(throughGroups, false).map(nested -> {
       // Object-wide patterns first; a mentioned path one of them already covers is not evicted twice.
       List<PathPattern> globs = new ArrayList<>();
       for (String u : c.users) globs.add(USER.bind(Map.of("id", u)));
       for (String g : c.groups) globs.add(GROUP.bind(Map.of("id", g)));
-      for (String u : c.memberUsers) globs.add(USER_RELATIONS.bind(Map.of("id", u)));
+      for (String g : c.membershipOnly) globs.add(GROUP.bind(Map.of("id", g)));
+      for (String u : c.memberUsers) globs.add(MEMBER_OF.bind(Map.of("id", u)));
+      for (String g : c.memberGroups) globs.add(MEMBER_OF.bind(Map.of("id", g)));
       Map<String, PathPattern> targets = new java.util.LinkedHashMap<>();
       for (PathPattern p : globs) targets.putIfAbsent(p.toString(), p);
       List<String> paths = new ArrayList<>(mentioning);

@@ -101,11 +101,14 @@ final class DeltaQueries {
             .put(ch.member(), member(ch.memberType(), ch.member(), ch.memberRemoved()));
       }
       // Latest state wins; an object changed twice appears once (Graph may also replay: clients must cope).
-      byId.remove(ch.id());
+      // Graph returns an updated object with at least its changed properties: a group whose members alone
+      // changed comes as its id and members@delta.
+      JsonObject before = byId.remove(ch.id());
+      boolean propertiesChanged = ch.member() == null || (before != null && before.size() > 1);
       JsonObject current = want.equals("user") ? d.user(ch.id()) : d.group(ch.id());
       byId.put(ch.id(), current == null || ch.deleted()
           ? new JsonObject().put("id", ch.id()).put("@removed", DELETED.copy())
-          : GraphApi.select(c, current));
+          : propertiesChanged ? GraphApi.select(c, current) : new JsonObject().put("id", ch.id()));
     }
     List<JsonObject> out = new ArrayList<>(byId.size());
     for (Map.Entry<String, JsonObject> e : byId.entrySet()) {
