@@ -80,6 +80,7 @@ public final class DeltaVerticle extends VerticleBase {
   private CursorStore cursors;
   private boolean stopping;
   private long renewTimer = -1;
+  private Counter storesIndexed;
 
   /** One followed feed: a tenant's users or groups. Touched on this verticle's context only. */
   private final class Feed {
@@ -174,6 +175,7 @@ public final class DeltaVerticle extends VerticleBase {
       index = ContentIndex.local(Duration.ofMillis(maxRetain));
       cursors = CursorStore.local();
     }
+    storesIndexed = Counter.builder(MeterNames.FRESHNESS_DELTA_INDEXED).register(registry);
     cache.observeStores(this::onStored);
     for (String resource : options.getResources()) feeds.add(new Feed(resource));
     for (Feed f : feeds) schedule(f, 0);
@@ -219,6 +221,7 @@ public final class DeltaVerticle extends VerticleBase {
     offload.run(() -> Mentions.of(path, body))
         .compose(ids -> index.record(path, ids, retainMillis, fetchBeganMillis))
         .compose(stale -> stale ? cache.invalidate(PathPattern.literal(path)).mapEmpty() : Future.succeededFuture())
+        .onSuccess(v -> storesIndexed.increment())
         .onFailure(e -> LOG.debug("freshness: indexing a stored answer failed: {}", e.toString()));
   }
 
@@ -416,8 +419,13 @@ public final class DeltaVerticle extends VerticleBase {
         boolean covered = false;
         for (PathPattern p : globs) if (covered = p.matches(path)) break;
         if (!covered) {
-          PathPattern literal = PathPattern.literal(path);
-          targets.putIfAbsent(literal.toString(), literal);
+          try {
+            PathPattern literal = PathPattern.literal(path);
+            targets.putIfAbsent(literal.toString(), literal);
+          } catch (IllegalArgumentException unusual) {
+            // Cannot be written as a pattern (never seen: cached paths are normalised): the object-wide patterns still apply.
+            LOG.debug("freshness: an indexed path cannot be evicted by pattern: {}", unusual.getMessage());
+          }
         }
       }
       return new ArrayList<>(targets.values());

@@ -72,6 +72,8 @@ public final class MeterNames {
   public static final String FRESHNESS_DELTA_EVICTIONS = "tollgate.freshness.delta.evictions";
   /** Gauge, seconds, tag {@code feed}: time since this instance's feed last reached its deltaLink (0 before the first; standby instances report their last). */
   public static final String FRESHNESS_DELTA_LAG = "tollgate.freshness.delta.lag";
+  /** Counter: stored answers of delta-fed routes indexed by the object ids they mention. */
+  public static final String FRESHNESS_DELTA_INDEXED = "tollgate.freshness.delta.indexed";
   /** Counter, tag {@code feed}: resyncs (410, lost cursor) that evicted every delta-fed route. */
   public static final String FRESHNESS_DELTA_RESYNCS = "tollgate.freshness.delta.resyncs";
   public static final String TAG_ROUTE = "route";
