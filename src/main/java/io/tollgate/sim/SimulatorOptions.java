@@ -141,7 +141,9 @@ public final class SimulatorOptions {
     publicOrigin = json.getString("publicOrigin", publicOrigin);
     groupChangeRate = json.getDouble("groupChangeRate", groupChangeRate);
     clientId = json.getString("clientId", clientId);
-    clientSecret = json.getString("clientSecret", clientSecret);
+    String secret = json.getString("clientSecret", clientSecret);
+    // toJson masks it: a masked copy read back keeps the secret it has.
+    if (!"****".equals(secret)) clientSecret = secret;
     tokenLifetime = duration(json, "tokenLifetime", tokenLifetime);
   }
 

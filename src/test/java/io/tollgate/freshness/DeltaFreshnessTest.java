@@ -86,6 +86,14 @@ class DeltaFreshnessTest {
       }
       assertEquals("HIT-L1", xCache(h.getAs(ALICE, "/v1.0/users/" + other)), "an entry that does not mention the user stays");
       if (!otherGroupListsUser) assertEquals("HIT-L1", xCache(h.getAs(ALICE, "/v1.0/groups/" + otherGroup + "/members")));
+      String metrics = h.http().send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(h.management() + "/metrics")).build(),
+          HttpResponse.BodyHandlers.ofString()).body();
+      for (String meter : new String[] {"tollgate_freshness_delta_polls_total{feed=\"users\",outcome=\"ok\"}",
+          "tollgate_freshness_delta_objects_changed_total{feed=\"users\"}", "tollgate_freshness_delta_evictions_total{feed=\"users\"}",
+          "tollgate_freshness_delta_lag_seconds{feed=\"groups\"}", "tollgate_freshness_delta_indexed_total"}) {
+        assertTrue(metrics.contains(meter), meter + " on /metrics");
+      }
+      assertFalse(metrics.contains("tollgate_freshness_delta_evictions_total{feed=\"users\"} 0.0"), "the feed's evictions are counted");
       assertFalse(logs.all().contains(SimulatorOptions.DEFAULT_CLIENT_SECRET), "the client secret never reaches a log");
       assertFalse(logs.all().contains("eyJ"), "no token reaches a log");
     }
