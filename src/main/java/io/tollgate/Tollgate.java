@@ -192,6 +192,7 @@ public final class Tollgate {
     out.println("  curl -s " + mgmt + "/health/ready");
     out.println("  curl -s " + mgmt + "/metrics | grep '^tollgate_'");
     out.println("  curl -s " + simulator.origin() + "/_sim/stats    # what reached the upstream");
+    out.println("Dashboard: open " + mgmt + "/ in a browser.");
     out.println("Ctrl-C stops both.");
     out.flush();
   }

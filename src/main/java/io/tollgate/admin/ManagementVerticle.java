@@ -15,7 +15,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The management port: health, Prometheus metrics and the admin API. Components add their admin routes
+ * The management port: the live dashboard ({@link Dashboard}, open like {@code /metrics}), health, Prometheus
+ * metrics and the admin API. Components add their admin routes
  * through {@link #adminRoutes} contributions; every route under {@code /admin} passes {@link AdminAuth}.
  */
 public final class ManagementVerticle extends VerticleBase {
@@ -27,6 +28,7 @@ public final class ManagementVerticle extends VerticleBase {
   private final JsonObject effectiveConfig;
   private final java.util.List<Consumer<Router>> adminRoutes;
   private HttpServer server;
+  private Dashboard dashboard;
 
   public ManagementVerticle(ManagementOptions options, TollgateMetrics metrics, Readiness readiness,
       JsonObject effectiveConfig, java.util.List<Consumer<Router>> adminRoutes) {
@@ -45,6 +47,8 @@ public final class ManagementVerticle extends VerticleBase {
     router.get("/metrics").handler(ctx -> ctx.response()
         .putHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
         .end(metrics.scrape()));
+    dashboard = new Dashboard(vertx, metrics.registry(), readiness, effectiveConfig);
+    dashboard.mount(router);
     router.route("/admin/*").handler(new AdminAuth(options.getAdminToken()));
     router.get("/admin/config").handler(ctx -> json(ctx, 200, effectiveConfig));
     adminRoutes.forEach(contribution -> contribution.accept(router));
@@ -69,6 +73,7 @@ public final class ManagementVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
+    if (dashboard != null) dashboard.close();
     return server == null ? Future.succeededFuture() : server.close();
   }
 }

@@ -189,6 +189,9 @@ public final class L2Store {
 
   private record Kept(long seq, PathPattern pattern) {}
 
+  /** Entry reads of one event-loop turn, pipelined in one batch. */
+  private final ReadBatcher reads;
+
   /**
    * @param redis the gateway's Redis, deployed
    * @param indexTtlMs lifetime of path indexes: the longest retain time of any route, so an index never
@@ -209,6 +212,7 @@ public final class L2Store {
     this.codec = codec;
     this.instanceId = instanceId;
     this.onRemoteInvalidation = onRemoteInvalidation;
+    this.reads = new ReadBatcher(this::send, this::batch);
   }
 
   /** Watches the link and subscribes to invalidations; never fails (a dead Redis means degraded). */
@@ -299,7 +303,9 @@ public final class L2Store {
   public Future<CachedResponse> get(CacheKey key) {
     long e = epoch.get();
     if (e < 0 || !connected() || pendingCovers(key.path())) return Future.succeededFuture();
-    return send(Request.cmd(Command.HMGET).arg(entryKey(key, e)).arg("meta").arg("body").arg("gz"))
+    Request hmget = Request.cmd(Command.HMGET).arg(entryKey(key, e)).arg("meta").arg("body").arg("gz");
+    // A cluster spreads keys over nodes, where one batch cannot go: its reads go one by one.
+    return (cluster ? send(hmget) : reads.read(hmget))
         .compose(r -> {
           if (r == null || r.size() < 2 || r.get(0) == null || r.get(1) == null) return Future.succeededFuture();
           return decode(r.get(0), r.get(1), r.get(2));

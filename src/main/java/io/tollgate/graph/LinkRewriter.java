@@ -51,11 +51,72 @@ public final class LinkRewriter {
     return gatewayOrigin + value.substring(upstreamOrigin.length());
   }
 
-  /** Rewrites a whole buffered JSON body. */
+  /**
+   * Rewrites a whole buffered JSON body: the same matches as a {@link Stream} (a test holds the two equal on random
+   * bodies), found by jumping from one {@code "@odata.} to the next instead of stepping through every string, and
+   * copied in runs between the links. A body without a link to rewrite comes back as it is, not copied.
+   */
   public Buffer rewrite(Buffer body, String gatewayOrigin) {
-    Stream s = stream(gatewayOrigin);
-    Buffer out = s.feed(body);
-    return out.appendBuffer(s.finish());
+    byte[] in = body.getBytes();
+    Buffer out = null;
+    int copied = 0;
+    for (int at = indexOf(in, ODATA, 0); at >= 0; ) {
+      long found = linkValue(in, at);
+      int resume = (int) found;
+      if (found >>> 32 != 0) {
+        int value = (int) (found >>> 32) - 1;
+        if (out == null) out = Buffer.buffer(in.length + 64);
+        out.appendBytes(in, copied, value - copied).appendBytes(gatewayOrigin.getBytes(StandardCharsets.US_ASCII));
+        copied = value + origin.length;
+      }
+      at = resume < in.length ? indexOf(in, ODATA, resume) : -1;
+    }
+    if (out == null) return body;
+    return out.appendBytes(in, copied, in.length - copied);
+  }
+
+  /**
+   * Matches a link at {@code at} as a Stream would: {@code "@odata.nextLink"} or {@code "@odata.deltaLink"}, blanks,
+   * a colon, blanks (counted as a Stream counts the bytes it holds), a quote, the origin, a byte that ends the origin.
+   * Returns, packed, where the origin starts plus one in the high half (0: no link here) and, in the low half, where
+   * the search goes on: the byte that broke the match, which a Stream looks at again, or the end of the origin.
+   */
+  private long linkValue(byte[] in, int at) {
+    byte[] key = in.length > at + 8 && in[at + 8] == 'd' ? KEYS[1] : KEYS[0];
+    int i = at;
+    for (int j = 0; j < key.length; j++, i++) if (i >= in.length || in[i] != key[j]) return i;
+    int held = 0;
+    while (i < in.length && held < MAX_HELD && isBlank(in[i])) { i++; held++; }
+    if (i >= in.length || in[i] != ':') return i;
+    i++;
+    held++;
+    while (i < in.length && held < MAX_HELD && isBlank(in[i])) { i++; held++; }
+    if (i >= in.length || in[i] != '"') return i;
+    int value = ++i;
+    for (int j = 0; j < origin.length; j++, i++) if (i >= in.length || in[i] != origin[j]) return i;
+    if (i >= in.length) return i;
+    byte b = in[i];
+    if (b != '/' && b != '?' && b != '#' && b != '"') return i;
+    return ((long) (value + 1) << 32) | i;
+  }
+
+  private static final byte[] ODATA = "\"@odata.".getBytes(StandardCharsets.US_ASCII);
+
+  private static int indexOf(byte[] in, byte[] what, int from) {
+    byte first = what[0];
+    for (int i = from, last = in.length - what.length; i <= last; i++) {
+      if (in[i] == first && regionMatches(in, i, what)) return i;
+    }
+    return -1;
+  }
+
+  private static boolean regionMatches(byte[] in, int at, byte[] what) {
+    for (int j = 0; j < what.length; j++) if (in[at + j] != what[j]) return false;
+    return true;
+  }
+
+  private static boolean isBlank(byte b) {
+    return b == ' ' || b == '\t' || b == '\n' || b == '\r';
   }
 
   public Stream stream(String gatewayOrigin) {
@@ -68,7 +129,7 @@ public final class LinkRewriter {
 
     private final byte[] replacement;
     /** In KEY state the held bytes are KEYS[key][0..matched); only after a whole key do we hold extra bytes. */
-    private final java.io.ByteArrayOutputStream tail = new java.io.ByteArrayOutputStream(16);
+    private final Held tail = new Held();
     private State state = State.SCAN;
     private int key;
     private int matched;
@@ -159,7 +220,7 @@ public final class LinkRewriter {
           // (http://upstream:8080.evil.example/ or http://upstream:80801/ are other origins).
           if (b == '/' || b == '?' || b == '#' || b == '"') {
             out.appendBytes(KEYS[key]);
-            out.appendBytes(tail.toByteArray());
+            tail.appendTo(out);
             out.appendBytes(replacement);
             tail.reset();
             state = State.SCAN;
@@ -193,11 +254,11 @@ public final class LinkRewriter {
         case KEY -> out.appendBytes(KEYS[key], 0, matched);
         case AFTER_KEY, AFTER_COLON -> {
           out.appendBytes(KEYS[key]);
-          out.appendBytes(tail.toByteArray());
+          tail.appendTo(out);
         }
         case VALUE, BOUNDARY -> {
           out.appendBytes(KEYS[key]);
-          out.appendBytes(tail.toByteArray());
+          tail.appendTo(out);
           out.appendBytes(origin, 0, matched);
         }
         default -> { }
@@ -218,7 +279,18 @@ public final class LinkRewriter {
     }
 
     private boolean isSpace(byte b) {
-      return b == ' ' || b == '\t' || b == '\n' || b == '\r';
+      return isBlank(b);
     }
+  }
+
+  /** The blanks and colon held between a key and its value (at most MAX_HELD bytes); unsynchronised, unlike a ByteArrayOutputStream. */
+  private static final class Held {
+    private final byte[] bytes = new byte[MAX_HELD + 2];
+    private int size;
+
+    void write(byte b) { bytes[size++] = b; }
+    int size() { return size; }
+    void reset() { size = 0; }
+    void appendTo(Buffer out) { if (size > 0) out.appendBytes(bytes, 0, size); }
   }
 }

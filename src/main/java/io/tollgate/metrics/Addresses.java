@@ -7,7 +7,8 @@ public final class Addresses {
    *   "l2":{"hits":2,"misses":1,"errors":0,"connected":true},"coalesced":4,"staleServed":0,
    *   "tenants":[{"tenant":"contoso","lane":"interactive","reads":{"cache":9,"upstream":3,"refused":0},
    *   "ru":{"spent":6,"saved":18},"throttlesAbsorbed":1,"retries":1,"waitMs":250}],"at":"2026-11-22T10:00:00Z"}
-   *  (tenants: {@link TenantEconomics#toJson()}, also on /admin/cache/stats) */
+   *  (tenants: {@link TenantEconomics#toJson()}, also on /admin/cache/stats). Listeners: the dashboard (a local
+   *  consumer of the management verticle, relayed to its viewers), the SockJS bridge. */
   public static final String CACHE_STATS = "tollgate.cache.stats";
   /** Request/reply, CacheVerticle's API: {"action":"get|put|invalidate|clear", ...}. */
   public static final String CACHE = "tollgate.cache";
@@ -15,7 +16,8 @@ public final class Addresses {
    *  by RedisLink, each in the words of the user it affects: {"type":"l2","connected":false,"at":"..."} (L2Store),
    *  {"type":"rateLimit","mode":"local-fallback|redis","at":"..."} (the distributed limiter). The delta feeds
    *  (freshness package) publish {"type":"freshness","feed":"users","tenant":"t1","state":"synced|resynced|lost|leader|standby",
-   *  "reason":"...","evicted":12,"at":"..."} when a feed starts, is lost (410, cursor gone, errors), resyncs or changes hands. */
+   *  "reason":"...","evicted":12,"at":"..."} when a feed starts, is lost (410, cursor gone, errors), resyncs or changes hands.
+   *  Listeners: the dashboard (its last 50, relayed to its viewers), the SockJS bridge. */
   public static final String EVENTS = "tollgate.events";
 
   private Addresses() {}

@@ -25,6 +25,9 @@ public final class MeterNames {
   public static final String RATELIMIT_STALE_WHILE_THROTTLED = "tollgate.ratelimit.stale.while.throttled";
   /** Gauge: 1 while distributed buckets fell back to local ones (Redis lost), else 0. */
   public static final String RATELIMIT_FALLBACK = "tollgate.ratelimit.fallback";
+  /** Counter: tokens admitted (spent) by each configured limit; tag limit. Its rate over the limit's rate is the
+   *  budget's use (the dashboard shows it). */
+  public static final String RATELIMIT_TOKENS = "tollgate.ratelimit.tokens";
   /** Requests waiting for rate-limit tokens now (queued or sleeping on a reservation), this gateway. */
   public static final String RATELIMIT_WAITING = "tollgate.ratelimit.waiting";
   /** Counter: upstream 429s (and 503s with Retry-After); tags route, status. */

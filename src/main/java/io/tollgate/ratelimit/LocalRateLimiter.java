@@ -50,6 +50,7 @@ final class LocalRateLimiter implements RateLimiter {
     this.divisor = Math.max(1, divisor);
     this.lanes = options.getLanes();
     this.buckets = Caffeine.newBuilder()
+        .executor(Runnable::run)   // maintenance on the reading thread, not a common-pool wake-up (profile.sh)
         .expireAfterAccess(options.getIdleBucketTtl())
         .maximumSize(options.getMaxBuckets())
         .build();

@@ -39,6 +39,9 @@ public final class RateLimitStage implements Stage {
   private final Counter rejected;
   private final Counter requeued;
   private final Counter staleWhileThrottled;
+  /** Tokens admitted per limit name, one counter each, created at the limit's first admission. */
+  private final java.util.concurrent.ConcurrentHashMap<String, Counter> tokensAdmitted = new java.util.concurrent.ConcurrentHashMap<>();
+  private final MeterRegistry registry;
   private final BudgetLearner learner;
   private final FlowClassifier classifier;
   private final Duration maxWait;
@@ -50,6 +53,7 @@ public final class RateLimitStage implements Stage {
 
   public RateLimitStage(Vertx vertx, RateLimitOptions options, RateLimiter limiter, MeterRegistry registry, Clock clock) {
     this.limiter = limiter;
+    this.registry = registry;
     this.waits = Counter.builder(MeterNames.RATELIMIT_WAITS).description("requests that waited for tokens").register(registry);
     this.tokensWaited = Counter.builder(MeterNames.RATELIMIT_TOKENS_WAITED).description("tokens waited for").register(registry);
     this.waitTime = Timer.builder(MeterNames.RATELIMIT_WAIT).description("time waited for tokens")
@@ -111,6 +115,7 @@ public final class RateLimitStage implements Stage {
     return limiter.acquire(charges, budget, ex.flow())
         .onFailure(failure -> rejected.increment())
         .compose(permit -> {
+          for (int i = 0; i < charges.size(); i++) admitted(charges.get(i));
           if (!permit.waited().isZero()) {
             waits.increment();
             tokensWaited.increment(permit.tokens());
@@ -142,6 +147,15 @@ public final class RateLimitStage implements Stage {
   }
 
 
+
+  private void admitted(Charge c) {
+    Counter counter = tokensAdmitted.get(c.limit());
+    if (counter == null) {
+      counter = tokensAdmitted.computeIfAbsent(c.limit(), name -> Counter.builder(MeterNames.RATELIMIT_TOKENS)
+          .description("tokens admitted by the limit").tag(MeterNames.TAG_LIMIT, name).register(registry));
+    }
+    counter.increment(c.tokens());
+  }
 
   /**
    * The buckets a request pays, with their price: one per limit its route falls under. A $batch chunk pays

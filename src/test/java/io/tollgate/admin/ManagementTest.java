@@ -13,6 +13,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
@@ -103,6 +104,106 @@ class ManagementTest {
       assertEquals("BadRequest", new JsonObject(r.body()).getJsonObject("error").getString("code"));
     }
     assertEquals(200, call("POST", "/admin/cache/invalidate?pattern=/v1.0/groups/abc/*", ADMIN).statusCode());
+  }
+
+  @Test
+  void the_dashboard_is_open_like_metrics_and_its_state_carries_the_figures_but_no_token() throws Exception {
+    harness = GatewayHarness.builder().gateway(o -> {
+      o.getManagement().setAdminToken(ADMIN);
+      o.getCache().setStatsInterval(Duration.ofMillis(200));
+    }).start();
+    HttpResponse<String> page = call("GET", "/", null);
+    assertEquals(200, page.statusCode());
+    assertTrue(page.headers().firstValue("Content-Type").orElse("").startsWith("text/html"));
+    assertTrue(page.headers().firstValue("Content-Security-Policy").orElse("").contains("default-src 'self'"));
+    assertTrue(page.body().contains("/dashboard/dashboard.js"), "the page loads its script from the management port");
+    assertEquals(200, call("GET", "/dashboard/dashboard.js", null).statusCode());
+    assertEquals(200, call("GET", "/dashboard/dashboard.css", null).statusCode());
+    assertEquals(404, call("GET", "/dashboard/missing.js", null).statusCode());
+
+    String caller = "Bearer opaque-dashboard-caller-token";
+    assertEquals("MISS", GatewayHarness.xCache(harness.getAs(caller, "/v1.0/users/u1")));
+    assertEquals("HIT-L1", GatewayHarness.xCache(harness.getAs(caller, "/v1.0/users/u1")));
+    Await.until(() -> {
+      JsonObject s = new JsonObject(call("GET", "/dashboard/state", null).body());
+      return s.getJsonObject("stats") != null && s.getJsonObject("stats").getJsonObject("l1").getLong("hits") == 1;
+    }, Duration.ofSeconds(10), "the state carries the statistics message with the hit");
+    HttpResponse<String> r = call("GET", "/dashboard/state", null);
+    JsonObject state = new JsonObject(r.body());
+    assertEquals(1L, state.getJsonObject("upstream").getLong("avoided"));
+    assertEquals(1L, state.getJsonObject("upstream").getLong("made"));
+    JsonObject user = state.getJsonArray("routes").stream().map(JsonObject.class::cast)
+        .filter(x -> "user".equals(x.getString("route"))).findFirst().orElseThrow();
+    assertEquals(1L, user.getLong("hitL1"));
+    assertEquals(1L, user.getLong("miss"));
+    assertFalse(state.getJsonArray("budgets").isEmpty(), "the shipped profile's limits");
+    java.util.Map<String, Long> tokens = new java.util.HashMap<>();
+    state.getJsonArray("budgets").forEach(b -> tokens.put(((JsonObject) b).getString("name"), ((JsonObject) b).getLong("tokens")));
+    // The one upstream read paid each shipped limit it falls under: the app's ceiling 1, identity reads its cost (2).
+    assertEquals(1L, tokens.get("graph-app"), state.getJsonArray("budgets").encode());
+    assertEquals(2L, tokens.get("identity-reads"), state.getJsonArray("budgets").encode());
+    assertEquals(0L, tokens.get("identity-writes"));
+    assertEquals("closed", state.getJsonArray("breakers").getJsonObject(0).getString("state"));
+    assertEquals("UP", state.getJsonObject("readiness").getString("status"));
+    assertFalse(r.body().contains(ADMIN), "no admin token in the dashboard's state");
+    assertFalse(r.body().contains("opaque-dashboard-caller-token"), "no caller token in the dashboard's state");
+  }
+
+  /** Opens a dashboard stream whose lines go to {@code lines}; cancel the future to close it. */
+  java.util.concurrent.CompletableFuture<HttpResponse<Void>> dashboardStream(java.util.Collection<String> lines) {
+    return http.sendAsync(HttpRequest.newBuilder(URI.create(harness.management() + "/dashboard/events")).build(),
+        HttpResponse.BodyHandlers.fromLineSubscriber(new java.util.concurrent.Flow.Subscriber<String>() {
+          @Override public void onSubscribe(java.util.concurrent.Flow.Subscription s) { s.request(Long.MAX_VALUE); }
+          @Override public void onNext(String line) { lines.add(line); }
+          @Override public void onError(Throwable t) { }
+          @Override public void onComplete() { }
+        }));
+  }
+
+  @Test
+  void the_dashboard_stream_sends_the_state_first_then_relays_events() throws Exception {
+    harness = GatewayHarness.builder().start();
+    java.util.concurrent.LinkedBlockingQueue<String> lines = new java.util.concurrent.LinkedBlockingQueue<>();
+    var stream = dashboardStream(lines);
+    try {
+      Await.until(() -> lines.contains("event: state"), Duration.ofSeconds(10), "the first state");
+      harness.gateway().vertx().eventBus().publish(io.tollgate.metrics.Addresses.EVENTS,
+          new JsonObject().put("type", "circuit").put("origin", "http://example.test").put("state", "open"));
+      Await.until(() -> lines.contains("event: event"), Duration.ofSeconds(10), "the event relayed");
+      assertTrue(lines.stream().anyMatch(l -> l.startsWith("data: ") && l.contains("\"type\":\"circuit\"")), lines.toString());
+    } finally {
+      stream.cancel(true);
+    }
+  }
+
+  @Test
+  void the_dashboard_serves_a_bounded_number_of_streams_and_503_beyond() throws Exception {
+    harness = GatewayHarness.builder().start();
+    List<java.util.concurrent.CompletableFuture<HttpResponse<Void>>> open = new java.util.ArrayList<>();
+    try {
+      List<java.util.Queue<String>> seen = new java.util.ArrayList<>();
+      for (int i = 0; i < Dashboard.MAX_VIEWERS; i++) {
+        java.util.Queue<String> lines = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        seen.add(lines);
+        open.add(dashboardStream(lines));
+      }
+      Await.until(() -> seen.stream().allMatch(l -> l.contains("event: state")), Duration.ofSeconds(20),
+          Dashboard.MAX_VIEWERS + " streams have their first state");
+      HttpResponse<String> refused = call("GET", "/dashboard/events", null);
+      assertEquals(503, refused.statusCode());
+      assertEquals("ServiceUnavailable", new JsonObject(refused.body()).getJsonObject("error").getString("code"));
+      // A viewer that leaves frees its place.
+      open.remove(0).cancel(true);
+      java.util.Queue<String> again = new java.util.concurrent.ConcurrentLinkedQueue<>();
+      Await.until(() -> {
+        var next = dashboardStream(again);
+        open.add(next);
+        Await.until(() -> next.isDone() || again.contains("event: state"), Duration.ofSeconds(10), "an answer");
+        return again.contains("event: state");
+      }, Duration.ofSeconds(20), "a new viewer gets a stream once one has left");
+    } finally {
+      open.forEach(f -> f.cancel(true));
+    }
   }
 
 }

@@ -84,7 +84,8 @@ class CaptureEscapingTest {
         })
         .compose(resp -> resp.body().map(body -> new JsonObject().put("status", resp.statusCode())
             .put("xCache", resp.getHeader("X-Cache")).put("body", body.length() == 0 ? null : new JsonObject(body))))
-        .await(10, TimeUnit.SECONDS);
+        // Generous: a full verify on a loaded 2-core machine once took over 10 s for one of these.
+        .await(30, TimeUnit.SECONDS);
   }
 
   @Test
