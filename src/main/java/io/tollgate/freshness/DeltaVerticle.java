@@ -209,6 +209,22 @@ public final class DeltaVerticle extends VerticleBase {
     });
   }
 
+  /**
+   * Stops polling and renewing at once, releasing nothing: what a crashed instance leaves behind (its lease
+   * lapses on its own). For tests of the takeover; call on this verticle's context or before it polls again.
+   */
+  void halt() {
+    context.runOnContext(v -> {
+      stopping = true;
+      if (renewTimer >= 0) vertx.cancelTimer(renewTimer);
+      for (Feed f : feeds) {
+        if (f.timer >= 0) vertx.cancelTimer(f.timer);
+        f.leader = false;
+      }
+      feeds.clear();
+    });
+  }
+
   /** Feeds whose lease this instance holds now (tests, admin). */
   public List<String> leading() {
     long now = System.currentTimeMillis();

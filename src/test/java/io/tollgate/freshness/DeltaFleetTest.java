@@ -77,9 +77,14 @@ class DeltaFleetTest {
     assertTrue(xCache(h.getAs(follower, ALICE, "/v1.0/users/u4")).startsWith("HIT"), "an unaffected entry stays");
     assertFalse(leads(follower, "users"), "the follower never polled users while the leader lived");
 
-    // The lease holder dies without a word: the other takes the lease over once it lapses, with the cursor.
-    h.kill(usersLeader);
+    // The lease holder dies without a word (nothing released): the other takes the lease over once it lapses
+    // (3 x 300 ms), with the cursor.
+    usersLeader.deltaFeeds().halt();
+    long died = System.nanoTime();
     Await.until(() -> leads(follower, "users"), Duration.ofSeconds(5), "the survivor polls the users feed");
+    long takeoverMs = (System.nanoTime() - died) / 1_000_000;
+    assertTrue(takeoverMs >= 300, "taken over only once the lease lapsed, not at once: " + takeoverMs + " ms");
+    h.kill(usersLeader);
     cached(follower, ALICE, "/v1.0/users/u4");
     DeltaTesting.change(h, DeltaTesting.rename("u4", "After The Takeover"));
     Await.until(() -> xCache(h.getAs(follower, ALICE, "/v1.0/users/u4")).equals("MISS"), LAG.plusSeconds(2), "u4 evicted by the survivor");
