@@ -24,6 +24,11 @@ public final class DeltaOptions {
   public static final String DEFAULT_SCOPE = "https://graph.microsoft.com/.default";
   /** Delta pages read per poll and resource at most; past it the poll resumes from its nextLink next time. */
   public static final int DEFAULT_MAX_PAGES = 500;
+  /**
+   * When a feed has not reached its deltaLink for this long (errors, token trouble, Redis away), every delta-fed
+   * route is evicted, and again every maxLag while it stays lost: a long TTL never outlives a broken feed by more.
+   */
+  public static final Duration DEFAULT_MAX_LAG = Duration.ofMinutes(5);
   private static final String MASK = "****";
 
   private boolean enabled;
@@ -37,13 +42,14 @@ public final class DeltaOptions {
   private String tokenOrigin = DEFAULT_TOKEN_ORIGIN;
   private String scope = DEFAULT_SCOPE;
   private int maxPages = DEFAULT_MAX_PAGES;
+  private Duration maxLag = DEFAULT_MAX_LAG;
 
   public DeltaOptions() {}
 
   public DeltaOptions(DeltaOptions o) {
     enabled = o.enabled; resources = o.resources; pollInterval = o.pollInterval; lease = o.lease; tenantId = o.tenantId;
     clientId = o.clientId; clientSecret = o.clientSecret; clientSecretEnv = o.clientSecretEnv; tokenOrigin = o.tokenOrigin;
-    scope = o.scope; maxPages = o.maxPages;
+    scope = o.scope; maxPages = o.maxPages; maxLag = o.maxLag;
   }
 
   static DeltaOptions read(ConfigReader r, Map<String, String> env) {
@@ -70,6 +76,10 @@ public final class DeltaOptions {
     }
     o.scope = r.string("scope", DEFAULT_SCOPE);
     o.maxPages = r.integer("maxPages", DEFAULT_MAX_PAGES, 1, 100_000);
+    o.maxLag = r.duration("maxLag", DEFAULT_MAX_LAG);
+    if (o.maxLag.compareTo(o.pollInterval) <= 0) {
+      r.problem("maxLag", Units.formatDuration(o.maxLag), "a duration longer than pollInterval");
+    }
     r.rejectUnknown();
     if (o.enabled) {
       if (o.resources.isEmpty()) r.problem("resources", "[]", "users and/or groups");
@@ -93,7 +103,8 @@ public final class DeltaOptions {
   public JsonObject toJson() {
     JsonObject j = new JsonObject().put("enabled", enabled).put("resources", new JsonArray(resources))
         .put("pollInterval", Units.formatDuration(pollInterval)).put("lease", Units.formatDuration(lease))
-        .put("tokenOrigin", tokenOrigin).put("scope", scope).put("maxPages", maxPages);
+        .put("tokenOrigin", tokenOrigin).put("scope", scope).put("maxPages", maxPages)
+        .put("maxLag", Units.formatDuration(maxLag));
     if (tenantId != null) j.put("tenantId", tenantId);
     if (clientId != null) j.put("clientId", clientId);
     if (clientSecretEnv != null) j.put("clientSecretEnv", clientSecretEnv);
@@ -136,4 +147,7 @@ public final class DeltaOptions {
   /** Delta pages read per poll and resource at most. */
   public int getMaxPages() { return maxPages; }
   public DeltaOptions setMaxPages(int n) { this.maxPages = n; return this; }
+  /** How long a feed may fail before every delta-fed route is evicted (and again every maxLag while it fails). */
+  public Duration getMaxLag() { return maxLag; }
+  public DeltaOptions setMaxLag(Duration d) { this.maxLag = d; return this; }
 }

@@ -99,6 +99,9 @@ public final class DeltaVerticle extends VerticleBase {
     volatile long leaseUntilMillis;
     boolean lost;
     boolean everSynced;
+    /** When this instance last evicted every delta-fed route because the feed was lost (0: not while lost). */
+    long lostEvictionAtMillis;
+    final long startedAtMillis = System.currentTimeMillis();
     long timer = -1;
 
     Feed(String resource) {
@@ -289,7 +292,7 @@ public final class DeltaVerticle extends VerticleBase {
         LOG.warn("freshness: {} delta feed failing: {}", f.resource, e.getMessage());
         event(f, "lost", e.getMessage(), 0);
       }
-      return Future.succeededFuture();
+      return evictIfTooLate(f);
     });
   }
 
@@ -305,7 +308,10 @@ public final class DeltaVerticle extends VerticleBase {
       return evict(f, changes).compose(n -> cursors.save(f.key, owner, new CursorStore.Cursor(p.link(), at))).map(saved -> {
         if (!saved) f.leader = false;
         f.ok.increment();
-        if (p.atDelta()) f.syncedAtMillis = at;
+        if (p.atDelta()) {
+          f.syncedAtMillis = at;
+          f.lostEvictionAtMillis = 0;
+        }
         recovered(f);
         return null;
       });
@@ -326,6 +332,7 @@ public final class DeltaVerticle extends VerticleBase {
           }
           f.ok.increment();
           f.syncedAtMillis = now;
+          f.lostEvictionAtMillis = 0;
           boolean first = !f.everSynced && reason.equals("first sync");
           f.everSynced = true;
           f.lost = false;
@@ -338,6 +345,24 @@ public final class DeltaVerticle extends VerticleBase {
           return null;
         });
       });
+    });
+  }
+
+  /**
+   * A feed lost for longer than {@code maxLag} (since it last reached its deltaLink, or since start) cannot vouch
+   * for long-lived entries: every delta-fed route is evicted, and again every maxLag while it stays lost.
+   */
+  private Future<Void> evictIfTooLate(Feed f) {
+    long now = System.currentTimeMillis();
+    long maxLag = options.getMaxLag().toMillis();
+    long since = Math.max(f.syncedAtMillis == 0 ? f.startedAtMillis : f.syncedAtMillis, f.lostEvictionAtMillis);
+    if (now - since < maxLag) return Future.succeededFuture();
+    f.lostEvictionAtMillis = now;
+    return evictAll().map(n -> {
+      f.evicted.increment(n);
+      LOG.warn("freshness: {} delta feed lost for over {} ms: {} delta-fed entries evicted", f.resource, maxLag, n);
+      event(f, "lost", "no deltaLink reached for over " + maxLag + " ms: every delta-fed route evicted", n);
+      return null;
     });
   }
 

@@ -133,4 +133,24 @@ class DeltaFreshnessTest {
     DeltaTesting.change(h, DeltaTesting.rename("u5", "After The Resync"));
     Await.until(() -> xCache(h.getAs(ALICE, "/v1.0/users/u5")).equals("MISS"), LAG.plusSeconds(2), "u5 evicted by the new cursor");
   }
+
+  @Test
+  void a_feed_that_cannot_get_a_token_is_reported_lost_and_after_max_lag_its_routes_are_evicted_without_leaking_the_secret()
+      throws Exception {
+    try (LogCapture logs = new LogCapture()) {
+      h = GatewayHarness.builder().simulator(DeltaTesting.simulator()).gateway(DeltaTesting.following())
+          .gateway(o -> o.getFreshness().getDelta().setClientSecret("wrong-secret-value").setMaxLag(Duration.ofSeconds(1))).start();
+      List<JsonObject> events = DeltaTesting.events(h.gateway());
+      cached(ALICE, "/v1.0/users/u8");
+      cached(ALICE, "/v1.0/sites/s1");
+      Await.until(() -> xCache(h.getAs(ALICE, "/v1.0/users/u8")).equals("MISS"), Duration.ofSeconds(5),
+          "the delta-fed entry evicted once the feed has been lost for maxLag");
+      assertEquals("HIT-L1", xCache(h.getAs(ALICE, "/v1.0/sites/s1")), "routes the feed does not cover stay");
+      assertTrue(events.stream().anyMatch(e -> e.getString("state").equals("lost") && e.getString("reason").contains("invalid_client")),
+          events.toString());
+      assertEquals(0, h.sim().stats().tokensIssued());
+      assertFalse(logs.all().contains("wrong-secret-value"), "the secret never reaches a log");
+      assertFalse(events.toString().contains("wrong-secret-value"), "nor an event");
+    }
+  }
 }
