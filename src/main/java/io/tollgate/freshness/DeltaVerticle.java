@@ -237,11 +237,53 @@ public final class DeltaVerticle extends VerticleBase {
   // ---- indexing (any event loop) ----
 
   private void onStored(String path, Buffer body, long retainMillis, long fetchBeganMillis) {
-    offload.run(() -> Mentions.of(path, body))
-        .compose(ids -> index.record(path, ids, retainMillis, fetchBeganMillis))
-        .compose(stale -> stale ? cache.invalidate(PathPattern.literal(path)).mapEmpty() : Future.succeededFuture())
-        .onSuccess(v -> storesIndexed.increment())
-        .onFailure(e -> LOG.debug("freshness: indexing a stored answer failed: {}", e.toString()));
+    offload.run(() -> Mentions.of(path, body)).onSuccess(ids -> record(new Unindexed(path, ids, retainMillis, fetchBeganMillis)));
+  }
+
+  /** A stored answer whose mentions could not be recorded yet (Redis away): retried before each poll. */
+  private record Unindexed(String path, Set<String> ids, long retainMillis, long fetchBeganMillis) {}
+
+  /** At most this many answers wait for their index; past it every delta-fed route is evicted instead. */
+  private static final int MAX_UNINDEXED = 10_000;
+  private final java.util.concurrent.ConcurrentLinkedQueue<Unindexed> unindexed = new java.util.concurrent.ConcurrentLinkedQueue<>();
+  private final java.util.concurrent.atomic.AtomicInteger unindexedCount = new java.util.concurrent.atomic.AtomicInteger();
+  private volatile boolean unindexedOverflow;
+
+  /** Records an answer's mentions; evicts it when one changed since its read; keeps it for a retry on failure. */
+  private Future<Void> record(Unindexed u) {
+    return index.record(u.path(), u.ids(), u.retainMillis(), u.fetchBeganMillis())
+        .compose(stale -> stale ? cache.invalidate(PathPattern.literal(u.path())).mapEmpty() : Future.succeededFuture())
+        .<Void>map(v -> {
+          storesIndexed.increment();
+          return null;
+        })
+        .recover(e -> {
+          // An answer the feed cannot find would outlive its changes: retried, and past the bound the feed
+          // evicts every delta-fed route instead of keeping answers it cannot vouch for.
+          if (unindexedCount.incrementAndGet() > MAX_UNINDEXED) {
+            unindexedCount.decrementAndGet();
+            unindexedOverflow = true;
+          } else {
+            unindexed.add(u);
+          }
+          return Future.succeededFuture();
+        });
+  }
+
+  /** Retries the answers whose index failed; an overflow meanwhile evicts every delta-fed route once. */
+  private Future<Void> retryUnindexed() {
+    List<Future<Void>> retried = new ArrayList<>();
+    for (Unindexed u; (u = unindexed.poll()) != null; ) {
+      unindexedCount.decrementAndGet();
+      retried.add(record(u));
+    }
+    Future<Void> all = Future.join(retried).mapEmpty();
+    if (!unindexedOverflow) return all.otherwiseEmpty();
+    unindexedOverflow = false;
+    return all.otherwiseEmpty().compose(v -> evictAll()).map(n -> {
+      LOG.warn("freshness: more than {} stored answers could not be indexed: {} delta-fed entries evicted", MAX_UNINDEXED, n);
+      return null;
+    });
   }
 
   // ---- polling (this context) ----
@@ -267,7 +309,7 @@ public final class DeltaVerticle extends VerticleBase {
   }
 
   private Future<Void> poll(Feed f) {
-    return lease(f).compose(holder -> {
+    return retryUnindexed().compose(v -> lease(f)).compose(holder -> {
       if (!holder) {
         if (f.leader) event(f, "standby", "another instance holds the lease", 0);
         f.leader = false;
