@@ -109,6 +109,13 @@ class DeltaFreshnessTest {
     Await.until(() -> xCache(h.getAs(ALICE, "/v1.0/groups/g2/members")).equals("MISS"), LAG.plusSeconds(2), "g2's members evicted");
     assertTrue(h.getAs(ALICE, "/v1.0/groups/g2/members").body().contains("\"u149\""));
     assertEquals("HIT-L1", xCache(h.getAs(ALICE, "/v1.0/users/u149")), "the user itself did not change");
+
+    // A deleted user (@removed): its own answer and the member pages that listed it go.
+    cached(ALICE, "/v1.0/groups/g2/members");
+    DeltaTesting.change(h, new JsonObject().put("op", "deleteUser").put("id", "u149"));
+    Await.until(() -> xCache(h.getAs(ALICE, "/v1.0/groups/g2/members")).equals("MISS"), LAG.plusSeconds(2), "g2's members evicted");
+    assertFalse(h.getAs(ALICE, "/v1.0/groups/g2/members").body().contains("\"u149\""));
+    assertEquals(404, h.getAs(ALICE, "/v1.0/users/u149").statusCode(), "the deleted user's cached answer went");
   }
 
   @Test
