@@ -9,6 +9,7 @@ import io.tollgate.metrics.Readiness;
 import io.tollgate.concurrency.Bulkhead;
 import io.tollgate.concurrency.BulkheadStage;
 import io.tollgate.concurrency.WorkerPool;
+import io.tollgate.freshness.DeltaVerticle;
 import io.tollgate.config.TollgateOptions;
 import io.tollgate.graph.BatchStage;
 import io.tollgate.graph.LinkRewriteStage;
@@ -74,6 +75,7 @@ public final class Gateway {
   private final List<java.util.function.Supplier<Future<?>>> closeHooks = new java.util.concurrent.CopyOnWriteArrayList<>();
   private final Clock clock;
   private CacheVerticle cacheVerticle;
+  private DeltaVerticle deltaFeeds;
   private Coalescer<CacheStage.Captured> coalescer;
   private RedisLink redis;
   private RateLimiter rateLimiter;
@@ -153,6 +155,7 @@ public final class Gateway {
             adminRoutes.add(new AdminRoutes(cacheVerticle.cache()));
           });
         })
+        .compose(ignored -> deployDeltaFeeds())
         .compose(ignored -> {
           ManagementVerticle management = new ManagementVerticle(options.getManagement(), metrics, readiness, options.toJson(), adminRoutes);
           return vertx.deployVerticle(management).map(id -> management);
@@ -196,6 +199,24 @@ public final class Gateway {
           return null;
         });
   }
+
+  /**
+   * With {@code freshness.delta.enabled}: the delta feeds that evict what changed in the directory, after the
+   * cache (they index its stores and evict through it) and before the proxy takes traffic.
+   */
+  private Future<?> deployDeltaFeeds() {
+    var delta = options.getFreshness().getDelta();
+    if (!delta.isEnabled() || cacheVerticle == null) return Future.succeededFuture();
+    var cacheOptions = options.getCache();
+    deltaFeeds = new DeltaVerticle(delta, options.getUpstream().getUrl(), redis, cacheOptions.getKeyPrefix(),
+        cacheOptions.getL2Timeout().toMillis(), cacheVerticle.cache(),
+        cacheOptions.getRoutes().stream().filter(io.tollgate.config.CacheOptions.Route::deltaFed).toList(), workerPool,
+        metrics.registry());
+    return vertx.deployVerticle(deltaFeeds);
+  }
+
+  /** The delta feeds, or null when {@code freshness.delta} is off. */
+  public DeltaVerticle deltaFeeds() { return deltaFeeds; }
 
   /**
    * With {@code server.tls} on: checks the configured certificate and key, or reuses or generates the self-signed pair,

@@ -236,6 +236,9 @@ public final class Tollgate {
     double errorRate;
     @Option(names = "--sites", paramLabel = "N", description = "number of sites in the data set (default: 100)")
     int sites = 100;
+    @Option(names = "--group-change-rate", paramLabel = "F",
+        description = "fraction of the groups changed per hour in the background, seen by /groups/delta (default: 0.01)")
+    double groupChangeRate = SimulatorOptions.DEFAULT_GROUP_CHANGE_RATE;
     @Option(names = "--issue-token", paramLabel = "CLAIMS", description = "print a bearer token the simulator accepts, "
         + "carrying these JSON claims (e.g. '{\"tid\":\"t1\",\"appid\":\"a1\"}'), and exit")
     String issueToken;
@@ -264,7 +267,7 @@ public final class Tollgate {
       SimulatorOptions o = new SimulatorOptions().setPort(port).setLatency(lat).setThrottleRate(throttleRate)
           .setThrottleBurst(throttleBurst).setRetryAfter(pause).setResourceUnits(!flatCost)
           .setUsageHeaders(!noUsageHeaders).setCompression(!noCompression).setSharepoint(sharepoint)
-          .setErrorRate(errorRate).setSites(sites);
+          .setErrorRate(errorRate).setSites(sites).setGroupChangeRate(groupChangeRate);
       List<String> problems = o.validate();
       if (!problems.isEmpty()) {
         err.println("config error: " + problems.get(0));

@@ -266,6 +266,11 @@ public final class CacheStage implements Stage, CacheAccess {
       String cc = c.headers().get("cache-control");
       if (cc != null && (cc.contains("no-store") || cc.contains("no-cache") || cc.contains("private"))) return Future.succeededFuture(false);
     }
+    // A delta-fed route's answer is indexed by the objects it mentions (freshness package), 2xx only.
+    if (route.deltaFed() && c.status() < 300) {
+      cache.mentioned(key.path(), c.body(), ttl + Math.max(route.staleWhileRevalidate().toMillis(), route.staleIfError().toMillis()),
+          fetchBegan);
+    }
     return cache.store(key, new CachedResponse(c.status(), CachedResponse.keptHeaders(c.headers()), c.body(), clock.millis(), ttl,
         route.staleWhileRevalidate().toMillis(), route.staleIfError().toMillis()), fetchBegan).map(true);
   }

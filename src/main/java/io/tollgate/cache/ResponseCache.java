@@ -34,6 +34,8 @@ public final class ResponseCache {
   private final Offload offload;
   private final RecentInvalidations recent = new RecentInvalidations();
   private final List<Consumer<PathPattern>> listeners = new CopyOnWriteArrayList<>();
+  /** Told of every stored answer of a delta-fed route (the freshness package's index); null when none. */
+  private volatile StoreObserver storeObserver;
   /** Set once by the cache verticle before any proxy starts; null without L2 or with fleet coalescing off. */
   private volatile FleetCoalescer fleet;
 
@@ -55,6 +57,31 @@ public final class ResponseCache {
 
   void fleet(FleetCoalescer fleet) {
     this.fleet = fleet;
+  }
+
+  /** Told of the answers stored for routes whose entries a content-based freshness source evicts. */
+  @FunctionalInterface
+  public interface StoreObserver {
+    /**
+     * Called on the storing event loop; must not block (parse on the worker pool).
+     *
+     * @param path the cached path (every partition and query of it is evicted together)
+     * @param body the stored body (identity-coded)
+     * @param retainMillis how long the entry may be kept, staleness included
+     * @param fetchBeganMillis when the upstream read of this answer began
+     */
+    void stored(String path, io.vertx.core.buffer.Buffer body, long retainMillis, long fetchBeganMillis);
+  }
+
+  /** Sets the observer of delta-fed stores (one; null to stop). */
+  public void observeStores(StoreObserver observer) {
+    this.storeObserver = observer;
+  }
+
+  /** Hands a delta-fed route's stored answer to the observer, if any. */
+  void mentioned(String path, io.vertx.core.buffer.Buffer body, long retainMillis, long fetchBeganMillis) {
+    StoreObserver o = storeObserver;
+    if (o != null) o.stored(path, body, retainMillis, fetchBeganMillis);
   }
 
   /** @return the hit, or null when neither level has the key */

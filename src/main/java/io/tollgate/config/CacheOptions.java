@@ -33,13 +33,23 @@ public final class CacheOptions {
   /** How the proxy reaches L1: directly (thread-safe Caffeine) or through the cache verticle's event-bus API. */
   public enum HotPath { IN_PROCESS, EVENT_BUS }
 
-  /** One cacheable read: GET on a path pattern, kept {@code ttl}. */
+  /**
+   * One cacheable read: GET on a path pattern, kept {@code ttl}. {@code deltaFed} ({@code freshness: delta}):
+   * its answers are indexed by the directory objects they mention and evicted when Graph's delta feed reports
+   * one of them changed, so the TTL may be long.
+   */
   public record Route(String name, PathPattern path, Duration ttl, Duration staleWhileRevalidate,
-      Duration staleIfError, Duration negativeTtl) {
+      Duration staleIfError, Duration negativeTtl, boolean deltaFed) {
+    public Route(String name, PathPattern path, Duration ttl, Duration staleWhileRevalidate, Duration staleIfError,
+        Duration negativeTtl) {
+      this(name, path, ttl, staleWhileRevalidate, staleIfError, negativeTtl, false);
+    }
+
     JsonObject toJson() {
-      return new JsonObject().put("name", name).put("path", path.toString()).put("ttl", Units.formatDuration(ttl))
+      JsonObject j = new JsonObject().put("name", name).put("path", path.toString()).put("ttl", Units.formatDuration(ttl))
           .put("staleWhileRevalidate", Units.formatDuration(staleWhileRevalidate))
           .put("staleIfError", Units.formatDuration(staleIfError)).put("negativeTtl", Units.formatDuration(negativeTtl));
+      return deltaFed ? j.put("freshness", "delta") : j;
     }
   }
 
@@ -132,8 +142,10 @@ public final class CacheOptions {
       PathPattern path = pattern(rr, "path");
       Duration ttl = rr.duration("ttl", null);
       if (ttl == null || ttl.isZero()) rr.problem("ttl", rr.raw("ttl"), "a duration above 0");
+      String freshness = rr.string("freshness", "ttl");
+      if (!freshness.equals("ttl") && !freshness.equals("delta")) rr.problem("freshness", freshness, "ttl (the default) or delta");
       Route route = new Route(name, path, ttl, rr.duration("staleWhileRevalidate", swr), rr.duration("staleIfError", sie),
-          rr.duration("negativeTtl", negative));
+          rr.duration("negativeTtl", negative), freshness.equals("delta"));
       rr.rejectUnknown();
       if (name != null && path != null && ttl != null) out.add(route);
     }

@@ -66,7 +66,7 @@ public final class ConfigLoader {
           .eventually(retriever::close)
           .recover(failure -> Future.failedFuture(new ConfigException(List.of(
               new ConfigProblem("config", shown, "valid YAML (" + firstLines(failure) + ")")))));
-    }).map(TollgateOptions::fromJson);
+    }).map(json -> TollgateOptions.fromJson(json, env));
   }
 
   /**

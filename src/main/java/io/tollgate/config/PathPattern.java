@@ -57,6 +57,19 @@ public final class PathPattern {
     this.prefixes = computePrefixes(segments);
   }
 
+  /**
+   * A pattern matching exactly {@code path} (each segment a literal, special characters escaped), as an
+   * eviction of one cached path in every partition and for every query needs.
+   *
+   * @throws IllegalArgumentException when {@code path} is not an absolute path without empty segments
+   */
+  public static PathPattern literal(String path) {
+    if (path == null || !path.startsWith("/") || path.length() < 2) throw new IllegalArgumentException("an absolute path");
+    StringBuilder out = new StringBuilder(path.length() + 8);
+    for (String segment : path.substring(1).split("/", -1)) out.append('/').append(escape(segment));
+    return compile(out.toString());
+  }
+
   /** @throws IllegalArgumentException with a message fit for a configuration problem */
   public static PathPattern compile(String pattern) {
     if (pattern == null || !pattern.startsWith("/")) throw new IllegalArgumentException("a path pattern starting with /");

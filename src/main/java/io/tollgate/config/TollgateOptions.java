@@ -23,6 +23,7 @@ public final class TollgateOptions {
   private EconomicsOptions economics = new EconomicsOptions();
   private AccessLogOptions accessLog = new AccessLogOptions();
   private ClusterOptions cluster = new ClusterOptions();
+  private FreshnessOptions freshness = new FreshnessOptions();
 
   public TollgateOptions() {}
 
@@ -41,6 +42,7 @@ public final class TollgateOptions {
     economics = new EconomicsOptions(o.economics);
     accessLog = new AccessLogOptions(o.accessLog);
     cluster = new ClusterOptions(o.cluster);
+    freshness = new FreshnessOptions(o.freshness);
   }
 
   /**
@@ -49,6 +51,14 @@ public final class TollgateOptions {
    * @throws ConfigException with every problem found
    */
   public static TollgateOptions fromJson(JsonObject json) {
+    return fromJson(json, System.getenv());
+  }
+
+  /**
+   * @param env the environment that {@code *Env} keys (such as {@code freshness.delta.clientSecretEnv}) name
+   * @throws ConfigException with every problem found
+   */
+  public static TollgateOptions fromJson(JsonObject json, java.util.Map<String, String> env) {
     List<ConfigProblem> problems = new ArrayList<>();
     ConfigReader root = new ConfigReader(json, "", problems);
     TollgateOptions o = new TollgateOptions();
@@ -66,7 +76,19 @@ public final class TollgateOptions {
     o.economics = EconomicsOptions.read(root.section("economics"));
     o.accessLog = AccessLogOptions.read(root.section("accessLog"));
     o.cluster = ClusterOptions.read(root.section("cluster"));
+    o.freshness = FreshnessOptions.read(root.section("freshness"), env);
     root.rejectUnknown();
+    if (o.freshness.getDelta().isEnabled() && !o.cache.isEnabled()) {
+      problems.add(new ConfigProblem("freshness.delta.enabled", true, "false, or cache.enabled: true (the feed evicts cached answers)"));
+    }
+    if (!o.freshness.getDelta().isEnabled()) {
+      List<CacheOptions.Route> routes = o.cache.getRoutes();
+      for (int i = 0; i < routes.size(); i++) {
+        if (routes.get(i).deltaFed()) {
+          problems.add(new ConfigProblem("cache.routes[" + i + "].freshness", "delta", "none, or freshness.delta.enabled: true"));
+        }
+      }
+    }
     if (o.server.getPort() != 0 && o.server.getPort() == o.management.getPort()) {
       problems.add(new ConfigProblem("management.port", o.management.getPort(), "a port other than server.port"));
     }
@@ -85,7 +107,8 @@ public final class TollgateOptions {
         .put("rateLimit", rateLimit.toJson()).put("bulkhead", bulkhead.toJson())
         .put("breaker", breaker.toJson()).put("retry", retry.toJson()).put("identity", identity.toJson())
         .put("economics", economics.toJson()).put("accessLog", accessLog.toJson())
-        .put("cluster", cluster.toJson());
+        .put("cluster", cluster.toJson())
+        .put("freshness", freshness.toJson());
   }
 
   @Override
@@ -119,6 +142,8 @@ public final class TollgateOptions {
   public TollgateOptions setBreaker(BreakerOptions breaker) { this.breaker = breaker; return this; }
   public RetryOptions getRetry() { return retry; }
   public TollgateOptions setRetry(RetryOptions retry) { this.retry = retry; return this; }
+  public FreshnessOptions getFreshness() { return freshness; }
+  public TollgateOptions setFreshness(FreshnessOptions freshness) { this.freshness = freshness; return this; }
   public RedisConnectionOptions getRedis() { return redis; }
   public TollgateOptions setRedis(RedisConnectionOptions redis) { this.redis = redis; return this; }
 }

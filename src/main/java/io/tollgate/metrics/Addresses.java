@@ -17,7 +17,10 @@ public final class Addresses {
   public static final String CACHE = "tollgate.cache";
   /** Publish: {"type":"throttled|circuit|l2|rateLimit", ..., "at":"..."}. The Redis transitions are published
    *  by RedisLink, each in the words of the user it affects: {"type":"l2","connected":false,"at":"..."} (L2Store),
-   *  {"type":"rateLimit","mode":"local-fallback|redis","at":"..."} (the distributed limiter). Crosses the cluster.
+   *  {"type":"rateLimit","mode":"local-fallback|redis","at":"..."} (the distributed limiter). The delta feeds
+   *  (freshness package) publish {"type":"freshness","feed":"users","tenant":"t1","state":"synced|resynced|lost|leader|standby",
+   *  "reason":"...","evicted":12,"at":"..."} when a feed starts, is lost (410, cursor gone, errors), resyncs or changes hands.
+   *  Crosses the cluster.
    *  Listeners: the dashboard (its last 50, relayed to its viewers), the SockJS bridge. */
   public static final String EVENTS = "tollgate.events";
 

@@ -67,6 +67,18 @@ public final class MeterNames {
   /** Counter, seconds: time the tenant's requests waited for rate-limit tokens. */
   public static final String TENANT_WAIT = "tollgate.tenant.wait";
 
+  /** Counter, tag {@code feed} (users|groups) and {@code outcome} (ok|gone|error|standby): delta feed polls. */
+  public static final String FRESHNESS_DELTA_POLLS = "tollgate.freshness.delta.polls";
+  /** Counter, tag {@code feed}: changed or removed objects the delta feed reported (replays included). */
+  public static final String FRESHNESS_DELTA_CHANGES = "tollgate.freshness.delta.objects.changed";
+  /** Counter, tag {@code feed}: cached entries (all partitions, this instance's L1 and L2) the delta feed evicted. */
+  public static final String FRESHNESS_DELTA_EVICTIONS = "tollgate.freshness.delta.evictions";
+  /** Gauge, seconds, tag {@code feed}: time since this instance's feed last reached its deltaLink (0 before the first; standby instances report their last). */
+  public static final String FRESHNESS_DELTA_LAG = "tollgate.freshness.delta.lag";
+  /** Counter: stored answers of delta-fed routes indexed by the object ids they mention. */
+  public static final String FRESHNESS_DELTA_INDEXED = "tollgate.freshness.delta.indexed";
+  /** Counter, tag {@code feed}: resyncs (410, lost cursor) that evicted every delta-fed route. */
+  public static final String FRESHNESS_DELTA_RESYNCS = "tollgate.freshness.delta.resyncs";
   public static final String TAG_ROUTE = "route";
   public static final String TAG_LIMIT = "limit";
   public static final String TAG_SCOPE = "scope";

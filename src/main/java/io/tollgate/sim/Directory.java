@@ -45,6 +45,8 @@ final class Directory {
   private final Map<String, LinkedHashSet<String>> members = new HashMap<>();
   private final Map<String, LinkedHashMap<String, JsonObject>> permissions = new HashMap<>();
   private final Map<String, Integer> nextPermission = new HashMap<>();
+  /** Every change to users and groups since generation, for the delta feeds. */
+  final ChangeLog changes = new ChangeLog();
 
   private Directory() {}
 
@@ -176,12 +178,43 @@ final class Directory {
 
   /** @return false when the member was already there */
   boolean addMember(String groupId, String memberId) {
-    return members.get(groupId).add(memberId);
+    if (!members.get(groupId).add(memberId)) return false;
+    changes.memberChanged(groupId, memberId, typeOf(memberId), false);
+    return true;
   }
 
   /** @return false when it was not a member */
   boolean removeMember(String groupId, String memberId) {
-    return members.get(groupId).remove(memberId);
+    if (!members.get(groupId).remove(memberId)) return false;
+    changes.memberChanged(groupId, memberId, typeOf(memberId), true);
+    return true;
+  }
+
+  /** The OData type of a user or group id (a deleted user counts as a user). */
+  String typeOf(String id) {
+    return groups.containsKey(id) ? GROUP_TYPE : USER_TYPE;
+  }
+
+  /** Records that a user's or group's properties were changed in place (a PATCH, an out-of-band rename). */
+  void changed(JsonObject object) {
+    String id = object.getString("id");
+    if (groups.containsKey(id)) changes.groupChanged(id);
+    else if (users.containsKey(id)) changes.userChanged(id);
+  }
+
+  /**
+   * Deletes a user: gone from the list, from every group it was a direct member of (Graph drops those
+   * memberships without reporting them in the groups' delta), and reported deleted in the users' delta.
+   *
+   * @return false when there was no such user
+   */
+  boolean deleteUser(String id) {
+    JsonObject user = users.remove(id);
+    if (user == null) return false;
+    userList.remove(user);
+    for (LinkedHashSet<String> direct : members.values()) direct.remove(id);
+    changes.userDeleted(id);
+    return true;
   }
 
   /** Permissions of a site in grant order; null for an unknown site. */

@@ -34,7 +34,7 @@ final class GraphApi {
   static final String TENANT_ID = "6d3c4a52-8c1e-4b7a-9f3e-2a1b5c7d9e01";
   static final String APP_ID = "0f1e2d3c-4b5a-4697-8877-665544332211";
   static final int MAX_BATCH = 20;
-  private static final String CONTEXT = "https://graph.microsoft.com/";
+  static final String CONTEXT = "https://graph.microsoft.com/";
   private static final String SKIP_PREFIX = "skip:";
 
   /** One Graph request: {@code path} is raw and relative to the version ({@code /users/u1}). */
@@ -70,9 +70,11 @@ final class GraphApi {
   }
 
   private final Supplier<String> origin;
+  private final DeltaQueries delta;
 
   GraphApi(Supplier<String> origin) {
     this.origin = origin;
+    this.delta = new DeltaQueries(origin);
   }
 
   /** Throttles, maybe injects an error, then routes. {@code throttled}/{@code errors} are counted here. */
@@ -223,25 +225,27 @@ final class GraphApi {
 
   private Answer users(Directory d, Behaviour b, Call c, String[] s) {
     if (s.length == 1) return isGet(c) ? page(b, c, "users", d.users()) : notAllowed(c);
+    if (s.length == 2 && s[1].equals("delta")) return isGet(c) ? delta.answer(d, b, c, "users") : notAllowed(c);
     JsonObject user = d.user(s[1]);
     if (user == null) return missingObject(c, s[1]);
     if (s.length > 2) return notFoundSegment(c, s[2]);
     return switch (c.method()) {
       case "GET" -> entity(c, "users/$entity", user);
-      case "PATCH" -> patch(c, user);
+      case "PATCH" -> patch(d, c, user);
       default -> notAllowed(c);
     };
   }
 
   private Answer groups(Directory d, Behaviour b, Call c, String[] s) {
     if (s.length == 1) return isGet(c) ? page(b, c, "groups", d.groups()) : notAllowed(c);
+    if (s.length == 2 && s[1].equals("delta")) return isGet(c) ? delta.answer(d, b, c, "groups") : notAllowed(c);
     String groupId = s[1];
     JsonObject group = d.group(groupId);
     if (group == null) return missingObject(c, groupId);
     if (s.length == 2) {
       return switch (c.method()) {
         case "GET" -> entity(c, "groups/$entity", group);
-        case "PATCH" -> patch(c, group);
+        case "PATCH" -> patch(d, c, group);
         default -> notAllowed(c);
       };
     }
@@ -294,13 +298,14 @@ final class GraphApi {
 
   // ---- writes ----
 
-  private Answer patch(Call c, JsonObject target) {
+  private Answer patch(Directory d, Call c, JsonObject target) {
     JsonObject changes = json(c.body());
     if (changes == null) return unreadableJson(c);
     changes.forEach(e -> {
       // The id and OData annotations identify the object; Graph ignores or rejects changing them.
       if (!e.getKey().equals("id") && !e.getKey().startsWith("@odata")) target.put(e.getKey(), e.getValue());
     });
+    d.changed(target);
     return noContent();
   }
 
@@ -397,7 +402,7 @@ final class GraphApi {
   }
 
   /** A copy trimmed to {@code $select} (plus id) when the caller asked; a full copy otherwise. */
-  private static JsonObject select(Call c, JsonObject item) {
+  static JsonObject select(Call c, JsonObject item) {
     String select = c.param("$select");
     if (select == null) return item.copy();
     JsonObject out = new JsonObject();

@@ -10,6 +10,7 @@ import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.json.JsonObject;
 import java.util.List;
 import java.util.Objects;
 import org.slf4j.Logger;
@@ -43,6 +44,10 @@ public final class GraphSimulator extends VerticleBase {
   private volatile int port = -1;
   private HttpServer server;
   private SupportRoutes support;
+  private TokenEndpoint tokenEndpoint;
+  private OutOfBand outOfBand;
+  private volatile double groupChangeRate;
+  private long changeTimer = -1;
 
   /** Use {@link #start(Vertx, SimulatorOptions)} unless deploying it yourself; the options are copied. */
   public GraphSimulator(SimulatorOptions options) {
@@ -72,6 +77,10 @@ public final class GraphSimulator extends VerticleBase {
     }
     tenant = Tenant.initial(initial);
     support = new SupportRoutes(vertx, this, stats);
+    tokenEndpoint = new TokenEndpoint(initial);
+    outOfBand = new OutOfBand(initial.getSeed());
+    groupChangeRate = initial.getGroupChangeRate();
+    changeTimer = vertx.setPeriodic(1000, id -> outOfBand.tick(tenant.directory, stats, groupChangeRate, 1.0));
     HttpServerOptions serverOptions = new HttpServerOptions()
         .setHost(initial.getHost()).setPort(initial.getPort())
         // Graph gzips for clients that ask; so must its stand-in, or the gateway's decoding goes untested.
@@ -86,6 +95,7 @@ public final class GraphSimulator extends VerticleBase {
 
   @Override
   public Future<?> stop() {
+    if (changeTimer >= 0) vertx.cancelTimer(changeTimer);
     return server == null ? Future.succeededFuture() : server.close();
   }
 
@@ -127,6 +137,17 @@ public final class GraphSimulator extends VerticleBase {
     List<String> problems = options.validate();
     if (!problems.isEmpty()) throw new IllegalArgumentException("invalid simulator options: " + String.join("; ", problems));
     behaviour = Behaviour.of(new SimulatorOptions(options));
+    groupChangeRate = options.getGroupChangeRate();
+  }
+
+  /** Applies out-of-band directory changes ({@link OutOfBand}); on the event loop. */
+  JsonObject changeDirectory(JsonObject body) {
+    return outOfBand.apply(tenant.directory, stats, body);
+  }
+
+  /** Forgets every delta token handed out so far: the next delta call with one gets 410; on the event loop. */
+  void expireDeltaTokens() {
+    tenant.directory.changes.expireAll();
   }
 
   /**
@@ -151,6 +172,8 @@ public final class GraphSimulator extends VerticleBase {
     String path = req.path();
     if (path.startsWith("/_sim/")) {
       support.handle(req);
+    } else if (TokenEndpoint.matches(path) && req.method() == io.vertx.core.http.HttpMethod.POST) {
+      token(req);
     } else if (path.startsWith("/" + VERSION_1 + "/")) {
       graph(req, VERSION_1);
     } else if (path.startsWith("/" + BETA + "/")) {
@@ -221,6 +244,17 @@ public final class GraphSimulator extends VerticleBase {
         .recover(failure -> Future.succeededFuture(
             GraphApi.error(500, "InternalServerError", "Simulator failure: " + failure.getMessage(), head)))
         .onSuccess(answer -> write(req.response(), head, answer));
+  }
+
+  private void token(HttpServerRequest req) {
+    req.body().onComplete(ar -> {
+      HttpServerResponse response = req.response();
+      if (response.closed() || response.ended()) return;
+      TokenEndpoint.Reply reply = tokenEndpoint.issue(req.path(), ar.succeeded() ? ar.result() : null, System.currentTimeMillis());
+      if (reply.status() == 200) stats.tokenIssued();
+      response.setStatusCode(reply.status()).putHeader(HttpHeaders.CACHE_CONTROL, "no-store")
+          .putHeader(HttpHeaders.CONTENT_TYPE, "application/json; charset=utf-8").end(reply.body().toBuffer());
+    });
   }
 
   private Future<Void> delay(Behaviour b, Tenant t) {

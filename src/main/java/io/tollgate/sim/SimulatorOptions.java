@@ -51,6 +51,13 @@ public final class SimulatorOptions {
   public static final int DEFAULT_MEMBERS_PER_GROUP = 20;
   public static final double DEFAULT_NESTED_GROUP_RATE = 0.2;
   public static final long DEFAULT_SEED = 42;
+  /** Fraction of the groups changed per hour in the background (a description edit or a membership change). */
+  public static final double DEFAULT_GROUP_CHANGE_RATE = 0.01;
+  /** The app the client-credentials token endpoint accepts, and its secret (simulator-only values). */
+  public static final String DEFAULT_CLIENT_ID = "tollgate-simulator-app";
+  public static final String DEFAULT_CLIENT_SECRET = "tollgate-simulator-secret";
+  /** Lifetime of the access tokens the token endpoint issues ({@code expires_in}). */
+  public static final Duration DEFAULT_TOKEN_LIFETIME = Duration.ofSeconds(3599);
 
   private String host = DEFAULT_HOST;
   private int port = DEFAULT_PORT;
@@ -76,6 +83,10 @@ public final class SimulatorOptions {
   private double nestedGroupRate = DEFAULT_NESTED_GROUP_RATE;
   private long seed = DEFAULT_SEED;
   private String publicOrigin;
+  private double groupChangeRate = DEFAULT_GROUP_CHANGE_RATE;
+  private String clientId = DEFAULT_CLIENT_ID;
+  private String clientSecret = DEFAULT_CLIENT_SECRET;
+  private Duration tokenLifetime = DEFAULT_TOKEN_LIFETIME;
 
   public SimulatorOptions() {}
 
@@ -87,6 +98,7 @@ public final class SimulatorOptions {
     pageSize = o.pageSize; users = o.users; groups = o.groups; sites = o.sites; groupsPerSite = o.groupsPerSite;
     membersPerGroup = o.membersPerGroup; nestedGroupRate = o.nestedGroupRate; seed = o.seed;
     publicOrigin = o.publicOrigin;
+    groupChangeRate = o.groupChangeRate; clientId = o.clientId; clientSecret = o.clientSecret; tokenLifetime = o.tokenLifetime;
   }
 
   /**
@@ -127,6 +139,12 @@ public final class SimulatorOptions {
     nestedGroupRate = json.getDouble("nestedGroupRate", nestedGroupRate);
     seed = json.getLong("seed", seed);
     publicOrigin = json.getString("publicOrigin", publicOrigin);
+    groupChangeRate = json.getDouble("groupChangeRate", groupChangeRate);
+    clientId = json.getString("clientId", clientId);
+    String secret = json.getString("clientSecret", clientSecret);
+    // toJson masks it: a masked copy read back keeps the secret it has.
+    if (!"****".equals(secret)) clientSecret = secret;
+    tokenLifetime = duration(json, "tokenLifetime", tokenLifetime);
   }
 
   public JsonObject toJson() {
@@ -140,6 +158,9 @@ public final class SimulatorOptions {
         .put("users", users).put("groups", groups).put("sites", sites).put("groupsPerSite", groupsPerSite)
         .put("membersPerGroup", membersPerGroup).put("nestedGroupRate", nestedGroupRate).put("seed", seed);
     if (publicOrigin != null) j.put("publicOrigin", publicOrigin);
+    // The secret is the simulator's own test value, masked all the same: options get logged.
+    j.put("groupChangeRate", groupChangeRate).put("clientId", clientId).put("clientSecret", "****")
+        .put("tokenLifetime", formatDuration(tokenLifetime));
     return j;
   }
 
@@ -180,8 +201,27 @@ public final class SimulatorOptions {
     if (publicOrigin != null && !(publicOrigin.startsWith("http://") || publicOrigin.startsWith("https://"))) {
       out.add(problem("publicOrigin", publicOrigin, "an http:// or https:// origin"));
     }
+    if (!(groupChangeRate >= 0 && groupChangeRate <= 3600)) {
+      out.add(problem("groupChangeRate", groupChangeRate, "a fraction of the groups per hour, 0 (off) to 3600"));
+    }
+    if (clientId == null || clientId.isBlank()) out.add(problem("clientId", clientId, "a non-empty client id"));
+    if (clientSecret == null || clientSecret.isEmpty()) out.add(problem("clientSecret", "", "a non-empty secret"));
+    if (tokenLifetime == null || tokenLifetime.getSeconds() < 1) out.add(problem("tokenLifetime", tokenLifetime, "a duration >= 1s"));
     return out;
   }
+
+  /** Fraction of the groups changed per hour in the background, recorded in the delta feed; 0 turns it off. */
+  public double getGroupChangeRate() { return groupChangeRate; }
+  public SimulatorOptions setGroupChangeRate(double rate) { this.groupChangeRate = rate; return this; }
+  /** The client id the token endpoint accepts. */
+  public String getClientId() { return clientId; }
+  public SimulatorOptions setClientId(String clientId) { this.clientId = clientId; return this; }
+  /** The client secret the token endpoint accepts. */
+  public String getClientSecret() { return clientSecret; }
+  public SimulatorOptions setClientSecret(String clientSecret) { this.clientSecret = clientSecret; return this; }
+  /** Lifetime of issued access tokens. */
+  public Duration getTokenLifetime() { return tokenLifetime; }
+  public SimulatorOptions setTokenLifetime(Duration d) { this.tokenLifetime = d; return this; }
 
   public String getHost() { return host; }
   public SimulatorOptions setHost(String host) { this.host = host; return this; }

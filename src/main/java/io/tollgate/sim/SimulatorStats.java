@@ -28,6 +28,8 @@ public final class SimulatorStats {
   private final ConcurrentHashMap<String, LongAdder> byPath = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, LongAdder> byPriority = new ConcurrentHashMap<>();
   private final LongAdder gatewayHeaders = new LongAdder();
+  private final LongAdder tokensIssued = new LongAdder();
+  private final LongAdder directoryChanges = new LongAdder();
 
   SimulatorStats() {}
 
@@ -87,8 +89,18 @@ public final class SimulatorStats {
     new TreeMap<>(byPath).forEach((k, v) -> paths.put(k, v.sum()));
     return new JsonObject().put("total", total()).put("throttled", throttled()).put("units", units()).put("sharepointUnits", sharepointUnits()).put("errors", errors())
         .put("cancelled", cancelled()).put("unauthorized", unauthorized()).put("maxInFlight", maxInFlight()).put("inFlight", inFlight())
-        .put("byPath", paths);
+        .put("tokensIssued", tokensIssued()).put("directoryChanges", directoryChanges()).put("byPath", paths);
   }
+
+  /** Access tokens issued by the client-credentials endpoint. */
+  public long tokensIssued() { return tokensIssued.sum(); }
+
+  /** Users and groups changed out of band ({@code /_sim/directory}) or by the background change rate. */
+  public long directoryChanges() { return directoryChanges.sum(); }
+
+  void tokenIssued() { tokensIssued.increment(); }
+
+  void directoryChanged() { directoryChanges.increment(); }
 
   @Override
   public String toString() {
@@ -144,6 +156,8 @@ public final class SimulatorStats {
     byPath.clear();
     byPriority.clear();
     gatewayHeaders.reset();
+    tokensIssued.reset();
+    directoryChanges.reset();
     maxInFlight.set(inFlight.get());
   }
 }

@@ -50,6 +50,20 @@ final class SupportRoutes {
     } else if (path.equals("/_sim/reset") && method == HttpMethod.POST) {
       simulator.reset();
       standard(req.response()).setStatusCode(204).end();
+    } else if (path.equals("/_sim/directory") && method == HttpMethod.POST) {
+      req.body().onComplete(ar -> {
+        JsonObject body;
+        try {
+          body = ar.succeeded() ? ar.result().toJsonObject() : null;
+        } catch (RuntimeException e) {
+          body = null;
+        }
+        if (body == null) error(req.response(), 400, "BadRequest", "Expected a JSON change or {\"changes\":[...]}.");
+        else json(req.response(), 200, simulator.changeDirectory(body));
+      });
+    } else if (path.equals("/_sim/delta/expire") && method == HttpMethod.POST) {
+      simulator.expireDeltaTokens();
+      standard(req.response()).setStatusCode(204).end();
     } else if (path.equals("/_sim/headers")) {
       headers(req);
     } else if (path.equals("/_sim/echo")) {

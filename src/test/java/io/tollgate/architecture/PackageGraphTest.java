@@ -15,7 +15,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The package graph points one way, bottom to top: {@code config}, {@code metrics} → {@code proxy} →
  * {@code redis} (the one Redis owner, shared by cache and limiter) → the stage packages ({@code cache},
- * {@code ratelimit}, {@code concurrency}, {@code resilience}) → {@code graph} → {@code admin} →
+ * {@code ratelimit}, {@code concurrency}, {@code resilience}) → {@code freshness} (delta-fed
+ * eviction: it indexes and evicts through the cache) → {@code graph} → {@code admin} →
  * {@code io.tollgate} (wiring). A newcomer can then read a request from the bottom up without going back and
  * forth; a build check keeps it so instead of a review.
  */
@@ -42,6 +43,7 @@ class PackageGraphTest {
         .layer("redis").definedBy("io.tollgate.redis..")
         .layer("stages").definedBy("io.tollgate.cache..", "io.tollgate.ratelimit..", "io.tollgate.concurrency..",
             "io.tollgate.resilience..")
+        .layer("freshness").definedBy("io.tollgate.freshness..")
         .layer("graph").definedBy("io.tollgate.graph..")
         .layer("admin").definedBy("io.tollgate.admin..")
         .layer("sim").definedBy("io.tollgate.sim..")
@@ -50,11 +52,12 @@ class PackageGraphTest {
         .whereLayer("sim").mayOnlyBeAccessedByLayers("wiring")
         .whereLayer("admin").mayOnlyBeAccessedByLayers("wiring")
         .whereLayer("graph").mayOnlyBeAccessedByLayers("admin", "wiring")
-        .whereLayer("stages").mayOnlyBeAccessedByLayers("graph", "admin", "wiring")
-        .whereLayer("redis").mayOnlyBeAccessedByLayers("stages", "graph", "admin", "wiring")
-        .whereLayer("proxy").mayOnlyBeAccessedByLayers("redis", "stages", "graph", "admin", "wiring")
-        .whereLayer("metrics").mayOnlyBeAccessedByLayers("proxy", "redis", "stages", "graph", "admin", "wiring")
-        .whereLayer("config").mayOnlyBeAccessedByLayers("metrics", "proxy", "redis", "stages", "graph", "admin", "sim", "wiring")
+        .whereLayer("freshness").mayOnlyBeAccessedByLayers("graph", "admin", "wiring")
+        .whereLayer("stages").mayOnlyBeAccessedByLayers("freshness", "graph", "admin", "wiring")
+        .whereLayer("redis").mayOnlyBeAccessedByLayers("stages", "freshness", "graph", "admin", "wiring")
+        .whereLayer("proxy").mayOnlyBeAccessedByLayers("redis", "stages", "freshness", "graph", "admin", "wiring")
+        .whereLayer("metrics").mayOnlyBeAccessedByLayers("proxy", "redis", "stages", "freshness", "graph", "admin", "wiring")
+        .whereLayer("config").mayOnlyBeAccessedByLayers("metrics", "proxy", "redis", "stages", "freshness", "graph", "admin", "sim", "wiring")
         .check(main);
   }
 
@@ -62,7 +65,8 @@ class PackageGraphTest {
   void the_proxy_package_names_no_stage() {
     noClasses().that().resideInAPackage("io.tollgate.proxy..")
         .should().dependOnClassesThat().resideInAnyPackage("io.tollgate.redis..", "io.tollgate.cache..",
-            "io.tollgate.ratelimit..", "io.tollgate.concurrency..", "io.tollgate.resilience..", "io.tollgate.graph..")
+            "io.tollgate.ratelimit..", "io.tollgate.concurrency..", "io.tollgate.resilience..", "io.tollgate.freshness..",
+            "io.tollgate.graph..")
         .check(main);
   }
 
@@ -71,7 +75,7 @@ class PackageGraphTest {
     noClasses().that().resideInAPackage("io.tollgate.sim..")
         .should().dependOnClassesThat().resideInAnyPackage("io.tollgate.metrics..", "io.tollgate.proxy..",
             "io.tollgate.redis..", "io.tollgate.cache..", "io.tollgate.ratelimit..", "io.tollgate.concurrency..", "io.tollgate.resilience..",
-            "io.tollgate.graph..", "io.tollgate.admin..")
+            "io.tollgate.freshness..", "io.tollgate.graph..", "io.tollgate.admin..")
         .orShould().dependOnClassesThat().resideInAPackage("io.tollgate")
         .check(main);
   }
