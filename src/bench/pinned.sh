@@ -5,7 +5,7 @@
 # simulator are pinned to the other (LOAD_CPU), with taskset. Every request carries a realistic ~2 KB
 # JWT-shaped bearer token (header.payload.signature with Graph's claims, signed with the simulator's HMAC key
 # so the simulator accepts it as Graph would a real one), set by a wrk Lua script. Reported per target:
-#   requests/s, p50 and p99 (wrk --latency), and CPU µs per request of the SUT =
+#   requests/s, p50 and p99 (wrk --latency), RSS (and a Tollgate's heap in use) at the end of the window, and CPU µs per request of the SUT =
 #   (utime + stime from /proc/PID/stat, all threads, over the measured window) / requests completed;
 #   for nginx master + worker, for the L2 row Tollgate + its redis-server (both on SUT_CPU).
 # Each value is the median of PASSES passes, per column.
@@ -70,7 +70,7 @@ WORK=""
 PIDS=()
 declare -A USED_PORTS=()
 # Per "ROW|target label": space-separated per-pass values (CPU1/CPU2: gateway and redis in row l2).
-declare -A V_RPS=() V_P50=() V_P99=() V_CPU=() V_CPU1=() V_CPU2=() V_UTIL=() V_NOTE=()
+declare -A V_RPS=() V_P50=() V_P99=() V_CPU=() V_CPU1=() V_CPU2=() V_UTIL=() V_NOTE=() V_RSS=() V_HEAP=()
 TARGETS=()    # "ROW|label" keys in first-measured order
 PROBLEMS=()
 NOTES=()
@@ -325,12 +325,23 @@ measure() {
     note="${note:+$note; }load core ${loadother}% other"
   fi
   local split=""; ((${#SUT2_PIDS[@]})) && split=" = gateway $cpu1 + $SUT2_NAME $cpu2"
-  log "pass $PASS $label: $rps req/s, p50 $p50 ms, p99 $p99 ms, $cpu µs CPU/req$split ($((sut + extra)) ticks / ${reqs:-0} req), SUT ${util}% of its core, other on SUT core ${other}%, load core ${loadbusy}% busy (${loadother}% other)"
+  # Memory at the end of the window: resident set of the SUT's processes, and a Tollgate's heap in use.
+  local rss heap="-"
+  rss=$(rss_mib "${SUT_PIDS[@]}")
+  [[ $label == Tollgate* ]] && heap=$(curl -s -m 5 "$TG_METRICS" | awk '/^jvm_memory_used_bytes\{.*area="heap"/ { v += $NF } END { printf "%.0f", v / 1048576 }')
+  log "pass $PASS $label: $rps req/s, p50 $p50 ms, p99 $p99 ms, $cpu µs CPU/req$split ($((sut + extra)) ticks / ${reqs:-0} req), SUT ${util}% of its core, other on SUT core ${other}%, load core ${loadbusy}% busy (${loadother}% other), RSS $rss MiB, heap $heap MiB"
   local k="$row|$label"
   [[ -n ${V_RPS[$k]:-} ]] || TARGETS+=("$k")
   V_RPS[$k]+=" ${rps:-0}"; V_P50[$k]+=" $p50"; V_P99[$k]+=" $p99"; V_CPU[$k]+=" $cpu"
-  V_CPU1[$k]+=" $cpu1"; V_CPU2[$k]+=" $cpu2"; V_UTIL[$k]+=" $util"
+  V_CPU1[$k]+=" $cpu1"; V_CPU2[$k]+=" $cpu2"; V_UTIL[$k]+=" $util"; V_RSS[$k]+=" $rss"; V_HEAP[$k]+=" $heap"
   [[ -z $note ]] || V_NOTE[$k]+="${V_NOTE[$k]:+; }pass $PASS: $note"
+}
+
+# rss_mib PID...: the summed VmRSS of the processes, in MiB.
+rss_mib() {
+  local p t=0 kb
+  for p in "$@"; do kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0); t=$((t + ${kb:-0})); done
+  echo $((t / 1024))
 }
 
 # us_per_req TICKS REQUESTS: CPU microseconds per request.
@@ -581,17 +592,18 @@ report() {
     echo
     echo "### $row: $(row_title "$row")"
     echo
-    echo "| target | req/s | p50 ms | p99 ms | CPU µs/req | CPU µs/req per pass | SUT CPU % | notes |"
-    echo "|---|---:|---:|---:|---:|---|---:|---|"
+    echo "| target | req/s | p50 ms | p99 ms | CPU µs/req | CPU µs/req per pass | SUT CPU % | RSS MiB | heap MiB | notes |"
+    echo "|---|---:|---:|---:|---:|---|---:|---:|---:|---|"
     for t in "${TARGETS[@]}"; do
       [[ $t == "$row|"* ]] || continue
       local note=${V_NOTE[$t]:-}
       # shellcheck disable=SC2086 # the per-pass lists are space-separated
       [[ $row == l2 ]] && note="gateway $(median ${V_CPU1[$t]}) + redis $(median ${V_CPU2[$t]}) µs/req${note:+; $note}"
       # shellcheck disable=SC2086
-      printf '| %s | %.0f | %s | %s | %s | %s | %s | %s |\n' "${t#*|}" "$(median ${V_RPS[$t]})" "$(median ${V_P50[$t]})" \
+      local heap="-"; [[ ${V_HEAP[$t]} == *[0-9]* ]] && heap=$(median ${V_HEAP[$t]})
+      printf '| %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s |\n' "${t#*|}" "$(median ${V_RPS[$t]})" "$(median ${V_P50[$t]})" \
         "$(median ${V_P99[$t]})" "$(median ${V_CPU[$t]})" "$(echo ${V_CPU[$t]} | tr ' ' '/')" \
-        "$(median ${V_UTIL[$t]})" "$note"
+        "$(median ${V_UTIL[$t]})" "$(median ${V_RSS[$t]})" "$heap" "$note"
     done
     # Ratios: each jar against nginx, and every other jar against jar A (new/old).
     local ngx="" j a="$row|Tollgate A (${JAR_NAME[0]})"

@@ -181,14 +181,17 @@ public final class Tollgate {
   }
 
   private void printDemo(Gateway gateway, GraphSimulator simulator) {
-    String proxy = "http://127.0.0.1:" + gateway.proxyPort();
+    // With server.tls the proxy speaks only HTTPS: the lines name it, and curl trusts the printed certificate.
+    boolean tls = gateway.proxyCertificate() != null;
+    String proxy = (tls ? "https" : "http") + "://127.0.0.1:" + gateway.proxyPort();
     String mgmt = "http://127.0.0.1:" + gateway.managementPort();
+    String curl = tls ? "curl --cacert '" + gateway.proxyCertificate().certFile().toAbsolutePath() + "' -si" : "curl -si";
     out.println();
     out.println("Tollgate demo: gateway " + proxy + " -> Graph simulator " + simulator.origin());
     out.println("Try it: run the first line twice; the second answer comes from the cache (X-Cache: HIT-L1, Age).");
-    out.println("  curl -si -H 'Authorization: Bearer alice' " + proxy + "/v1.0/groups/g1/transitiveMembers");
-    out.println("  curl -si -H 'Authorization: Bearer bob' " + proxy + "/v1.0/groups/g1/transitiveMembers   # other caller: own entry");
-    out.println("  curl -si -H 'Authorization: Bearer alice' '" + proxy + "/v1.0/users?$top=3'   # no cache rule: passes through");
+    out.println("  " + curl + " -H 'Authorization: Bearer alice' " + proxy + "/v1.0/groups/g1/transitiveMembers");
+    out.println("  " + curl + " -H 'Authorization: Bearer bob' " + proxy + "/v1.0/groups/g1/transitiveMembers   # other caller: own entry");
+    out.println("  " + curl + " -H 'Authorization: Bearer alice' '" + proxy + "/v1.0/users?$top=3'   # no cache rule: passes through");
     out.println("  curl -s " + mgmt + "/health/ready");
     out.println("  curl -s " + mgmt + "/metrics | grep '^tollgate_'");
     out.println("  curl -s " + simulator.origin() + "/_sim/stats    # what reached the upstream");
