@@ -3,6 +3,7 @@
 # bench's load (gateway on SUT_CPU, wrk and the simulator on LOAD_CPU, the ~2 KB JWT of pinned.sh).
 #
 #   ROW=pass src/bench/profile.sh          # uncached route, rate limiter off (pinned.sh's pass row)
+#   ASPROF=auto ROW=pass src/bench/profile.sh   # async-profiler instead of JFR (auto: fetched from Maven Central)
 #   ROW=l1 src/bench/profile.sh            # warm L1 hit, shipped configuration
 #   ROW=l2 src/bench/profile.sh            # L2 hits (pinned.sh's l2 row: L1 1 KiB, redis-server on SUT_CPU, KEYS users)
 #   JAR=/tmp/old.jar ROW=pass src/bench/profile.sh   # the same for another build, to compare
@@ -34,6 +35,14 @@ LOAD_CPU=${LOAD_CPU:-1}
 JAVA_OPTS=${JAVA_OPTS:-}
 OUT=bench-results
 mkdir -p "$OUT"
+# ASPROF=auto: async-profiler's library from Maven Central (tools.profiler:async-profiler, linux-x64), unpacked once.
+if [[ ${ASPROF:-} == auto ]]; then
+  ASPROF=$ROOT/target/async-profiler/linux-x64/libasyncProfiler.so
+  if [[ ! -f $ASPROF ]]; then
+    mvn -B -q dependency:copy -Dartifact=tools.profiler:async-profiler:4.6 -DoutputDirectory="$ROOT/target/async-profiler" >/dev/null
+    (cd "$ROOT/target/async-profiler" && unzip -q -o async-profiler-4.6.jar 'linux-x64/*')
+  fi
+fi
 
 WORK=$(mktemp -d /tmp/tollgate-profile.XXXXXX)
 PIDS=()
