@@ -28,6 +28,8 @@ public final class SimulatorStats {
   private final ConcurrentHashMap<String, LongAdder> byPath = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, LongAdder> byPriority = new ConcurrentHashMap<>();
   private final LongAdder gatewayHeaders = new LongAdder();
+  private final LongAdder notModified = new LongAdder();
+  private final LongAdder bodyBytes = new LongAdder();
 
   SimulatorStats() {}
 
@@ -81,12 +83,26 @@ public final class SimulatorStats {
   /** Highest {@link #inFlight()} seen since start or the last reset. */
   public int maxInFlight() { return maxInFlight.get(); }
 
+  /** 304 answers sent to a GET whose {@code If-None-Match} matched the drive item's current ETag. */
+  public long notModified() { return notModified.sum(); }
+
+  /**
+   * Bytes of Graph answer bodies written (before any gzip the server applies), sub-responses inside their
+   * {@code $batch}: what a client read from "Graph", for measuring what revalidation saves.
+   */
+  public long bodyBytes() { return bodyBytes.sum(); }
+
+  void notModifiedOne() { notModified.increment(); }
+
+  void bodyBytes(long n) { bodyBytes.add(n); }
+
   /** {"total":n,"throttled":n,"errors":n,"cancelled":n,"unauthorized":n,"maxInFlight":n,"inFlight":n,"byPath":{"GET /v1.0/users":n}} */
   public JsonObject toJson() {
     JsonObject paths = new JsonObject();
     new TreeMap<>(byPath).forEach((k, v) -> paths.put(k, v.sum()));
     return new JsonObject().put("total", total()).put("throttled", throttled()).put("units", units()).put("sharepointUnits", sharepointUnits()).put("errors", errors())
         .put("cancelled", cancelled()).put("unauthorized", unauthorized()).put("maxInFlight", maxInFlight()).put("inFlight", inFlight())
+        .put("notModified", notModified()).put("bodyBytes", bodyBytes())
         .put("byPath", paths);
   }
 
@@ -144,6 +160,8 @@ public final class SimulatorStats {
     byPath.clear();
     byPriority.clear();
     gatewayHeaders.reset();
+    notModified.reset();
+    bodyBytes.reset();
     maxInFlight.set(inFlight.get());
   }
 }
