@@ -42,6 +42,15 @@ import java.util.function.Predicate;
  * {@code maxEntrySize}, past which it streams uncached), stored when cacheable, and shared with the followers. If the upstream fails or answers 5xx
  * and an expired entry is within {@code staleIfError}, that entry is served {@code STALE}.
  * A successful write runs the invalidation rules before its answer goes back, so read-after-write is fresh.
+ *
+ * <p>ETag revalidation (a rule with {@code revalidate}): an answer with an {@code ETag} is kept past its TTL, and
+ * past an invalidation (soft-purged: {@link CachedResponse#purged()}), for {@code revalidateFor}. Such an entry is
+ * the {@code stale} of the fetch: the coalesced leader's upstream call carries {@code If-None-Match: <its ETag>}
+ * (on the leader's exchange, so with that caller's own credentials, in that caller's partition); a 304 stores the
+ * entry refreshed ({@link CachedResponse#revalidated}) and every waiter gets its body as {@code REVALIDATED}; any
+ * other answer is a miss. On such a rule a client's own {@code If-None-Match} is never forwarded: the read goes on as
+ * a plain one and the cache answers 304 when the tags match, the 200 otherwise. A write with {@code If-Match} that
+ * the upstream answers 412 evicts that resource and what lies below it.
  */
 public final class CacheStage implements Stage, CacheAccess {
   private final CacheOptions options;

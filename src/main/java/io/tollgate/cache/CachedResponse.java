@@ -203,12 +203,16 @@ public final class CachedResponse {
     return 24 + arrayBytes(s.length());
   }
 
-  /** Metadata for L2 (the body travels separately, possibly compressed). */
+  /**
+   * Metadata for L2 and the event-bus API (the body travels separately, possibly compressed); a soft-purged entry
+   * says so, so that a lookup through the event bus never serves it as it is.
+   */
   public JsonObject meta() {
     JsonArray hs = new JsonArray();
     for (var e : headers) hs.add(new JsonArray().add(e.getKey()).add(e.getValue()));
-    return new JsonObject().put("status", status).put("headers", hs).put("storedAt", storedAtMillis).put("ttl", ttlMillis)
+    JsonObject meta = new JsonObject().put("status", status).put("headers", hs).put("storedAt", storedAtMillis).put("ttl", ttlMillis)
         .put("swr", staleWhileRevalidateMillis).put("sie", staleIfErrorMillis).put("rv", revalidateForMillis);
+    return purged ? meta.put("purged", true) : meta;
   }
 
   public static CachedResponse fromMeta(JsonObject meta, Buffer body) {
@@ -217,8 +221,9 @@ public final class CachedResponse {
       JsonArray pair = (JsonArray) o;
       hs.add(pair.getString(0), pair.getString(1));
     }
-    return new CachedResponse(meta.getInteger("status"), hs, body, meta.getLong("storedAt"), meta.getLong("ttl"),
+    CachedResponse c = new CachedResponse(meta.getInteger("status"), hs, body, meta.getLong("storedAt"), meta.getLong("ttl"),
         meta.getLong("swr", 0L), meta.getLong("sie", 0L), meta.getLong("rv", 0L));
+    return meta.getBoolean("purged", false) ? c.purge() : c;
   }
 
   /** The event-bus API's JSON form: body as text when it is UTF-8 JSON/text, else base64. */

@@ -151,6 +151,22 @@ class RevalidationTest {
   }
 
   @Test
+  void a_soft_purged_entry_is_revalidated_through_the_event_bus_hot_path_too() throws Exception {
+    io.tollgate.Gateway viaBus = harness.another(o -> {
+      o.getRetry().setEnabled(false);
+      o.getRateLimit().setEnabled(false);
+      o.getCache().setHotPath(io.tollgate.config.CacheOptions.HotPath.EVENT_BUS);
+    });
+    HttpResponse<String> first = harness.getAs(viaBus, ALICE, ITEM);
+    assertEquals("MISS", xCache(first));
+    assertEquals("HIT-L1", xCache(harness.getAs(viaBus, ALICE, ITEM)));
+    viaBus.cache().invalidate(io.tollgate.config.PathPattern.compile("/v1.0/drives/d1/**")).await(10, TimeUnit.SECONDS);
+    HttpResponse<String> after = harness.getAs(viaBus, ALICE, ITEM);
+    assertEquals("REVALIDATED", xCache(after), "the purge mark survives the event-bus hop: never served as it was");
+    assertEquals(first.body(), after.body());
+  }
+
+  @Test
   void a_write_soft_purges_and_unchanged_items_come_back_with_a_304() throws Exception {
     String other = "/v1.0/drives/d1/items/d1i5";
     HttpResponse<String> before = harness.getAs(ALICE, other);
