@@ -255,6 +255,8 @@ public final class CacheStage implements Stage, CacheAccess {
     return next.proceed(ex).compose(r -> {
       if (r.status() != 304) {
         (r.status() < 300 ? stats.revalidatedChanged : stats.revalidationFailed).increment();
+        // Gone upstream: the kept entry has nothing left to revalidate.
+        if (r.status() == 404 || r.status() == 410) cache.forget(key, stale);
         return capture(r, route).map(c -> new FleetCoalescer.Led<>(c, storeIfCacheable(storeKey(ex, key), route, c, began)));
       }
       r.discard();

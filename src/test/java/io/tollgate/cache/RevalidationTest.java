@@ -68,6 +68,8 @@ class RevalidationTest {
     assertEquals("REVALIDATED", xCache(second));
     assertEquals(first.body(), second.body());
     assertEquals(etag(first), etag(second));
+    assertNotEquals(first.headers().firstValue("request-id").orElse(null), second.headers().firstValue("request-id").orElse(null),
+        "the 304's headers replace the stored ones (RFC 9111 4.3.4)");
     assertEquals(2, sim().count("GET " + PERMISSIONS), "one revalidation went upstream");
     assertEquals(1, sim().notModified(), "the upstream answered it 304");
     assertEquals(bytesAfterFirst, sim().bodyBytes(), "and sent no body");
@@ -164,6 +166,23 @@ class RevalidationTest {
     HttpResponse<String> after = harness.getAs(viaBus, ALICE, ITEM);
     assertEquals("REVALIDATED", xCache(after), "the purge mark survives the event-bus hop: never served as it was");
     assertEquals(first.body(), after.body());
+  }
+
+  @Test
+  void an_item_gone_upstream_is_answered_404_and_its_entry_forgotten() throws Exception {
+    String doomed = "/v1.0/drives/d3/items/d3i2";
+    HttpResponse<String> first = harness.getAs(ALICE, doomed);
+    HttpResponse<String> deleted = harness.http().send(java.net.http.HttpRequest.newBuilder(
+        java.net.URI.create(harness.sim().origin() + doomed)).header("Authorization", "Bearer bob-token").DELETE().build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(204, deleted.statusCode(), "deleted behind the gateway's back");
+    clock.advance(Duration.ofMinutes(61));
+    assertEquals(404, harness.getAs(ALICE, doomed).statusCode());
+    assertEquals(404, harness.getAs(ALICE, doomed).statusCode());
+    assertEquals(3, sim().count("GET " + doomed));
+    assertEquals(0, sim().notModified());
+    assertEquals(1, harness.gateway().cache().stats().revalidationFailed(), "only the first 404 was a revalidation");
+    assertNotNull(etag(first));
   }
 
   @Test
