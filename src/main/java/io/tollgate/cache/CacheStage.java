@@ -15,6 +15,7 @@ import io.tollgate.proxy.XCache;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import java.time.Clock;
 import java.util.ArrayList;
@@ -41,6 +42,15 @@ import java.util.function.Predicate;
  * {@code maxEntrySize}, past which it streams uncached), stored when cacheable, and shared with the followers. If the upstream fails or answers 5xx
  * and an expired entry is within {@code staleIfError}, that entry is served {@code STALE}.
  * A successful write runs the invalidation rules before its answer goes back, so read-after-write is fresh.
+ *
+ * <p>ETag revalidation (a rule with {@code revalidate}): an answer with an {@code ETag} is kept past its TTL, and
+ * past an invalidation (soft-purged: {@link CachedResponse#purged()}), for {@code revalidateFor}. Such an entry is
+ * the {@code stale} of the fetch: the coalesced leader's upstream call carries {@code If-None-Match: <its ETag>}
+ * (on the leader's exchange, so with that caller's own credentials, in that caller's partition); a 304 stores the
+ * entry refreshed ({@link CachedResponse#revalidated}) and every waiter gets its body as {@code REVALIDATED}; any
+ * other answer is a miss. On such a rule a client's own {@code If-None-Match} is never forwarded: the read goes on as
+ * a plain one and the cache answers 304 when the tags match, the 200 otherwise. A write with {@code If-Match} that
+ * the upstream answers 412 evicts that resource and what lies below it.
  */
 public final class CacheStage implements Stage, CacheAccess {
   private final CacheOptions options;
@@ -53,7 +63,11 @@ public final class CacheStage implements Stage, CacheAccess {
   private final Offload offload;
 
   /** What a leader fetched: a shareable buffered answer, or a stream only the leader may consume. */
-  public record Captured(int status, MultiMap headers, Buffer body, Reply leaderOnly) {}
+  public record Captured(int status, MultiMap headers, Buffer body, Reply leaderOnly, boolean revalidated) {
+    public Captured(int status, MultiMap headers, Buffer body, Reply leaderOnly) {
+      this(status, headers, body, leaderOnly, false);
+    }
+  }
 
   /**
    * @param lookup how the hot path reaches the cache: {@code cache::lookup} in-process, or the event-bus hop
@@ -80,47 +94,98 @@ public final class CacheStage implements Stage, CacheAccess {
     if (ex.method() == HttpMethod.GET) {
       Route rule = route.cacheRule();
       Caller who = ex.caller();
+      if (rule == null || !who.cacheable()) return next.proceed(ex);
       // A conditional or partial read asks a different question than the plain one: it is neither answered
-      // from, coalesced with, nor stored as the plain answer.
-      if (rule == null || !who.cacheable() || conditionalOrPartial(ex.headers())) return next.proceed(ex);
-      if (noStore(ex.headers())) {
-        cache.stats().bypassed.increment();
-        return next.proceed(ex).map(r -> r.cacheStatus(XCache.BYPASS));
+      // from, coalesced with, nor stored as the plain answer. But on a route whose answers carry ETags, a plain
+      // If-None-Match is the cache's to answer: the read goes on as a plain one (the client's condition is not
+      // sent upstream, which owes the cache the whole answer) and the cache compares the tags at the end.
+      if (conditionalOrPartial(ex.headers())) {
+        if (!rule.revalidate() || !onlyIfNoneMatch(ex.headers())) return next.proceed(ex);
+        String wanted = ex.headers().get(HttpHeaders.IF_NONE_MATCH);
+        ex.upstreamIfNoneMatch(null);
+        return read(ex, next, rule, who).map(reply -> notModifiedFor(reply, wanted));
       }
-      CacheKey key = keyFor(route.path(), route.query(), ex.headers(), who.partition());
-      if (clientBypasses(ex.headers())) {
-        cache.stats().bypassed.increment();
-        return fetch(ex, next, key, rule, null, false).map(r -> r.cacheStatus(XCache.BYPASS));
-      }
-      // An expired or refused token, or a shared partition not verified lately: ask the upstream, which
-      // judges the token again; a 2xx answer refreshes the entry for everyone in the partition.
-      if (!who.mayUseHits(System.currentTimeMillis())) return fetch(ex, next, key, rule, null, false);
-      return lookup.apply(key).compose(hit -> {
-        long now = clock.millis();
-        CachedResponse stale = null;
-        // A cold key (neither level has it) is fetched once for the fleet; an expired entry is refreshed here.
-        if (hit == null) return fetch(ex, next, key, rule, null, true);
-        CachedResponse c = hit.response();
-        switch (c.freshness(now)) {
-          case FRESH:
-            return Future.succeededFuture(served(c, hit.source(), now));
-          case STALE_WHILE_REVALIDATE:
-            cache.stats().staleServed.increment();
-            refreshInBackground(ex, next, key, rule);
-            return Future.succeededFuture(served(c, XCache.STALE, now));
-          case STALE_IF_ERROR:
-            stale = c;
-            ex.staleFallback(true);
-            break;
-          default:
-            stale = c;
-        }
-        return fetch(ex, next, key, rule, stale, false);
-      });
+      return read(ex, next, rule, who);
     }
     List<PathPattern> evictions = route.evictions();
+    // A write whose If-Match named a version the upstream no longer has: whoever sent it read a stale answer,
+    // maybe from here. The resource's entries go (soft-purged where they can be revalidated).
+    if (ex.headers().contains(HttpHeaders.IF_MATCH) && route.path() != null) {
+      return next.proceed(ex).compose(reply -> {
+        if (reply.status() == 412) return invalidate(List.of(resource(route.path()))).map(reply);
+        return reply.status() < 400 && !evictions.isEmpty() ? invalidate(evictions).map(reply) : Future.succeededFuture(reply);
+      });
+    }
     if (evictions.isEmpty()) return next.proceed(ex);
     return next.proceed(ex).compose(reply -> reply.status() < 400 ? invalidate(evictions).map(reply) : Future.succeededFuture(reply));
+  }
+
+  /** The entries of one resource: its path and everything below it, each segment a literal. */
+  private static PathPattern resource(String path) {
+    PathPattern p = PathPattern.literal(path, true);
+    return p != null ? p : PathPattern.compile("/**");
+  }
+
+  /** A plain cacheable GET: answered from the cache, or fetched (and revalidated) through the rest. */
+  private Future<Reply> read(Exchange ex, Chain next, Route rule, Caller who) {
+    if (noStore(ex.headers())) {
+      cache.stats().bypassed.increment();
+      return next.proceed(ex).map(r -> r.cacheStatus(XCache.BYPASS));
+    }
+    RouteTable.Route route = ex.route();
+    CacheKey key = keyFor(route.path(), route.query(), ex.headers(), who.partition());
+    if (clientBypasses(ex.headers())) {
+      cache.stats().bypassed.increment();
+      return fetch(ex, next, key, rule, null, false).map(r -> r.cacheStatus(XCache.BYPASS));
+    }
+    // An expired or refused token, or a shared partition not verified lately: ask the upstream, which
+    // judges the token again; a 2xx answer refreshes the entry for everyone in the partition.
+    if (!who.mayUseHits(System.currentTimeMillis())) return fetch(ex, next, key, rule, null, false);
+    return lookup.apply(key).compose(hit -> {
+      long now = clock.millis();
+      CachedResponse stale = null;
+      // A cold key (neither level has it) is fetched once for the fleet; an expired entry is refreshed here.
+      if (hit == null) return fetch(ex, next, key, rule, null, true);
+      CachedResponse c = hit.response();
+      switch (c.freshness(now)) {
+        case FRESH:
+          return Future.succeededFuture(served(c, hit.source(), now));
+        case STALE_WHILE_REVALIDATE:
+          cache.stats().staleServed.increment();
+          refreshInBackground(ex, next, key, rule, c);
+          return Future.succeededFuture(served(c, XCache.STALE, now));
+        case STALE_IF_ERROR:
+          stale = c;
+          ex.staleFallback(true);
+          break;
+        default:
+          stale = c;
+      }
+      return fetch(ex, next, key, rule, stale, false);
+    });
+  }
+
+  /** True when the only condition a read carries is {@code If-None-Match} (no range, no date, no If-Match). */
+  private static boolean onlyIfNoneMatch(MultiMap headers) {
+    return !headers.contains("If-Match") && !headers.contains("If-Modified-Since") && !headers.contains("If-Unmodified-Since")
+        && !headers.contains("If-Range") && !headers.contains("Range");
+  }
+
+  /**
+   * The client's own {@code If-None-Match} against the answer it would get: 304 without a body when the tags match,
+   * the 200 otherwise. Never a 304 the client did not ask for (SDKs handle one badly: msgraph-sdk-java #1312).
+   */
+  private Reply notModifiedFor(Reply reply, String wanted) {
+    String etag = reply.headers().get(HttpHeaders.ETAG);
+    if (reply.status() != 200 || etag == null || !EntityTags.matches(wanted, etag)) return reply;
+    reply.discard();
+    MultiMap headers = MultiMap.caseInsensitiveMultiMap().addAll(reply.headers());
+    headers.remove(HttpHeaders.CONTENT_LENGTH);
+    headers.remove(HttpHeaders.CONTENT_TYPE);
+    headers.remove(HttpHeaders.CONTENT_ENCODING);
+    headers.remove(HttpHeaders.TRANSFER_ENCODING);
+    cache.stats().notModifiedServed.increment();
+    return Reply.buffered(304, headers, null).cacheStatus(reply.cacheStatus()).ageSeconds(reply.ageSeconds()).noLinks();
   }
 
   private static boolean conditionalOrPartial(MultiMap headers) {
@@ -156,24 +221,54 @@ public final class CacheStage implements Stage, CacheAccess {
     FleetCoalescer fleet = fleetWide ? cache.fleet() : null;
     Future<Captured> shared = coalescer.run(key, () -> {
       led[0] = true;
-      if (fleet == null) return upstream(ex, next, key, route).map(FleetCoalescer.Led::answer);
-      return fleet.run(key, () -> upstream(ex, next, key, route), CacheStage::fromEntry);
+      if (fleet == null) return upstream(ex, next, key, route, stale).map(FleetCoalescer.Led::answer);
+      return fleet.run(key, () -> upstream(ex, next, key, route, stale), CacheStage::fromEntry);
     }, fleet == null ? followerTimeoutMs : followerTimeoutMs + fleet.waitMs());
     return shared.compose(c -> {
       if (c.leaderOnly() != null) return led[0] ? Future.succeededFuture(c.leaderOnly()) : next.proceed(ex);
       if (c.status() >= 500 && stale != null && stale.usableOnError(clock.millis())) return Future.succeededFuture(staleReply(stale));
-      return Future.succeededFuture(Reply.buffered(c.status(), c.headers(), c.body()).cacheStatus(XCache.MISS));
+      return Future.succeededFuture(Reply.buffered(c.status(), c.headers(), c.body())
+          .cacheStatus(c.revalidated() ? XCache.REVALIDATED : XCache.MISS));
     }, failure -> {
       if (stale != null && stale.usableOnError(clock.millis())) return Future.succeededFuture(staleReply(stale));
       return Future.failedFuture(failure);
     });
   }
 
-  /** The upstream call and the store of its answer; {@code stored} completes when the store is done. */
-  private Future<FleetCoalescer.Led<Captured>> upstream(Exchange ex, Chain next, CacheKey key, Route route) {
+  /**
+   * The upstream call and the store of its answer; {@code stored} completes when the store is done. With a
+   * {@code stale} entry the route keeps for revalidation, the call carries {@code If-None-Match: <its ETag>} (with
+   * the caller's own credentials, like any call made for this request): a 304 makes the entry fresh again
+   * ({@link CachedResponse#revalidated}) and is answered with its body; any other answer is handled as a miss.
+   */
+  private Future<FleetCoalescer.Led<Captured>> upstream(Exchange ex, Chain next, CacheKey key, Route route, CachedResponse stale) {
     long began = System.currentTimeMillis();
-    return next.proceed(ex).compose(r -> capture(r, route))
-        .map(c -> new FleetCoalescer.Led<>(c, storeIfCacheable(storeKey(ex, key), route, c, began)));
+    String tag = route.revalidate() && stale != null ? stale.revalidationTag(clock.millis()) : null;
+    if (tag == null) {
+      // A client's own If-None-Match is never sent upstream on a revalidating route (ownsIfNoneMatch): the answer
+      // must be a whole one that the cache can store and answer the client's condition from.
+      return next.proceed(ex).compose(r -> capture(r, route))
+          .map(c -> new FleetCoalescer.Led<>(c, storeIfCacheable(storeKey(ex, key), route, c, began)));
+    }
+    ex.upstreamIfNoneMatch(tag);
+    CacheStats stats = cache.stats();
+    return next.proceed(ex).compose(r -> {
+      if (r.status() != 304) {
+        (r.status() < 300 ? stats.revalidatedChanged : stats.revalidationFailed).increment();
+        // Gone upstream: the kept entry has nothing left to revalidate.
+        if (r.status() == 404 || r.status() == 410) cache.forget(key, stale);
+        return capture(r, route).map(c -> new FleetCoalescer.Led<>(c, storeIfCacheable(storeKey(ex, key), route, c, began)));
+      }
+      r.discard();
+      stats.revalidatedNotModified.increment();
+      CachedResponse fresh = stale.revalidated(r.headers(), clock.millis());
+      Future<Boolean> stored = cache.store(storeKey(ex, key), fresh, began).map(true);
+      return Future.succeededFuture(new FleetCoalescer.Led<>(
+          new Captured(fresh.status(), fresh.headers(), fresh.body(), null, true), stored));
+    }, failure -> {
+      stats.revalidationFailed.increment();
+      return Future.failedFuture(failure);
+    });
   }
 
   /** An answer another instance fetched and stored, shared like one fetched here. */
@@ -186,8 +281,8 @@ public final class CacheStage implements Stage, CacheAccess {
     return served(stale, XCache.STALE, clock.millis());
   }
 
-  private void refreshInBackground(Exchange ex, Chain next, CacheKey key, Route route) {
-    coalescer.run(key, () -> upstream(ex, next, key, route).map(FleetCoalescer.Led::answer), followerTimeoutMs);
+  private void refreshInBackground(Exchange ex, Chain next, CacheKey key, Route route, CachedResponse stale) {
+    coalescer.run(key, () -> upstream(ex, next, key, route, stale).map(FleetCoalescer.Led::answer), followerTimeoutMs);
   }
 
   /**
@@ -249,6 +344,10 @@ public final class CacheStage implements Stage, CacheAccess {
     cache.stats().staleServed.increment();
   }
 
+  private static boolean status2xx(int status) {
+    return status >= 200 && status < 300;
+  }
+
   /** How long an answer with this status is kept under this rule, in millis; -1 when it is not kept at all. */
   private static long keptFor(Route route, int status) {
     if (status >= 200 && status < 300 && status != 206) return route.ttl().toMillis();
@@ -272,7 +371,8 @@ public final class CacheStage implements Stage, CacheAccess {
           fetchBegan);
     }
     return cache.store(key, new CachedResponse(c.status(), CachedResponse.keptHeaders(c.headers()), c.body(), clock.millis(), ttl,
-        route.staleWhileRevalidate().toMillis(), route.staleIfError().toMillis()), fetchBegan).map(true);
+        route.staleWhileRevalidate().toMillis(), route.staleIfError().toMillis(),
+        route.revalidate() && status2xx(c.status()) ? route.revalidateFor().toMillis() : 0), fetchBegan).map(true);
   }
 
   /**

@@ -3,6 +3,7 @@ package io.tollgate.cache;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.tollgate.metrics.MeterNames;
 import io.tollgate.metrics.TenantEconomics;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -26,6 +27,12 @@ public final class CacheStats {
   final LongAdder coalesced = new LongAdder();
   final LongAdder staleServed = new LongAdder();
   final LongAdder bypassed = new LongAdder();
+  /** ETag revalidations sent upstream, by outcome. */
+  final LongAdder revalidatedNotModified = new LongAdder();
+  final LongAdder revalidatedChanged = new LongAdder();
+  final LongAdder revalidationFailed = new LongAdder();
+  /** 304s answered from the cache to a client's own matching If-None-Match. */
+  final LongAdder notModifiedServed = new LongAdder();
   /** Misses answered from the entry another instance's flight stored, after waiting for it. */
   final LongAdder fleetFollowed = new LongAdder();
   /** Flights that took a lease over after waiting (its leader died, failed, or its answer was refused). */
@@ -56,19 +63,29 @@ public final class CacheStats {
   public long staleServed() { return staleServed.sum(); }
   public long fleetFollowed() { return fleetFollowed.sum(); }
   public long fleetTakeovers() { return fleetTakeovers.sum(); }
+  /** Revalidations the upstream answered 304: entries made fresh without a body transfer. */
+  public long revalidatedNotModified() { return revalidatedNotModified.sum(); }
+  /** Revalidations the upstream answered with a new answer (the entry had changed). */
+  public long revalidatedChanged() { return revalidatedChanged.sum(); }
+  /** Revalidations that ended otherwise (an error status, a failed call). */
+  public long revalidationFailed() { return revalidationFailed.sum(); }
+  /** 304s answered from the cache to clients' own matching If-None-Match. */
+  public long notModifiedServed() { return notModifiedServed.sum(); }
   public long evictions() { return l1.evictions(); }
   public boolean l2Connected() { return l2Connected.getAsBoolean(); }
 
   /** The counters now, as one immutable value. */
   public Snapshot snapshot() {
     return new Snapshot(l1Hits(), l1Misses(), l1.size(), l1.weightBytes(), evictions(), l2Hits(), l2Misses(), l2Errors(),
-        l2Connected(), coalesced(), staleServed(), bypassed.sum(), economics == null ? new JsonArray() : economics.toJson(),
+        l2Connected(), coalesced(), staleServed(), bypassed.sum(), revalidatedNotModified(), revalidatedChanged(),
+        revalidationFailed(), notModifiedServed(), economics == null ? new JsonArray() : economics.toJson(),
         instance, Instant.now());
   }
 
   /** The cache statistics at one instant; {@link #toJson()} is the SPEC §4 message. */
   public record Snapshot(long l1Hits, long l1Misses, long l1Size, long l1WeightBytes, long l1Evictions, long l2Hits,
-      long l2Misses, long l2Errors, boolean l2Connected, long coalesced, long staleServed, long bypassed, JsonArray tenants,
+      long l2Misses, long l2Errors, boolean l2Connected, long coalesced, long staleServed, long bypassed,
+      long revalidatedNotModified, long revalidatedChanged, long revalidationFailed, long notModifiedServed, JsonArray tenants,
       String instance, Instant at) {
 
     /** L1 hits over L1 lookups; 0 before the first lookup. */
@@ -79,7 +96,7 @@ public final class CacheStats {
 
     /**
      * {"l1":{hits,misses,hitRate,size,weightBytes,evictions},"l2":{hits,misses,errors,connected},"coalesced":n,
-     * "staleServed":n,"tenants":[{tenant,lane,reads:{cache,upstream,refused},ru:{spent,saved},throttlesAbsorbed,
+     * "staleServed":n,"revalidations":{"notModified":n,"changed":n,"failed":n,"clientNotModified":n},"tenants":[{tenant,lane,reads:{cache,upstream,refused},ru:{spent,saved},throttlesAbsorbed,
      * retries,waitMs}],"instance":id,"at":iso} (tenants: {@link TenantEconomics#toJson()}; instance: this gateway's
      * random id for its lifetime, which tells gateways apart on a clustered event bus)
      */
@@ -90,6 +107,8 @@ public final class CacheStats {
           .put("l2", new JsonObject().put("hits", l2Hits).put("misses", l2Misses).put("errors", l2Errors)
               .put("connected", l2Connected))
           .put("coalesced", coalesced).put("staleServed", staleServed)
+          .put("revalidations", new JsonObject().put("notModified", revalidatedNotModified).put("changed", revalidatedChanged)
+              .put("failed", revalidationFailed).put("clientNotModified", notModifiedServed))
           .put("tenants", tenants.copy())
           .put("instance", instance)
           .put("at", at.toString());
@@ -108,6 +127,10 @@ public final class CacheStats {
     counter(registry, "tollgate.cache.evictions", "level", "l1", s -> s.l1.evictions());
     counter(registry, "tollgate.cache.invalidation.examined", "level", "l1", s -> s.l1.examined());
     counter(registry, "tollgate.cache.bypassed", null, null, s -> s.bypassed.sum());
+    counter(registry, MeterNames.CACHE_REVALIDATIONS, MeterNames.TAG_OUTCOME, "not-modified", s -> s.revalidatedNotModified.sum());
+    counter(registry, MeterNames.CACHE_REVALIDATIONS, MeterNames.TAG_OUTCOME, "changed", s -> s.revalidatedChanged.sum());
+    counter(registry, MeterNames.CACHE_REVALIDATIONS, MeterNames.TAG_OUTCOME, "failed", s -> s.revalidationFailed.sum());
+    counter(registry, MeterNames.CACHE_NOT_MODIFIED, null, null, s -> s.notModifiedServed.sum());
     counter(registry, "tollgate.cache.l2.errors", null, null, s -> s.l2Errors.sum());
     Gauge.builder("tollgate.cache.l1.size", this, s -> s.l1.size()).description("entries in L1").register(registry);
     Gauge.builder("tollgate.cache.l1.weight", this, s -> s.l1.weightBytes()).baseUnit("bytes").register(registry);

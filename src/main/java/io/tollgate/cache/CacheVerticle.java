@@ -82,7 +82,8 @@ public final class CacheVerticle extends VerticleBase {
     Future<Void> l2Ready = Future.succeededFuture();
     if (redis != null) {
       long indexTtl = options.getRoutes().stream().mapToLong(r -> r.ttl().toMillis()
-          + Math.max(r.staleWhileRevalidate().toMillis(), r.staleIfError().toMillis())).max().orElse(86_400_000L);
+          + Math.max(Math.max(r.staleWhileRevalidate().toMillis(), r.staleIfError().toMillis()),
+              r.revalidate() ? r.revalidateFor().toMillis() : 0)).max().orElse(86_400_000L);
       l2 = new L2Store(redis, options.getKeyPrefix(), options.getL2Timeout().toMillis(),
           options.getCompressAbove(), indexTtl, stats, workers, instanceId, this::onRemote);
       l2Ready = l2.start();

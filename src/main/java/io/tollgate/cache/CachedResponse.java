@@ -28,6 +28,10 @@ public final class CachedResponse {
   private final long ttlMillis;
   private final long staleWhileRevalidateMillis;
   private final long staleIfErrorMillis;
+  /** How long past its TTL the entry is kept for revalidation with its ETag; 0 when its route does not revalidate. */
+  private final long revalidateForMillis;
+  /** Invalidated but kept (a soft purge): never served or used on error until a revalidation refreshed it. */
+  private final boolean purged;
   /** Memoised answer of the link scan: hits skip it. Benign race (the scan is pure). */
   private byte links;
 
@@ -46,13 +50,75 @@ public final class CachedResponse {
    */
   public CachedResponse(int status, MultiMap headers, Buffer body, long storedAtMillis, long ttlMillis,
       long staleWhileRevalidateMillis, long staleIfErrorMillis) {
+    this(status, headers, body, storedAtMillis, ttlMillis, staleWhileRevalidateMillis, staleIfErrorMillis, 0);
+  }
+
+  /**
+   * @param revalidateForMillis how long past its TTL (or a soft purge) the entry is kept to be revalidated with its
+   *     {@code ETag}; 0 for none (the entry then has none to revalidate with, or its route does not revalidate)
+   */
+  public CachedResponse(int status, MultiMap headers, Buffer body, long storedAtMillis, long ttlMillis,
+      long staleWhileRevalidateMillis, long staleIfErrorMillis, long revalidateForMillis) {
+    this(status, headers, body.copy(), storedAtMillis, ttlMillis, staleWhileRevalidateMillis, staleIfErrorMillis,
+        headers.contains("etag") ? revalidateForMillis : 0, false);
+  }
+
+  /** Shares {@code body} (already an exact copy). */
+  private CachedResponse(int status, MultiMap headers, Buffer body, long storedAtMillis, long ttlMillis,
+      long staleWhileRevalidateMillis, long staleIfErrorMillis, long revalidateForMillis, boolean purged) {
     this.status = status;
     this.headers = headers;
-    this.body = body.copy();
+    this.body = body;
     this.storedAtMillis = storedAtMillis;
     this.ttlMillis = ttlMillis;
     this.staleWhileRevalidateMillis = staleWhileRevalidateMillis;
     this.staleIfErrorMillis = staleIfErrorMillis;
+    this.revalidateForMillis = revalidateForMillis;
+    this.purged = purged;
+  }
+
+  /** The stored {@code ETag}, or null. */
+  public String etag() { return headers.get("etag"); }
+
+  /** True when the entry may be kept past its TTL or an invalidation, to be revalidated with its ETag. */
+  public boolean revalidatable() { return revalidateForMillis > 0; }
+
+  /** True once a soft purge marked the entry: it must be revalidated before it is used again. */
+  public boolean purged() { return purged; }
+
+  /**
+   * The ETag to revalidate the entry with at {@code now} (past its TTL or purged, within {@code revalidateFor}
+   * after its TTL), or null when it cannot be revalidated any more.
+   */
+  public String revalidationTag(long now) {
+    if (revalidateForMillis <= 0 || now >= storedAtMillis + ttlMillis + revalidateForMillis) return null;
+    return etag();
+  }
+
+  /** The same answer, kept for revalidation only: what an invalidation leaves of a revalidatable entry. */
+  public CachedResponse purge() {
+    return new CachedResponse(status, headers, body, storedAtMillis, ttlMillis, staleWhileRevalidateMillis,
+        staleIfErrorMillis, revalidateForMillis, true);
+  }
+
+  /**
+   * The entry a 304 made fresh again (RFC 9111 §4.3.4): stored {@code now}, same status and body, and each header
+   * the 304 carries replacing the stored one of that name (but the length and the entry's own headers, which
+   * describe the stored body or this gateway).
+   *
+   * @param notModified the 304's end-to-end headers
+   */
+  public CachedResponse revalidated(MultiMap notModified, long now) {
+    MultiMap updated = MultiMap.caseInsensitiveMultiMap().addAll(headers);
+    for (String name : notModified.names()) {
+      String lower = name.toLowerCase(Locale.ROOT);
+      if (NOT_KEPT.contains(lower) || lower.equals("content-encoding") || lower.equals("content-type")
+          || lower.equals("transfer-encoding")) continue;
+      updated.remove(name);
+      for (String value : notModified.getAll(name)) updated.add(name, value);
+    }
+    return new CachedResponse(status, updated, body, now, ttlMillis, staleWhileRevalidateMillis, staleIfErrorMillis,
+        revalidateForMillis, false);
   }
 
   /**
@@ -97,6 +163,7 @@ public final class CachedResponse {
   }
 
   public Freshness freshness(long now) {
+    if (purged) return Freshness.EXPIRED;
     long expires = storedAtMillis + ttlMillis;
     if (now < expires) return Freshness.FRESH;
     if (now < expires + staleWhileRevalidateMillis) return Freshness.STALE_WHILE_REVALIDATE;
@@ -105,9 +172,11 @@ public final class CachedResponse {
   }
 
   /** True when the entry may stand in for a failed upstream call (within its TTL plus {@code staleIfError}). */
-  public boolean usableOnError(long now) { return now < storedAtMillis + ttlMillis + staleIfErrorMillis; }
-  /** How long the entry is worth keeping at all: fresh time plus the longer stale window. */
-  public long retainMillis() { return ttlMillis + Math.max(staleWhileRevalidateMillis, staleIfErrorMillis); }
+  public boolean usableOnError(long now) { return !purged && now < storedAtMillis + ttlMillis + staleIfErrorMillis; }
+  /** How long the entry is worth keeping at all: fresh time plus the longest stale or revalidation window. */
+  public long retainMillis() {
+    return ttlMillis + Math.max(Math.max(staleWhileRevalidateMillis, staleIfErrorMillis), revalidateForMillis);
+  }
   public long ageSeconds(long now) { return Math.max(0, (now - storedAtMillis) / 1000); }
 
   /**
@@ -134,12 +203,16 @@ public final class CachedResponse {
     return 24 + arrayBytes(s.length());
   }
 
-  /** Metadata for L2 (the body travels separately, possibly compressed). */
+  /**
+   * Metadata for L2 and the event-bus API (the body travels separately, possibly compressed); a soft-purged entry
+   * says so, so that a lookup through the event bus never serves it as it is.
+   */
   public JsonObject meta() {
     JsonArray hs = new JsonArray();
     for (var e : headers) hs.add(new JsonArray().add(e.getKey()).add(e.getValue()));
-    return new JsonObject().put("status", status).put("headers", hs).put("storedAt", storedAtMillis).put("ttl", ttlMillis)
-        .put("swr", staleWhileRevalidateMillis).put("sie", staleIfErrorMillis);
+    JsonObject meta = new JsonObject().put("status", status).put("headers", hs).put("storedAt", storedAtMillis).put("ttl", ttlMillis)
+        .put("swr", staleWhileRevalidateMillis).put("sie", staleIfErrorMillis).put("rv", revalidateForMillis);
+    return purged ? meta.put("purged", true) : meta;
   }
 
   public static CachedResponse fromMeta(JsonObject meta, Buffer body) {
@@ -148,8 +221,9 @@ public final class CachedResponse {
       JsonArray pair = (JsonArray) o;
       hs.add(pair.getString(0), pair.getString(1));
     }
-    return new CachedResponse(meta.getInteger("status"), hs, body, meta.getLong("storedAt"), meta.getLong("ttl"),
-        meta.getLong("swr", 0L), meta.getLong("sie", 0L));
+    CachedResponse c = new CachedResponse(meta.getInteger("status"), hs, body, meta.getLong("storedAt"), meta.getLong("ttl"),
+        meta.getLong("swr", 0L), meta.getLong("sie", 0L), meta.getLong("rv", 0L));
+    return meta.getBoolean("purged", false) ? c.purge() : c;
   }
 
   /** The event-bus API's JSON form: body as text when it is UTF-8 JSON/text, else base64. */

@@ -98,7 +98,8 @@ public final class L1Store {
   }
 
   /**
-   * Removes every entry whose path {@code pattern} matches, in all partitions, through the path index: it looks
+   * Removes every entry whose path {@code pattern} matches, in all partitions (one kept for ETag revalidation is
+   * soft-purged instead: kept, but only to be revalidated), through the path index: it looks
    * at the entries under the pattern's prefixes only, about as many as it evicts. Work proportional to what it
    * evicts, so callers run it on the worker pool, not on an event loop.
    *
@@ -107,7 +108,17 @@ public final class L1Store {
   public long invalidate(PathPattern pattern) {
     long[] removed = {0};
     long looked = index.forEachMatching(pattern, e -> {
-      if (cache.asMap().remove(e.key.value(), e)) removed[0]++;
+      if (e.response.purged()) return;
+      if (!e.response.revalidatable()) {
+        if (cache.asMap().remove(e.key.value(), e)) removed[0]++;
+        return;
+      }
+      // A soft purge: the entry stays, marked, so the next read revalidates it with its ETag instead of
+      // fetching the whole body; it is never served as it is again.
+      Entry kept = new Entry(e.key, e.response.purge());
+      index.add(kept);
+      if (cache.asMap().replace(e.key.value(), e, kept)) removed[0]++;
+      else index.remove(kept);
     });
     examined.add(looked);
     if (LOG.isDebugEnabled()) LOG.debug("L1 invalidation: {} evicted, {} examined", removed[0], looked);

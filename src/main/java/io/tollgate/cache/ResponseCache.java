@@ -143,6 +143,14 @@ public final class ResponseCache {
   }
 
   /**
+   * Forgets this instance's L1 entry of {@code key} if it still holds {@code response} (a revalidation found the
+   * resource gone); an L2 copy runs out with its retention.
+   */
+  void forget(CacheKey key, CachedResponse response) {
+    l1.remove(key, response);
+  }
+
+  /**
    * Evicts matching paths in all partitions: here, in Redis, and (through pub/sub) on every other instance. The
    * L1 part runs on the worker pool; the future completes when both parts are done.
    */

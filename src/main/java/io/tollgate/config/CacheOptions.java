@@ -17,6 +17,11 @@ public final class CacheOptions {
   public static final Duration DEFAULT_STALE_WHILE_REVALIDATE = Duration.ofSeconds(30);
   public static final Duration DEFAULT_STALE_IF_ERROR = Duration.ofMinutes(10);
   public static final Duration DEFAULT_STATS_INTERVAL = Duration.ofSeconds(5);
+  /**
+   * How long past its TTL (or an invalidation) an entry of a {@code revalidate} route is kept for revalidation with
+   * its ETag; a route may set its own.
+   */
+  public static final Duration DEFAULT_REVALIDATE_FOR = Duration.ofHours(24);
   public static final String DEFAULT_KEY_PREFIX = "tollgate:";
   public static final Duration DEFAULT_L2_TIMEOUT = Duration.ofMillis(250);
   public static final long DEFAULT_COMPRESS_ABOVE = 4L << 10;
@@ -34,21 +39,31 @@ public final class CacheOptions {
   public enum HotPath { IN_PROCESS, EVENT_BUS }
 
   /**
-   * One cacheable read: GET on a path pattern, kept {@code ttl}. {@code deltaFed} ({@code freshness: delta}):
-   * its answers are indexed by the directory objects they mention and evicted when Graph's delta feed reports
-   * one of them changed, so the TTL may be long.
+   * One cacheable read: GET on a path pattern, kept {@code ttl}. With {@code revalidate}, an answer that carries an
+   * {@code ETag} is kept past its TTL (and past an invalidation) for {@code revalidateFor} as a stale entry that the
+   * next read revalidates with {@code If-None-Match}: a 304 makes it fresh again without a body transfer.
+   * {@code deltaFed} ({@code freshness: delta}): its answers are indexed by the directory objects they mention and
+   * evicted when Graph's delta feed reports one of them changed, so the TTL may be long.
    */
   public record Route(String name, PathPattern path, Duration ttl, Duration staleWhileRevalidate,
-      Duration staleIfError, Duration negativeTtl, boolean deltaFed) {
+      Duration staleIfError, Duration negativeTtl, boolean revalidate, Duration revalidateFor, boolean deltaFed) {
+    /** A rule without ETag revalidation or a delta feed. */
     public Route(String name, PathPattern path, Duration ttl, Duration staleWhileRevalidate, Duration staleIfError,
         Duration negativeTtl) {
-      this(name, path, ttl, staleWhileRevalidate, staleIfError, negativeTtl, false);
+      this(name, path, ttl, staleWhileRevalidate, staleIfError, negativeTtl, false, DEFAULT_REVALIDATE_FOR, false);
+    }
+
+    /** A rule without ETag revalidation, fed by the delta feed or not. */
+    public Route(String name, PathPattern path, Duration ttl, Duration staleWhileRevalidate, Duration staleIfError,
+        Duration negativeTtl, boolean deltaFed) {
+      this(name, path, ttl, staleWhileRevalidate, staleIfError, negativeTtl, false, DEFAULT_REVALIDATE_FOR, deltaFed);
     }
 
     JsonObject toJson() {
       JsonObject j = new JsonObject().put("name", name).put("path", path.toString()).put("ttl", Units.formatDuration(ttl))
           .put("staleWhileRevalidate", Units.formatDuration(staleWhileRevalidate))
-          .put("staleIfError", Units.formatDuration(staleIfError)).put("negativeTtl", Units.formatDuration(negativeTtl));
+          .put("staleIfError", Units.formatDuration(staleIfError)).put("negativeTtl", Units.formatDuration(negativeTtl))
+          .put("revalidate", revalidate).put("revalidateFor", Units.formatDuration(revalidateFor));
       return deltaFed ? j.put("freshness", "delta") : j;
     }
   }
@@ -109,6 +124,8 @@ public final class CacheOptions {
     Duration swr = r.duration("staleWhileRevalidate", DEFAULT_STALE_WHILE_REVALIDATE);
     Duration sie = r.duration("staleIfError", DEFAULT_STALE_IF_ERROR);
     Duration negative = r.duration("negativeTtl", Duration.ZERO);
+    Duration revalidateFor = r.duration("revalidateFor", DEFAULT_REVALIDATE_FOR);
+    if (revalidateFor.isNegative()) r.problem("revalidateFor", Units.formatDuration(revalidateFor), "a duration >= 0s");
     ConfigReader l2 = r.section("l2");
     o.keyPrefix = l2.string("keyPrefix", DEFAULT_KEY_PREFIX);
     if (o.keyPrefix.isEmpty() || o.keyPrefix.contains("{") || o.keyPrefix.contains("}") || o.keyPrefix.contains(" ")) {
@@ -117,16 +134,16 @@ public final class CacheOptions {
     o.l2Timeout = l2.duration("operationTimeout", DEFAULT_L2_TIMEOUT);
     o.compressAbove = l2.size("compressAbove", DEFAULT_COMPRESS_ABOVE);
     l2.rejectUnknown();
-    o.routes = routes(r, swr, sie, negative);
+    o.routes = routes(r, swr, sie, negative, revalidateFor);
     o.invalidations = invalidations(r);
-    o.defaults = new Duration[] {swr, sie, negative};
+    o.defaults = new Duration[] {swr, sie, negative, revalidateFor};
     r.rejectUnknown();
     return o;
   }
 
-  private Duration[] defaults = {DEFAULT_STALE_WHILE_REVALIDATE, DEFAULT_STALE_IF_ERROR, Duration.ZERO};
+  private Duration[] defaults = {DEFAULT_STALE_WHILE_REVALIDATE, DEFAULT_STALE_IF_ERROR, Duration.ZERO, DEFAULT_REVALIDATE_FOR};
 
-  private static List<Route> routes(ConfigReader r, Duration swr, Duration sie, Duration negative) {
+  private static List<Route> routes(ConfigReader r, Duration swr, Duration sie, Duration negative, Duration revalidateFor) {
     JsonArray a = r.array("routes");
     if (a == null) return List.of();
     List<Route> out = new ArrayList<>();
@@ -144,8 +161,10 @@ public final class CacheOptions {
       if (ttl == null || ttl.isZero()) rr.problem("ttl", rr.raw("ttl"), "a duration above 0");
       String freshness = rr.string("freshness", "ttl");
       if (!freshness.equals("ttl") && !freshness.equals("delta")) rr.problem("freshness", freshness, "ttl (the default) or delta");
+      Duration routeRevalidateFor = rr.duration("revalidateFor", revalidateFor);
+      if (routeRevalidateFor.isNegative()) rr.problem("revalidateFor", Units.formatDuration(routeRevalidateFor), "a duration >= 0s");
       Route route = new Route(name, path, ttl, rr.duration("staleWhileRevalidate", swr), rr.duration("staleIfError", sie),
-          rr.duration("negativeTtl", negative), freshness.equals("delta"));
+          rr.duration("negativeTtl", negative), rr.bool("revalidate", false), routeRevalidateFor, freshness.equals("delta"));
       rr.rejectUnknown();
       if (name != null && path != null && ttl != null) out.add(route);
     }
@@ -216,6 +235,7 @@ public final class CacheOptions {
         .put("staleWhileRevalidate", Units.formatDuration(defaults[0]))
         .put("staleIfError", Units.formatDuration(defaults[1]))
         .put("negativeTtl", Units.formatDuration(defaults[2]))
+        .put("revalidateFor", Units.formatDuration(defaults[3]))
         .put("l2", new JsonObject().put("keyPrefix", keyPrefix).put("operationTimeout", Units.formatDuration(l2Timeout))
             .put("compressAbove", Units.formatSize(compressAbove)))
         .put("routes", rs).put("invalidate", inv);

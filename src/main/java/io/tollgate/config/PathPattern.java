@@ -109,6 +109,27 @@ public final class PathPattern {
   }
 
   /**
+   * The pattern of one resource: exactly {@code path} (a normalised request path), each segment a literal, and with
+   * {@code subtree} everything below it too ({@code /drives/d1/items/x/**}: the item, its children, its permissions).
+   *
+   * @return the pattern, or null when the path cannot be one (empty segments, characters outside the dialect)
+   */
+  public static PathPattern literal(String path, boolean subtree) {
+    if (path == null || !path.startsWith("/") || path.length() < 2) return null;
+    StringBuilder out = new StringBuilder(path.length() + 8);
+    for (String segment : path.substring(1).split("/", -1)) {
+      if (segment.isEmpty()) return null;
+      out.append('/').append(escape(segment));
+    }
+    if (subtree) out.append("/**");
+    try {
+      return compile(out.toString());
+    } catch (IllegalArgumentException e) {
+      return null;
+    }
+  }
+
+  /**
    * A segment's text written so that {@link #compile} reads it back as that one literal: a character that is
    * not a plain URL path character ({@code * { } | \} and anything outside the dialect) is preceded by {@code \}.
    */

@@ -5,6 +5,7 @@ public final class Addresses {
   /** Publish, every stats.interval, by CacheVerticle.
    *  {"l1":{"hits":12,"misses":3,"hitRate":0.8,"size":9,"weightBytes":40960,"evictions":0},
    *   "l2":{"hits":2,"misses":1,"errors":0,"connected":true},"coalesced":4,"staleServed":0,
+   *   "revalidations":{"notModified":5,"changed":1,"failed":0,"clientNotModified":2},
    *   "tenants":[{"tenant":"contoso","lane":"interactive","reads":{"cache":9,"upstream":3,"refused":0},
    *   "ru":{"spent":6,"saved":18},"throttlesAbsorbed":1,"retries":1,"waitMs":250}],
    *   "instance":"5b0e6c1e-3f0a-4c54-9a34-8f1d2e7b9c10","at":"2026-11-22T10:00:00Z"}

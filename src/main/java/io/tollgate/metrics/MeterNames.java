@@ -53,6 +53,15 @@ public final class MeterNames {
   /** Counter: retries refused by the retry budget. */
   public static final String RETRY_BUDGET_EXHAUSTED = "tollgate.retry.budget.exhausted";
 
+  /** Counter: ETag revalidations of expired or soft-purged entries sent upstream ({@code If-None-Match}); tag outcome:
+   *  not-modified (304: the entry made fresh without a body), changed (a new answer replaced it), failed (anything
+   *  else: an error, a failed call). */
+  public static final String CACHE_REVALIDATIONS = "tollgate.cache.revalidations";
+  /** Counter: 304s the cache answered itself to a client's own matching {@code If-None-Match}. */
+  public static final String CACHE_NOT_MODIFIED = "tollgate.cache.not.modified";
+  /** Outcome of a revalidation: not-modified, changed, failed. */
+  public static final String TAG_OUTCOME = "outcome";
+
   /** Counter: reads per tenant and lane; tag source: cache (a cache entry or a coalesced call), upstream, refused
    *  (a 429/503 or Tollgate's own error: the client sends it again). A $batch sub-request is one read. */
   public static final String TENANT_READS = "tollgate.tenant.reads";

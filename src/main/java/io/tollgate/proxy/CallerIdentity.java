@@ -121,13 +121,14 @@ public final class CallerIdentity {
   }
 
   /**
-   * Records what the upstream answered a token: 2xx verifies it (and refreshes its shared partition), 401
+   * Records what the upstream answered a token: 2xx (or 304) verifies it (and refreshes its shared partition), 401
    * refuses it. Other statuses say nothing about the token.
    */
   public void observe(Caller caller, int status, long nowMillis) {
     if (caller.anonymous()) return;
     String hash = caller.tokenHash();
-    if (status >= 200 && status < 300) {
+    // A 304 answers a conditional read the token was allowed to make (the cache's revalidation): it verifies too.
+    if ((status >= 200 && status < 300) || status == 304) {
       // Most answers confirm what is known already: write only what changes, so the hot path stays read-only.
       if (!caller.verified()) {
         verified.put(hash, Boolean.TRUE);

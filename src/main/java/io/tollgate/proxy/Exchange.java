@@ -33,6 +33,8 @@ public final class Exchange {
   private final io.vertx.core.buffer.Buffer bodyOverride;
   private List<RouteTable.Route> steps;
   private boolean staleFallback;
+  private boolean conditionOwned;
+  private String upstreamIfNoneMatch;
   private Flow flow = Flow.DEFAULT;
   private final Tally tally;
 
@@ -105,6 +107,23 @@ public final class Exchange {
   public Flow flow() { return flow; }
   public Lane lane() { return flow().lane(); }
   public Exchange flow(Flow f) { this.flow = f; return this; }
+
+  /**
+   * Takes the upstream request's {@code If-None-Match} over from the client: {@code etag} is sent instead of what the
+   * client sent (the cache revalidating its own entry), or none at all when null (the cache answers the client's
+   * condition itself, so the upstream must send the whole answer).
+   */
+  public Exchange upstreamIfNoneMatch(String etag) {
+    this.conditionOwned = true;
+    this.upstreamIfNoneMatch = etag;
+    return this;
+  }
+
+  /** True when {@link #upstreamIfNoneMatch(String)} decided the upstream request's {@code If-None-Match}. */
+  public boolean ownsIfNoneMatch() { return conditionOwned; }
+
+  /** The {@code If-None-Match} to send upstream when {@link #ownsIfNoneMatch()}, or null for none. */
+  public String upstreamIfNoneMatch() { return upstreamIfNoneMatch; }
 
   public Exchange staleFallback(boolean available) { this.staleFallback = available; return this; }
   public boolean staleFallback() { return staleFallback; }

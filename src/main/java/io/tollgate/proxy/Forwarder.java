@@ -138,6 +138,10 @@ public final class Forwarder implements Stage.Chain {
     HopByHop.copy(ex.headers(), headers);
     headers.remove(HttpHeaders.HOST);
     headers.remove(HttpHeaders.CONTENT_LENGTH);
+    if (ex.ownsIfNoneMatch()) {
+      headers.remove(HttpHeaders.IF_NONE_MATCH);
+      if (ex.upstreamIfNoneMatch() != null) headers.set(HttpHeaders.IF_NONE_MATCH, ex.upstreamIfNoneMatch());
+    }
     // A byte-range read keeps the client's own Accept-Encoding: its ranges count bytes of that representation, and
     // a slice of a gzip body cannot be decoded.
     if (!ex.headers().contains(RANGE)) headers.set(HttpHeaders.ACCEPT_ENCODING, upstreamGzip(ex) ? GZIP : IDENTITY);

@@ -124,7 +124,9 @@ final class GraphApi {
       headers.put("Retry-After", b.errorRetryAfter());
       return error(503, "ServiceUnavailable", "The service is temporarily unavailable (simulated).", c).with(headers);
     }
-    return route(t.directory, b, c, s).with(headers);
+    // Drive items (with their ETags) live apart from the directory.
+    Answer routed = s.length > 0 && s[0].equals("drives") ? t.drives.route(c, s) : route(t.directory, b, c, s);
+    return routed.with(headers);
   }
 
   /** A fixed pause (SharePoint mode, or configured), else Graph's: the time until the cost is refilled. */

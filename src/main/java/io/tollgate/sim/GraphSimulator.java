@@ -159,6 +159,24 @@ public final class GraphSimulator extends VerticleBase {
     stats.reset();
   }
 
+  /**
+   * Changes drive items behind every client's back (an out-of-band write): {@code fraction} of them at random, or
+   * the one {@code id} ({@code d1i3}) when given. Each gets a new version, so new ETags. Runs on the simulator's
+   * event loop; callable from any thread.
+   *
+   * @return the changed items as {@code driveId/itemId}
+   */
+  public Future<List<String>> changeDriveItems(double fraction, String id) {
+    io.vertx.core.Promise<List<String>> done = io.vertx.core.Promise.promise();
+    context.runOnContext(v -> done.complete(tenant.drives.change(fraction, id)));
+    return done.future();
+  }
+
+  /** The current tenant's drive items; on the simulator's event loop only. */
+  DriveItems drives() {
+    return tenant.drives;
+  }
+
   /** Undeploys the simulator and closes its server. */
   public Future<Void> close() {
     String id = context == null ? null : deploymentID();
@@ -237,13 +255,16 @@ public final class GraphSimulator extends VerticleBase {
           }
           GraphApi.Call call = new GraphApi.Call(head.method(), version, rawPath, head.rawQuery(), head.params(),
               head.caller(), body, head.requestId(), head.clientRequestId());
+          GraphApi.Answer refused = t.drives.precondition(call, req.getHeader(HttpHeaders.IF_MATCH));
+          if (refused != null) return refused;
           return rawPath.equals("/$batch") && call.method().equals("POST")
               ? api.batch(t, b, stats, call)
               : api.execute(t, b, stats, call);
         })
         .recover(failure -> Future.succeededFuture(
             GraphApi.error(500, "InternalServerError", "Simulator failure: " + failure.getMessage(), head)))
-        .onSuccess(answer -> write(req.response(), head, answer));
+        .onSuccess(answer -> write(req.response(), head,
+            DriveItems.notModified(answer, head.method(), req.getHeader(HttpHeaders.IF_NONE_MATCH))));
   }
 
   private void token(HttpServerRequest req) {
@@ -271,11 +292,13 @@ public final class GraphSimulator extends VerticleBase {
         .putHeader("request-id", call.requestId())
         .putHeader("client-request-id", call.clientRequestId());
     answer.headers().forEach(response::putHeader);
+    if (answer.status() == 304) stats.notModifiedOne();
     if (answer.body() == null) {
       response.end();
       return;
     }
     Buffer body = answer.body().put("callerHash", call.caller().hash()).toBuffer();
+    stats.bodyBytes(body.length());
     response.putHeader(HttpHeaders.CONTENT_TYPE, GraphApi.GRAPH_JSON).end(body);
   }
 

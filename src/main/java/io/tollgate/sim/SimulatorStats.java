@@ -30,6 +30,8 @@ public final class SimulatorStats {
   private final LongAdder gatewayHeaders = new LongAdder();
   private final LongAdder tokensIssued = new LongAdder();
   private final LongAdder directoryChanges = new LongAdder();
+  private final LongAdder notModified = new LongAdder();
+  private final LongAdder bodyBytes = new LongAdder();
 
   SimulatorStats() {}
 
@@ -83,13 +85,28 @@ public final class SimulatorStats {
   /** Highest {@link #inFlight()} seen since start or the last reset. */
   public int maxInFlight() { return maxInFlight.get(); }
 
+  /** 304 answers sent to a GET whose {@code If-None-Match} matched the drive item's current ETag. */
+  public long notModified() { return notModified.sum(); }
+
+  /**
+   * Bytes of Graph answer bodies written (before any gzip the server applies), sub-responses inside their
+   * {@code $batch}: what a client read from "Graph", for measuring what revalidation saves.
+   */
+  public long bodyBytes() { return bodyBytes.sum(); }
+
+  void notModifiedOne() { notModified.increment(); }
+
+  void bodyBytes(long n) { bodyBytes.add(n); }
+
   /** {"total":n,"throttled":n,"errors":n,"cancelled":n,"unauthorized":n,"maxInFlight":n,"inFlight":n,"byPath":{"GET /v1.0/users":n}} */
   public JsonObject toJson() {
     JsonObject paths = new JsonObject();
     new TreeMap<>(byPath).forEach((k, v) -> paths.put(k, v.sum()));
     return new JsonObject().put("total", total()).put("throttled", throttled()).put("units", units()).put("sharepointUnits", sharepointUnits()).put("errors", errors())
         .put("cancelled", cancelled()).put("unauthorized", unauthorized()).put("maxInFlight", maxInFlight()).put("inFlight", inFlight())
-        .put("tokensIssued", tokensIssued()).put("directoryChanges", directoryChanges()).put("byPath", paths);
+        .put("tokensIssued", tokensIssued()).put("directoryChanges", directoryChanges())
+        .put("notModified", notModified()).put("bodyBytes", bodyBytes())
+        .put("byPath", paths);
   }
 
   /** Access tokens issued by the client-credentials endpoint. */
@@ -158,6 +175,8 @@ public final class SimulatorStats {
     gatewayHeaders.reset();
     tokensIssued.reset();
     directoryChanges.reset();
+    notModified.reset();
+    bodyBytes.reset();
     maxInFlight.set(inFlight.get());
   }
 }

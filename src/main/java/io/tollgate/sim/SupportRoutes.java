@@ -78,6 +78,10 @@ final class SupportRoutes {
       // Deliberately no answer and no pause (a paused socket may not notice the client leaving): the request
       // stays in flight until the client gives up, then counts as cancelled.
       return;
+    } else if (path.equals("/_sim/drive-items") && method == HttpMethod.GET) {
+      json(req.response(), 200, new JsonObject().put("items", new JsonArray(simulator.drives().ids())));
+    } else if (path.equals("/_sim/drive-items/change") && method == HttpMethod.POST) {
+      changeDriveItems(req);
     } else if (path.startsWith("/_sim/status/")) {
       status(req, path.substring("/_sim/status/".length()));
     } else if (path.equals("/_sim/redirect")) {
@@ -86,6 +90,26 @@ final class SupportRoutes {
     } else {
       error(req.response(), 404, "BadRequest", "Unknown simulator endpoint " + method.name() + " " + path + ".");
     }
+  }
+
+  /**
+   * {@code POST /_sim/drive-items/change?fraction=0.05} (or {@code ?id=d1i3}): an out-of-band change to drive
+   * items; answers {@code {"changed":["d1/d1i3",...],"count":n}}.
+   */
+  private void changeDriveItems(HttpServerRequest req) {
+    String id = req.getParam("id");
+    double fraction;
+    try {
+      fraction = Double.parseDouble(req.getParam("fraction", "0"));
+    } catch (NumberFormatException e) {
+      fraction = -1;
+    }
+    if (id == null && !(fraction > 0 && fraction <= 1)) {
+      error(req.response(), 400, "BadRequest", "Give id=<item id> or fraction=<a number in (0, 1]>.");
+      return;
+    }
+    java.util.List<String> changed = simulator.drives().change(fraction, id);
+    json(req.response(), 200, new JsonObject().put("changed", new JsonArray(changed)).put("count", changed.size()));
   }
 
   private void headers(HttpServerRequest req) {

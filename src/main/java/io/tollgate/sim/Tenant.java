@@ -9,15 +9,17 @@ import java.util.Random;
  */
 final class Tenant {
   final Directory directory;
+  final DriveItems drives;
   final Throttle throttle = new Throttle();
   final Random random;
 
-  private Tenant(Directory directory, Random random) {
+  private Tenant(Directory directory, DriveItems drives, Random random) {
     this.directory = directory;
+    this.drives = drives;
     this.random = random;
   }
 
   static Tenant initial(SimulatorOptions options) {
-    return new Tenant(Directory.generate(options), new Random(options.getSeed() * 31 + 7));
+    return new Tenant(Directory.generate(options), DriveItems.generate(options), new Random(options.getSeed() * 31 + 7));
   }
 }
