@@ -110,14 +110,12 @@ public final class CacheStage implements Stage, CacheAccess {
     List<PathPattern> evictions = route.evictions();
     // A write whose If-Match named a version the upstream no longer has: whoever sent it read a stale answer,
     // maybe from here. The resource's entries go (soft-purged where they can be revalidated).
-    if (ex.headers().contains(HttpHeaders.IF_MATCH) && route.path() != null) {
-      return next.proceed(ex).compose(reply -> {
-        if (reply.status() == 412) return invalidate(List.of(resource(route.path()))).map(reply);
-        return reply.status() < 400 && !evictions.isEmpty() ? invalidate(evictions).map(reply) : Future.succeededFuture(reply);
-      });
-    }
-    if (evictions.isEmpty()) return next.proceed(ex);
-    return next.proceed(ex).compose(reply -> reply.status() < 400 ? invalidate(evictions).map(reply) : Future.succeededFuture(reply));
+    boolean ifMatch = ex.headers().contains(HttpHeaders.IF_MATCH) && route.path() != null;
+    if (evictions.isEmpty() && !ifMatch) return next.proceed(ex);
+    return next.proceed(ex).compose(reply -> {
+      if (ifMatch && reply.status() == 412) return invalidate(List.of(resource(route.path()))).map(reply);
+      return reply.status() < 400 && !evictions.isEmpty() ? invalidate(evictions).map(reply) : Future.succeededFuture(reply);
+    });
   }
 
   /** The entries of one resource: its path and everything below it, each segment a literal. */
@@ -247,8 +245,7 @@ public final class CacheStage implements Stage, CacheAccess {
     if (tag == null) {
       // A client's own If-None-Match is never sent upstream on a revalidating route (ownsIfNoneMatch): the answer
       // must be a whole one that the cache can store and answer the client's condition from.
-      return next.proceed(ex).compose(r -> capture(r, route))
-          .map(c -> new FleetCoalescer.Led<>(c, storeIfCacheable(storeKey(ex, key), route, c, began)));
+      return next.proceed(ex).compose(r -> captureAndStore(ex, key, route, r, began));
     }
     ex.upstreamIfNoneMatch(tag);
     CacheStats stats = cache.stats();
@@ -257,7 +254,7 @@ public final class CacheStage implements Stage, CacheAccess {
         (r.status() < 300 ? stats.revalidatedChanged : stats.revalidationFailed).increment();
         // Gone upstream: the kept entry has nothing left to revalidate.
         if (r.status() == 404 || r.status() == 410) cache.forget(key, stale);
-        return capture(r, route).map(c -> new FleetCoalescer.Led<>(c, storeIfCacheable(storeKey(ex, key), route, c, began)));
+        return captureAndStore(ex, key, route, r, began);
       }
       r.discard();
       stats.revalidatedNotModified.increment();
@@ -269,6 +266,11 @@ public final class CacheStage implements Stage, CacheAccess {
       stats.revalidationFailed.increment();
       return Future.failedFuture(failure);
     });
+  }
+
+  /** A whole upstream answer, captured to be shared, and its store. */
+  private Future<FleetCoalescer.Led<Captured>> captureAndStore(Exchange ex, CacheKey key, Route route, Reply r, long began) {
+    return capture(r, route).map(c -> new FleetCoalescer.Led<>(c, storeIfCacheable(storeKey(ex, key), route, c, began)));
   }
 
   /** An answer another instance fetched and stored, shared like one fetched here. */
@@ -365,14 +367,13 @@ public final class CacheStage implements Stage, CacheAccess {
       String cc = c.headers().get("cache-control");
       if (cc != null && (cc.contains("no-store") || cc.contains("no-cache") || cc.contains("private"))) return Future.succeededFuture(false);
     }
-    // A delta-fed route's answer is indexed by the objects it mentions (freshness package), 2xx only.
-    if (route.deltaFed() && c.status() < 300) {
-      cache.mentioned(key.path(), c.body(), ttl + Math.max(route.staleWhileRevalidate().toMillis(), route.staleIfError().toMillis()),
-          fetchBegan);
-    }
-    return cache.store(key, new CachedResponse(c.status(), CachedResponse.keptHeaders(c.headers()), c.body(), clock.millis(), ttl,
+    CachedResponse entry = new CachedResponse(c.status(), CachedResponse.keptHeaders(c.headers()), c.body(), clock.millis(), ttl,
         route.staleWhileRevalidate().toMillis(), route.staleIfError().toMillis(),
-        route.revalidate() && status2xx(c.status()) ? route.revalidateFor().toMillis() : 0), fetchBegan).map(true);
+        route.revalidate() && status2xx(c.status()) ? route.revalidateFor().toMillis() : 0);
+    // A delta-fed route's answer is indexed by the objects it mentions (freshness package), 2xx only, for as long
+    // as the entry may be kept.
+    if (route.deltaFed() && c.status() < 300) cache.mentioned(key.path(), c.body(), entry.retainMillis(), fetchBegan);
+    return cache.store(key, entry, fetchBegan).map(true);
   }
 
   /**
