@@ -39,10 +39,10 @@ final class ReadBatcher {
   }
 
   private void send(Turn turn) {
-    List<Request> requests = new ArrayList<>(turn.requests);
-    List<Promise<Response>> answers = new ArrayList<>(turn.answers);
-    turn.requests.clear();
-    turn.answers.clear();
+    List<Request> requests = turn.requests;
+    List<Promise<Response>> answers = turn.answers;
+    turn.requests = new ArrayList<>();
+    turn.answers = new ArrayList<>();
     if (requests.size() == 1) {
       single.apply(requests.get(0)).onComplete(answers.get(0));
       return;
@@ -56,7 +56,7 @@ final class ReadBatcher {
   }
 
   private static final class Turn {
-    final List<Request> requests = new ArrayList<>();
-    final List<Promise<Response>> answers = new ArrayList<>();
+    List<Request> requests = new ArrayList<>();
+    List<Promise<Response>> answers = new ArrayList<>();
   }
 }
