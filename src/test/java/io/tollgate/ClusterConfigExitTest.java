@@ -1,15 +1,9 @@
 package io.tollgate;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.DisplayNameGenerator;
 import org.junit.jupiter.api.Test;
@@ -21,16 +15,7 @@ class ClusterConfigExitTest {
   @TempDir Path dir;
 
   String run(String yaml) throws Exception {
-    Path file = Files.writeString(dir.resolve("tollgate.yaml"), yaml);
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    Tollgate t = new Tollgate(Map.of(), new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
-        new PrintStream(err, true, StandardCharsets.UTF_8));
-    int code = t.run(new String[] {"--config", file.toString(), "--port", "0", "--management-port", "0",
-        "--upstream", "http://127.0.0.1:1"}).await(30, TimeUnit.SECONDS);
-    if (t.running.isDone()) t.running.get().close().await(30, TimeUnit.SECONDS);
-    String text = err.toString(StandardCharsets.UTF_8);
-    assertEquals(2, code, text);
-    return text;
+    return CommandRun.withConfig(dir, yaml, 2);
   }
 
   @Test

@@ -7,13 +7,10 @@ import io.tollgate.sim.GraphSimulator;
 import io.tollgate.sim.SimulatorOptions;
 import io.tollgate.testing.Await;
 import io.vertx.core.Vertx;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -33,20 +30,13 @@ import org.junit.jupiter.api.io.TempDir;
 class TollgateCommandTest {
   @TempDir Path dir;
 
-  record Run(int code, String out, String err) {}
-
-  Run run(Map<String, String> env, String... args) throws Exception {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    Tollgate t = new Tollgate(env, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
-    int code = t.run(args).await(30, TimeUnit.SECONDS);
-    if (t.running.isDone()) t.running.get().close().await(30, TimeUnit.SECONDS);
-    return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  CommandRun run(Map<String, String> env, String... args) throws Exception {
+    return CommandRun.of(env, args);
   }
 
   @Test
   void help_lists_every_flag_with_its_default() throws Exception {
-    Run r = run(Map.of(), "--help");
+    CommandRun r = run(Map.of(), "--help");
     assertEquals(0, r.code());
     for (String flag : List.of("--config", "--port", "--upstream", "--redis", "--admin-token", "--management-port", "--demo")) {
       assertTrue(r.out().contains(flag), flag + " missing from help:\n" + r.out());
@@ -61,7 +51,7 @@ class TollgateCommandTest {
   void a_bad_configuration_exits_2_with_one_line_per_problem() throws Exception {
     Path file = dir.resolve("bad.yaml");
     Files.writeString(file, "server:\n  port: -3\nupstream:\n  url: ftp://x\nproxy:\n  bufferSize: 1GiB\n");
-    Run r = run(Map.of("TOLLGATE_MANAGEMENT_PORT", "99999"), "--config", file.toString());
+    CommandRun r = run(Map.of("TOLLGATE_MANAGEMENT_PORT", "99999"), "--config", file.toString());
     assertEquals(2, r.code());
     List<String> lines = r.err().lines().filter(l -> l.startsWith("config error: ")).toList();
     assertEquals(4, lines.size(), r.err());
@@ -74,7 +64,7 @@ class TollgateCommandTest {
   @Test
   void a_port_in_use_fails_start_up_with_exit_1_naming_the_port() throws Exception {
     try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-      Run r = run(Map.of(), "--port", "0", "--management-port", Integer.toString(taken.getLocalPort()), "--upstream", "http://127.0.0.1:1");
+      CommandRun r = run(Map.of(), "--port", "0", "--management-port", Integer.toString(taken.getLocalPort()), "--upstream", "http://127.0.0.1:1");
       assertEquals(1, r.code());
       assertTrue(r.err().contains("start failed: management port 127.0.0.1:" + taken.getLocalPort()), r.err());
     }
@@ -82,7 +72,7 @@ class TollgateCommandTest {
 
   @Test
   void an_unknown_flag_exits_2() throws Exception {
-    Run r = run(Map.of(), "--prot", "8080");
+    CommandRun r = run(Map.of(), "--prot", "8080");
     assertEquals(2, r.code());
     assertTrue(r.err().contains("--prot"), r.err());
   }
