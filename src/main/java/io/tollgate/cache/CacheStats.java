@@ -35,6 +35,8 @@ public final class CacheStats {
   final LongAdder notModifiedServed = new LongAdder();
   /** Misses answered from the entry another instance's flight stored, after waiting for it. */
   final LongAdder fleetFollowed = new LongAdder();
+  /** Of those, answered from the entry its leader's message carried, without a Redis round trip of their own. */
+  final LongAdder fleetCarried = new LongAdder();
   /** Flights that took a lease over after waiting (its leader died, failed, or its answer was refused). */
   final LongAdder fleetTakeovers = new LongAdder();
   private final L1Store l1;
@@ -62,6 +64,7 @@ public final class CacheStats {
   public long coalesced() { return coalesced.sum(); }
   public long staleServed() { return staleServed.sum(); }
   public long fleetFollowed() { return fleetFollowed.sum(); }
+  public long fleetCarried() { return fleetCarried.sum(); }
   public long fleetTakeovers() { return fleetTakeovers.sum(); }
   /** Revalidations the upstream answered 304: entries made fresh without a body transfer. */
   public long revalidatedNotModified() { return revalidatedNotModified.sum(); }
@@ -122,6 +125,7 @@ public final class CacheStats {
     counter(registry, "tollgate.cache.misses", "level", "l2", s -> s.l2Misses.sum());
     counter(registry, "tollgate.cache.coalesced", null, null, s -> s.coalesced.sum());
     counter(registry, "tollgate.cache.fleet.followed", null, null, s -> s.fleetFollowed.sum());
+    counter(registry, "tollgate.cache.fleet.carried", null, null, s -> s.fleetCarried.sum());
     counter(registry, "tollgate.cache.fleet.takeovers", null, null, s -> s.fleetTakeovers.sum());
     counter(registry, "tollgate.cache.stale.served", null, null, s -> s.staleServed.sum());
     counter(registry, "tollgate.cache.evictions", "level", "l1", s -> s.l1.evictions());

@@ -23,11 +23,14 @@ import java.util.function.Supplier;
  *   <li><b>Leader</b> (took the lease): fetches and stores as without a fleet, renews the lease every third of its
  *   life until its store is done, then releases it and publishes {@code landed} (stored, unstored or failed) on the
  *   cache's invalidation channel, the one subscription every instance already has. When the answer is stored in
- *   L2, the store's own script releases and publishes, atomically with the write (one round trip fewer).</li>
- *   <li><b>Follower</b> (lease held elsewhere): waits for a {@code landed} of its key or for the lease's end,
- *   whichever comes first, then claims again: the entry (served only through the recent-invalidation check of any
- *   L2 read, counted from when the flight began, so a write heard meanwhile sends it upstream instead), the lease
- *   (the leader died or failed: this flight takes over), or a lease still held (it waits again).</li>
+ *   L2, the store's own script releases and, if a follower marked the key, publishes the entry itself (up to
+ *   {@link L2Store#LANDED_ENTRY_MAX} stored bytes), atomically with the write: followers then serve it without a
+ *   round trip of their own, and a miss nobody else waits for publishes nothing.</li>
+ *   <li><b>Follower</b> (lease held elsewhere; its claim marks the key): waits for a {@code landed} of its key or
+ *   for the lease's end, whichever comes first, then serves the entry the message carried or claims again: the
+ *   entry (either way served only through the recent-invalidation check of any L2 read, counted from when the
+ *   flight began, so a write heard meanwhile sends it upstream instead), the lease (the leader died or failed:
+ *   this flight takes over), or a lease still held (it waits again).</li>
  *   <li><b>Alone</b>: past {@code cache.fleetCoalesceWait}, when the leader's answer was not stored (too large, an
  *   error), when Redis is away or fails, or when the entry cannot be served, the flight fetches for itself without
  *   a lease: never worse than per-instance coalescing, and no request fails because of Redis.</li>
@@ -66,17 +69,20 @@ public final class FleetCoalescer {
   private final AtomicLong flights = new AtomicLong();
   private final ConcurrentHashMap<String, List<Waiter>> waiting = new ConcurrentHashMap<>();
 
+  /** How the flight a waiter waited for ended: its outcome, and the entry when the leader's message carried it. */
+  private record Woken(String outcome, CachedResponse entry) {}
+
   /** A flight waiting for another instance's; woken on its own context. */
   private static final class Waiter {
     private final Context context;
-    private final Promise<String> woken = Promise.promise();
+    private final Promise<Woken> woken = Promise.promise();
 
     Waiter(Context context) {
       this.context = context;
     }
 
-    void wake(String outcome) {
-      context.runOnContext(v -> woken.tryComplete(outcome));
+    void wake(Woken how) {
+      context.runOnContext(v -> woken.tryComplete(how));
     }
   }
 
@@ -119,9 +125,7 @@ public final class FleetCoalescer {
         case ENTRY -> {
           unregister(key.digest(), waiter);
           CachedResponse entry = claim.entry();
-          // The one L2 read of the follower path: the same recent-invalidation check as a lookup's, counted from
-          // when this flight began, so an answer a write heard meanwhile may predate is not served.
-          if (entry.freshness(cache.clock().millis()) == CachedResponse.Freshness.FRESH && cache.admit(key, entry, began)) {
+          if (servable(key, entry, began)) {
             if (waited) stats.fleetFollowed.increment();
             return Future.succeededFuture(fromEntry.apply(entry));
           }
@@ -138,11 +142,17 @@ public final class FleetCoalescer {
             unregister(key.digest(), waiter);
             return lead(key, fetch, null);
           }
-          long timer = vertx.setTimer(Math.max(1, Math.min(left, claim.heldMs() + EXPIRY_MARGIN_MS)), id -> waiter.wake(EXPIRED));
-          return waiter.woken.future().compose(outcome -> {
+          long timer = vertx.setTimer(Math.max(1, Math.min(left, claim.heldMs() + EXPIRY_MARGIN_MS)), id -> waiter.wake(new Woken(EXPIRED, null)));
+          return waiter.woken.future().compose(how -> {
             vertx.cancelTimer(timer);
             unregister(key.digest(), waiter);
-            if (UNSTORED.equals(outcome)) return lead(key, fetch, null);
+            if (UNSTORED.equals(how.outcome())) return lead(key, fetch, null);
+            // The leader's message carried its entry: served under the same checks as a claimed one, no round trip.
+            if (how.entry() != null && servable(key, how.entry(), began)) {
+              stats.fleetFollowed.increment();
+              stats.fleetCarried.increment();
+              return Future.succeededFuture(fromEntry.apply(how.entry()));
+            }
             return attempt(key, fetch, fromEntry, began, giveUpAt, true);
           });
         }
@@ -152,6 +162,14 @@ public final class FleetCoalescer {
         }
       }
     });
+  }
+
+  /**
+   * An entry another instance stored is served only fresh and through the recent-invalidation check of any L2
+   * read, counted from when this flight began: an answer that a write heard meanwhile may predate is not served.
+   */
+  private boolean servable(CacheKey key, CachedResponse entry, long began) {
+    return entry.freshness(cache.clock().millis()) == CachedResponse.Freshness.FRESH && cache.admit(key, entry, began);
   }
 
   /** Fetches; with a lease, keeps it until the store is done, then releases it and tells the fleet. */
@@ -183,15 +201,23 @@ public final class FleetCoalescer {
   private void land(CacheKey key, String token, long renewer, String outcome) {
     vertx.cancelTimer(renewer);
     // This instance's own flights of the key (one begun after an invalidation) hear it here, not from Redis.
-    landed(key.digest(), outcome);
+    landed(key.digest(), new L2Store.Landing(outcome, null));
     // Unless the store's own script already ended the lease and told the fleet (the usual case).
     if (l2.landing(key, token)) l2.release(key, token, outcome);
   }
 
-  /** A flight of the key with this digest is over (here or on another instance): its followers claim again. */
-  private void landed(String digest, String outcome) {
+  /**
+   * A flight of the key with this digest is over (here or on another instance): its followers serve the entry the
+   * message carried, or claim again. The entry is decoded once for all of them, and only if some wait.
+   */
+  private void landed(String digest, L2Store.Landing landing) {
     List<Waiter> woken = waiting.remove(digest);
-    if (woken != null) for (Waiter w : woken) w.wake(outcome);
+    if (woken == null) return;
+    Future<CachedResponse> entry = landing.entry() == null ? Future.succeededFuture() : landing.entry().get();
+    entry.onComplete(ar -> {
+      Woken how = new Woken(landing.outcome(), ar.succeeded() ? ar.result() : null);
+      for (Waiter w : woken) w.wake(how);
+    });
   }
 
   private void register(String digest, Waiter w) {

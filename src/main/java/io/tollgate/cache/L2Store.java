@@ -20,6 +20,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -85,10 +86,12 @@ public final class L2Store {
       + "redis.call('PEXPIREAT', KEYS[1], ARGV[5]) redis.call('SADD', KEYS[2], ARGV[6]) "
       + "redis.call('PEXPIRE', KEYS[2], ARGV[7]) return 1";
   /**
-   * {@link #STORE_ENTRY} for a key whose fleet lease this instance holds. Extra KEYS: the lease (same slot);
-   * ARGV: flight token, channel, {@code landed} message. Once the entry is written, ends the lease if this flight
-   * still holds it and publishes {@code landed} in the same step, so followers hear of the entry one round trip
-   * sooner; returns 2 then, 0 when the tombstone refused the entry (nothing released or published).
+   * {@link #STORE_ENTRY} for a key whose fleet lease this instance holds. Extra KEYS: the lease, its followers'
+   * mark (same slot); ARGV: flight token, channel, {@code landed} message, landed frame head ({@link #landedFrame},
+   * empty when the body is too large to carry). Once the entry is written, ends the lease if this flight still
+   * holds it and, only if another instance's flight waits for it (the mark its claim left), publishes the entry
+   * itself in the same step: followers serve it without a round trip of their own. Returns 2 then, 0 when the
+   * tombstone refused the entry (nothing released or published).
    */
   private static final String STORE_ENTRY_AND_LAND = "local t = redis.call('GET', KEYS[3]) "
       + "if t and tonumber(t) >= tonumber(ARGV[1]) then return 0 end "
@@ -96,7 +99,14 @@ public final class L2Store {
       + "redis.call('PEXPIREAT', KEYS[1], ARGV[5]) redis.call('SADD', KEYS[2], ARGV[6]) "
       + "redis.call('PEXPIRE', KEYS[2], ARGV[7]) "
       + "if redis.call('GET', KEYS[4]) == ARGV[8] then redis.call('DEL', KEYS[4]) end "
-      + "redis.call('PUBLISH', ARGV[9], ARGV[10]) return 2";
+      + "if redis.call('DEL', KEYS[5]) == 1 then "
+      + "if ARGV[11] ~= '' then redis.call('PUBLISH', ARGV[9], ARGV[11] .. ARGV[3]) "
+      + "else redis.call('PUBLISH', ARGV[9], ARGV[10]) end end "
+      + "return 2";
+  /** Entries up to this many stored bytes travel in a leader's landed message; larger ones are claimed from L2. */
+  static final int LANDED_ENTRY_MAX = 64 * 1024;
+  /** First byte of a landed frame: {@code L<head json>\n<stored body bytes>}; JSON messages begin with '{'. */
+  private static final byte FRAME = 'L';
   /**
    * KEYS: log, epoch. ARGV: time, member ({@code time:/**}), forget before, window ms. Logs an invalidation of
    * everything and, in the same atomic step, starts a new epoch; returns it. A store that indexes its path
@@ -121,14 +131,17 @@ public final class L2Store {
       + NOW + prune("KEYS[2]", "KEYS[3]") + "return 1";
 
   /**
-   * KEYS: entry, lease (one hash tag, so one slot). ARGV: flight token, lease ms. A miss's one round trip for
-   * fleet-wide single flight: the entry if Redis has it ({@code {1, meta, body, gz}}); else the lease, taken
-   * now ({@code {2}}, SET NX PX) or held by another flight ({@code {3, its remaining ms}}).
+   * KEYS: entry, lease, followers' mark (one hash tag, so one slot). ARGV: flight token, lease ms. A miss's one
+   * round trip for fleet-wide single flight: the entry if Redis has it ({@code {1, meta, body, gz}}); else the
+   * lease, taken now ({@code {2}}, SET NX PX) or held by another flight ({@code {3, its remaining ms}}), which
+   * then also finds the mark that tells it to publish its entry when it lands (the mark outlives two leases: a
+   * follower that outwaits a renewed lease claims again and marks again).
    */
   private static final RedisLink.Script CLAIM = new RedisLink.Script(
       "local e = redis.call('HMGET', KEYS[1], 'meta', 'body', 'gz') "
       + "if e[1] and e[2] then return {1, e[1], e[2], e[3] or '0'} end "
       + "if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2} end "
+      + "redis.call('SET', KEYS[3], '1', 'PX', 2 * tonumber(ARGV[2])) "
       + "return {3, redis.call('PTTL', KEYS[2])}");
   /** KEYS: lease. ARGV: flight token, lease ms. Extends the lease while this flight still holds it. */
   private static final RedisLink.Script RENEW = new RedisLink.Script(
@@ -163,7 +176,7 @@ public final class L2Store {
    */
   private final ConcurrentHashMap<String, String> leases = new ConcurrentHashMap<>();
   /** Told of other instances' {@code landed} messages (key digest, outcome), on the link's context; set once. */
-  private volatile BiConsumer<String, String> onLanded = (digest, outcome) -> { };
+  private volatile BiConsumer<String, Landing> onLanded = (digest, landing) -> { };
   /**
    * Invalidations that could not reach Redis (lost or stalled), replayed and published as soon as it answers
    * again. Until then L2 reads and stores of the paths they cover are skipped: Redis may still hold the old
@@ -270,6 +283,11 @@ public final class L2Store {
     return tag(key.path()) + ":l:" + inEpoch + ":" + key.digest();
   }
 
+  /** Set by a claim that found the lease held: some instance waits for this key's flight (see {@link #CLAIM}). */
+  private String followersKey(CacheKey key, long inEpoch) {
+    return tag(key.path()) + ":w:" + inEpoch + ":" + key.digest();
+  }
+
   /** Every cached path, as {@link #indexMember}, all scored 0: sorted by case-folded path for range reads. */
   private String pathsKey() {
     return prefix + "{paths}";
@@ -315,9 +333,10 @@ public final class L2Store {
 
   /** An entry's fields as stored ({@code meta}, {@code body}, {@code gz}); a compressed body is inflated on the worker pool. */
   private Future<CachedResponse> decode(Response metaField, Response bodyField, Response gzField) {
-    JsonObject meta = new JsonObject(metaField.toString());
-    Buffer body = bodyField.toBuffer();
-    boolean gz = gzField != null && "1".equals(gzField.toString());
+    return decode(new JsonObject(metaField.toString()), bodyField.toBuffer(), gzField != null && "1".equals(gzField.toString()));
+  }
+
+  private Future<CachedResponse> decode(JsonObject meta, Buffer body, boolean gz) {
     if (!gz) return Future.succeededFuture(CachedResponse.fromMeta(meta, body));
     return codec.run(() -> CachedResponse.fromMeta(meta, Gzip.decompress(body, Long.MAX_VALUE)));
   }
@@ -348,7 +367,7 @@ public final class L2Store {
   Future<Claim> claim(CacheKey key, String token, long leaseMs) {
     long e = epoch.get();
     if (e < 0 || !connected() || pendingCovers(key.path())) return Future.succeededFuture(Claim.NONE);
-    return redis.eval(CLAIM, List.of(entryKey(key, e), leaseKey(key, e)), List.of(token, Long.toString(leaseMs)), timeoutMs)
+    return redis.eval(CLAIM, List.of(entryKey(key, e), leaseKey(key, e), followersKey(key, e)), List.of(token, Long.toString(leaseMs)), timeoutMs)
         .onFailure(this::count)
         .compose(r -> switch (r.get(0).toInteger()) {
           case 1 -> decode(r.get(1), r.get(2), r.get(3)).map(c -> new Claim(Claim.Kind.ENTRY, c, 0));
@@ -370,6 +389,15 @@ public final class L2Store {
    */
   boolean landing(CacheKey key, String token) {
     return leases.remove(key.value(), token);
+  }
+
+  /**
+   * The head of a landed frame that carries the entry: {@code L{"key","origin","meta","gz"}\n}, to which the store
+   * script appends the stored body bytes. JSON escapes every newline, so the first one ends the head.
+   */
+  private String landedFrame(CacheKey key, JsonObject meta, boolean gz) {
+    return (char) FRAME + new JsonObject().put("key", key.digest()).put("origin", instanceId).put("meta", meta)
+        .put("gz", gz).encode() + "\n";
   }
 
   private JsonObject landedMessage(CacheKey key, String outcome) {
@@ -399,8 +427,11 @@ public final class L2Store {
     return Future.join(released, told).<Void>mapEmpty().otherwiseEmpty();
   }
 
-  /** Where other instances' {@code landed} messages go (key digest, outcome), on the link's context. */
-  void onLanded(BiConsumer<String, String> listener) {
+  /**
+   * Where other instances' {@code landed} messages go (key digest, and the outcome with the entry when the message
+   * carries it), on the link's context.
+   */
+  void onLanded(BiConsumer<String, Landing> listener) {
     this.onLanded = listener;
   }
 
@@ -436,13 +467,15 @@ public final class L2Store {
           }
           String tag = tag(key.path());
           String token = leases.get(key.value());
-          Request store = Request.cmd(Command.EVAL).arg(token == null ? STORE_ENTRY : STORE_ENTRY_AND_LAND).arg(token == null ? 3 : 4)
+          Request store = Request.cmd(Command.EVAL).arg(token == null ? STORE_ENTRY : STORE_ENTRY_AND_LAND).arg(token == null ? 3 : 5)
               .arg(entryKey(key, e)).arg(tag + ":keys").arg(tag + ":tomb");
-          if (token != null) store.arg(leaseKey(key, e));
-          store.arg(fetchBeganMillis).arg(response.meta().encode()).arg(b).arg(compress ? "1" : "0")
+          if (token != null) store.arg(leaseKey(key, e)).arg(followersKey(key, e));
+          JsonObject meta = response.meta();
+          store.arg(fetchBeganMillis).arg(meta.encode()).arg(b).arg(compress ? "1" : "0")
               .arg(expireAt).arg(e + ":" + key.digest()).arg(Math.max(indexTtlMs, response.retainMillis()));
           if (token == null) return send(store);
-          store.arg(token).arg(channel()).arg(landedMessage(key, FleetCoalescer.STORED).encode());
+          store.arg(token).arg(channel()).arg(landedMessage(key, FleetCoalescer.STORED).encode())
+              .arg(b.length() <= LANDED_ENTRY_MAX ? landedFrame(key, meta, compress) : "");
           return send(store).onSuccess(r -> {
             if (r != null && r.toInteger() == 2) leases.remove(key.value(), token);
           });
@@ -654,13 +687,23 @@ public final class L2Store {
     return send(Request.cmd(Command.PUBLISH).arg(channel()).arg(message.encode())).mapEmpty();
   }
 
-  /** An invalidation published by any instance; this one's own are skipped. Runs on the link's context. */
-  private void onMessage(String payload) {
+  /**
+   * How another instance's flight of a key ended; {@code entry} (decoded only when asked, since most instances
+   * have no flight of the key) is there when the leader's message carried what it stored.
+   */
+  record Landing(String outcome, Supplier<Future<CachedResponse>> entry) {}
+
+  /** An invalidation or landed message published by any instance; this one's own are skipped. Runs on the link's context. */
+  private void onMessage(Buffer payload) {
     try {
+      if (payload.length() > 0 && payload.getByte(0) == FRAME) {
+        onLandedFrame(payload);
+        return;
+      }
       JsonObject msg = new JsonObject(payload);
       if (instanceId.equals(msg.getString("origin"))) return;
       if ("landed".equals(msg.getString("action"))) {
-        onLanded.accept(msg.getString("key", ""), msg.getString("outcome", ""));
+        onLanded.accept(msg.getString("key", ""), new Landing(msg.getString("outcome", ""), null));
         return;
       }
       // Switch first: no read of the old epoch starts after the L1 that may hold its entries is emptied.
@@ -669,6 +712,18 @@ public final class L2Store {
     } catch (RuntimeException e) {
       LOG.debug("ignoring malformed invalidation message");
     }
+  }
+
+  private void onLandedFrame(Buffer frame) {
+    int end = 1;
+    while (end < frame.length() && frame.getByte(end) != '\n') end++;
+    if (end == frame.length()) throw new IllegalArgumentException("landed frame without a head");
+    JsonObject head = new JsonObject(frame.getBuffer(1, end));
+    if (instanceId.equals(head.getString("origin"))) return;
+    Buffer body = frame.getBuffer(end + 1, frame.length());
+    JsonObject meta = head.getJsonObject("meta");
+    boolean gz = head.getBoolean("gz", false);
+    onLanded.accept(head.getString("key", ""), new Landing(FleetCoalescer.STORED, () -> decode(meta, body, gz)));
   }
 
   private Future<Response> send(Request request) {

@@ -8,6 +8,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
@@ -125,7 +126,7 @@ public final class RedisLink extends VerticleBase {
 
   // The link's context only.
   private final List<Watcher> watchers = new ArrayList<>();
-  private final Map<String, Consumer<String>> channels = new LinkedHashMap<>();
+  private final Map<String, Consumer<Buffer>> channels = new LinkedHashMap<>();
   private RedisConnection subscriber;
   private long backoffMs = MIN_BACKOFF_MS;
   private long probeTimer = -1;
@@ -241,7 +242,7 @@ public final class RedisLink extends VerticleBase {
    * subscriber connection, which is opened again with every channel after each return and whenever the
    * channels change. Never fails: while Redis is away the channel is only remembered.
    */
-  public Future<Void> subscribe(String channel, Consumer<String> onMessage) {
+  public Future<Void> subscribe(String channel, Consumer<Buffer> onMessage) {
     return onContext(() -> {
       channels.put(channel, onMessage);
       if (closed || !connected) return Future.succeededFuture();
@@ -369,8 +370,9 @@ public final class RedisLink extends VerticleBase {
 
   private void deliver(Response push) {
     if (push.size() < 3 || !"message".equalsIgnoreCase(push.get(0).toString())) return;
-    Consumer<String> onMessage = channels.get(push.get(1).toString());
-    if (onMessage != null) onMessage.accept(push.get(2).toString());
+    Consumer<Buffer> onMessage = channels.get(push.get(1).toString());
+    // As bytes: a message may carry a binary payload (a fleet leader's entry, see L2Store).
+    if (onMessage != null) onMessage.accept(push.get(2).toBuffer());
   }
 
   private void runHere(Runnable task) {

@@ -97,6 +97,7 @@ class FleetCoalescingTest {
     assertEquals(6, sameAnswer(bobs));
     assertEquals(2, harness.sim().stats().count("GET " + path), "one upstream call for the fleet per partition");
     assertTrue(sum(gateways, CacheStats::fleetFollowed) >= 1, "another gateway followed the leader's flight");
+    assertTrue(sum(gateways, CacheStats::fleetCarried) >= 1, "a follower served the entry its leader's message carried");
   }
 
   @Test
