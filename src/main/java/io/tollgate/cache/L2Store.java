@@ -103,6 +103,33 @@ public final class L2Store {
       + "if ARGV[11] ~= '' then redis.call('PUBLISH', ARGV[9], ARGV[11] .. ARGV[3]) "
       + "else redis.call('PUBLISH', ARGV[9], ARGV[10]) end end "
       + "return 2";
+  /**
+   * The whole store in one step, on one server (not Redis Cluster, where the index and the entry live on different
+   * slots): {@link #INDEX_PATH} and {@link #STORE_ENTRY} (or {@link #STORE_ENTRY_AND_LAND}) together, one round
+   * trip instead of two, for the common case that nothing was invalidated since the fetch began. KEYS: paths,
+   * expiries, log, epoch, entry, its path's entry set, tomb, [lease, followers' mark]. ARGV: index member, retain ms,
+   * fetch start, epoch the store began in, meta, body, gz, entry set member, entry set ttl ms, [flight token,
+   * channel, landed message, landed frame head]. Returns -1 when the epoch changed (nothing stored), -2 when any
+   * invalidation was logged since the fetch began (nothing done: the two-step store, which can tell whether it
+   * covers the path, decides), 0 when the tombstone refused the entry, else what the entry script returns.
+   */
+  private static final String STORE_IN_ONE_STEP = "if tonumber(redis.call('GET', KEYS[4]) or '0') ~= tonumber(ARGV[4]) then return -1 end "
+      + "if #redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[3], '+inf', 'LIMIT', 0, 1) > 0 then return -2 end "
+      + "local tomb = redis.call('GET', KEYS[7]) "
+      + "if tomb and tonumber(tomb) >= tonumber(ARGV[3]) then return 0 end "
+      + NOW + prune("KEYS[1]", "KEYS[2]")
+      + "local expireAt = now + tonumber(ARGV[2]) "
+      + "redis.call('ZADD', KEYS[2], 'GT', expireAt, ARGV[1]) "
+      + "redis.call('ZADD', KEYS[1], 0, ARGV[1]) "
+      + "redis.call('HSET', KEYS[5], 'meta', ARGV[5], 'body', ARGV[6], 'gz', ARGV[7]) "
+      + "redis.call('PEXPIREAT', KEYS[5], expireAt) redis.call('SADD', KEYS[6], ARGV[8]) "
+      + "redis.call('PEXPIRE', KEYS[6], ARGV[9]) "
+      + "if #KEYS == 7 then return 1 end "
+      + "if redis.call('GET', KEYS[8]) == ARGV[10] then redis.call('DEL', KEYS[8]) end "
+      + "if redis.call('DEL', KEYS[9]) == 1 then "
+      + "if ARGV[13] ~= '' then redis.call('PUBLISH', ARGV[11], ARGV[13] .. ARGV[6]) "
+      + "else redis.call('PUBLISH', ARGV[11], ARGV[12]) end end "
+      + "return 2";
   /** Entries up to this many stored bytes travel in a leader's landed message; larger ones are claimed from L2. */
   static final int LANDED_ENTRY_MAX = 64 * 1024;
   /** First byte of a landed frame: {@code L<head json>\n<stored body bytes>}; JSON messages begin with '{'. */
@@ -443,7 +470,8 @@ public final class L2Store {
    * So the store first indexes its path and, in the same atomic step, reads the invalidations logged since
    * its fetch began; one that covers the path cancels the store. An invalidation logged after that step
    * finds the path in the index and leaves a tombstone that the entry script checks. Either way the late
-   * answer is dropped.
+   * answer is dropped. On one server the usual case (nothing logged since the fetch began) is all one script,
+   * {@link #STORE_IN_ONE_STEP}: one round trip.
    *
    * @param fetchBeganMillis wall-clock time the upstream read for this answer began
    */
@@ -455,7 +483,36 @@ public final class L2Store {
     Future<Buffer> body = compress
         ? codec.run(() -> Gzip.compress(response.body()))
         : Future.succeededFuture(response.body());
-    return body.compose(b -> send(Request.cmd(Command.EVAL).arg(INDEX_PATH).arg(4).arg(pathsKey()).arg(expiriesKey())
+    return body.compose(b -> {
+          if (cluster) return storeInTwoSteps(key, response, fetchBeganMillis, e, b, compress);
+          String token = leases.get(key.value());
+          JsonObject meta = response.meta();
+          String tag = tag(key.path());
+          Request store = Request.cmd(Command.EVAL).arg(STORE_IN_ONE_STEP).arg(token == null ? 7 : 9)
+              .arg(pathsKey()).arg(expiriesKey()).arg(invalidationLogKey()).arg(epochKey())
+              .arg(entryKey(key, e)).arg(tag + ":keys").arg(tag + ":tomb");
+          if (token != null) store.arg(leaseKey(key, e)).arg(followersKey(key, e));
+          store.arg(indexMember(key.path())).arg(response.retainMillis()).arg(fetchBeganMillis).arg(e)
+              .arg(meta.encode()).arg(b).arg(compress ? "1" : "0").arg(e + ":" + key.digest())
+              .arg(Math.max(indexTtlMs, response.retainMillis()));
+          if (token != null) landArgs(store, key, meta, token, b, compress);
+          return send(store).compose(r -> {
+            int outcome = r == null ? 0 : r.toInteger();
+            if (outcome == -2) return storeInTwoSteps(key, response, fetchBeganMillis, e, b, compress);
+            if (outcome == 2) leases.remove(key.value(), token);
+            return Future.<Void>succeededFuture();
+          });
+        })
+        .<Void>mapEmpty().otherwiseEmpty();
+  }
+
+  /**
+   * The store as two scripts on two slots (Redis Cluster, or after invalidations since the fetch began): index
+   * the path and read the invalidations logged since the fetch began ({@link #INDEX_PATH}), then, unless one of
+   * them covers the path, write the entry ({@link #STORE_ENTRY}, or {@link #STORE_ENTRY_AND_LAND} under a lease).
+   */
+  private Future<Void> storeInTwoSteps(CacheKey key, CachedResponse response, long fetchBeganMillis, long e, Buffer b, boolean compress) {
+    return send(Request.cmd(Command.EVAL).arg(INDEX_PATH).arg(4).arg(pathsKey()).arg(expiriesKey())
             .arg(invalidationLogKey()).arg(epochKey()).arg(indexMember(key.path())).arg(response.retainMillis()).arg(fetchBeganMillis)
             .arg(cluster ? CLUSTER_CLOCK_MARGIN_MS : 0))
         .compose(indexed -> {
@@ -474,13 +531,18 @@ public final class L2Store {
           store.arg(fetchBeganMillis).arg(meta.encode()).arg(b).arg(compress ? "1" : "0")
               .arg(expireAt).arg(e + ":" + key.digest()).arg(Math.max(indexTtlMs, response.retainMillis()));
           if (token == null) return send(store);
-          store.arg(token).arg(channel()).arg(landedMessage(key, FleetCoalescer.STORED).encode())
-              .arg(b.length() <= LANDED_ENTRY_MAX ? landedFrame(key, meta, compress) : "");
+          landArgs(store, key, meta, token, b, compress);
           return send(store).onSuccess(r -> {
             if (r != null && r.toInteger() == 2) leases.remove(key.value(), token);
           });
-        }))
-        .<Void>mapEmpty().otherwiseEmpty();
+        })
+        .mapEmpty();
+  }
+
+  /** The arguments a store under a fleet lease adds: the flight, where to tell the fleet, and what. */
+  private void landArgs(Request store, CacheKey key, JsonObject meta, String token, Buffer b, boolean compress) {
+    store.arg(token).arg(channel()).arg(landedMessage(key, FleetCoalescer.STORED).encode())
+        .arg(b.length() <= LANDED_ENTRY_MAX ? landedFrame(key, meta, compress) : "");
   }
 
   /** A logged invalidation ({@code time:pattern}) whose pattern matches {@code path}. */

@@ -1,10 +1,13 @@
 package io.tollgate.cache;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tollgate.Gateway;
 import io.tollgate.config.PathPattern;
+import io.tollgate.proxy.XCache;
 import io.tollgate.testing.Await;
 import io.tollgate.testing.GatewayHarness;
 import io.vertx.core.MultiMap;
@@ -78,6 +81,19 @@ class LateStoreAfterWriteTest {
     peer.cache().store(key, entry("new"), readBegan).await(5, TimeUnit.SECONDS);
     assertNotNull(peer.cache().lookup(key).await(5, TimeUnit.SECONDS), "in the peer's L1");
     assertNotNull(reader.cache().lookup(key).await(5, TimeUnit.SECONDS), "in Redis for the others");
+  }
+
+  @Test
+  void a_store_whose_read_began_before_an_invalidation_of_another_path_is_stored_and_shared() throws Exception {
+    CacheKey key = GatewayHarness.cacheKey(PATH, "Bearer alice");
+    long readBegan = System.currentTimeMillis() - 50;
+    // Logged after the read began, but it covers another group: it must not cost this answer its place in Redis.
+    writer.cache().invalidate(PathPattern.compile("/v1.0/groups/g10/**")).await(5, TimeUnit.SECONDS);
+    peer.cache().store(key, entry("current"), readBegan).await(5, TimeUnit.SECONDS);
+    ResponseCache.Hit shared = reader.cache().lookup(key).await(5, TimeUnit.SECONDS);
+    assertNotNull(shared, "in Redis for the others");
+    assertTrue(shared.response().body().toString().contains("current"));
+    assertEquals(XCache.HIT_L2, shared.source());
   }
 
   private static CachedResponse entry(String name) {
