@@ -1,6 +1,8 @@
 package io.tollgate.graph;
 
+import io.netty.buffer.ByteBuf;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.internal.buffer.BufferInternal;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -57,22 +59,26 @@ public final class LinkRewriter {
    * copied in runs between the links. A body without a link to rewrite comes back as it is, not copied.
    */
   public Buffer rewrite(Buffer body, String gatewayOrigin) {
-    byte[] in = body.getBytes();
+    // Read in place, not copied out first: a profile of pass-through had the copy and a byte-by-byte search for
+    // the opening quote (the commonest byte of JSON) at ~6 % of the gateway's CPU.
+    ByteBuf in = ((BufferInternal) body).getByteBuf();
+    int base = in.readerIndex();
+    int length = in.readableBytes();
     Buffer out = null;
     int copied = 0;
-    for (int at = indexOf(in, ODATA, 0); at >= 0; ) {
-      long found = linkValue(in, at);
+    for (int at = nextAnnotation(in, base, length, 0); at >= 0; ) {
+      long found = linkValue(in, base, length, at);
       int resume = (int) found;
       if (found >>> 32 != 0) {
         int value = (int) (found >>> 32) - 1;
-        if (out == null) out = Buffer.buffer(in.length + 64);
-        out.appendBytes(in, copied, value - copied).appendBytes(gatewayOrigin.getBytes(StandardCharsets.US_ASCII));
+        if (out == null) out = Buffer.buffer(length + 64);
+        out.appendBuffer(body, copied, value - copied).appendBytes(gatewayOrigin.getBytes(StandardCharsets.US_ASCII));
         copied = value + origin.length;
       }
-      at = resume < in.length ? indexOf(in, ODATA, resume) : -1;
+      at = resume < length ? nextAnnotation(in, base, length, resume) : -1;
     }
     if (out == null) return body;
-    return out.appendBytes(in, copied, in.length - copied);
+    return out.appendBuffer(body, copied, length - copied);
   }
 
   /**
@@ -80,38 +86,47 @@ public final class LinkRewriter {
    * a colon, blanks (counted as a Stream counts the bytes it holds), a quote, the origin, a byte that ends the origin.
    * Returns, packed, where the origin starts plus one in the high half (0: no link here) and, in the low half, where
    * the search goes on: the byte that broke the match, which a Stream looks at again, or the end of the origin.
+   * Positions count from the body's first byte, which is {@code base} in {@code in}.
    */
-  private long linkValue(byte[] in, int at) {
-    byte[] key = in.length > at + 8 && in[at + 8] == 'd' ? KEYS[1] : KEYS[0];
+  private long linkValue(ByteBuf in, int base, int length, int at) {
+    byte[] key = length > at + 8 && in.getByte(base + at + 8) == 'd' ? KEYS[1] : KEYS[0];
     int i = at;
-    for (int j = 0; j < key.length; j++, i++) if (i >= in.length || in[i] != key[j]) return i;
+    for (int j = 0; j < key.length; j++, i++) if (i >= length || in.getByte(base + i) != key[j]) return i;
     int held = 0;
-    while (i < in.length && held < MAX_HELD && isBlank(in[i])) { i++; held++; }
-    if (i >= in.length || in[i] != ':') return i;
+    while (i < length && held < MAX_HELD && isBlank(in.getByte(base + i))) { i++; held++; }
+    if (i >= length || in.getByte(base + i) != ':') return i;
     i++;
     held++;
-    while (i < in.length && held < MAX_HELD && isBlank(in[i])) { i++; held++; }
-    if (i >= in.length || in[i] != '"') return i;
+    while (i < length && held < MAX_HELD && isBlank(in.getByte(base + i))) { i++; held++; }
+    if (i >= length || in.getByte(base + i) != '"') return i;
     int value = ++i;
-    for (int j = 0; j < origin.length; j++, i++) if (i >= in.length || in[i] != origin[j]) return i;
-    if (i >= in.length) return i;
-    byte b = in[i];
+    for (int j = 0; j < origin.length; j++, i++) if (i >= length || in.getByte(base + i) != origin[j]) return i;
+    if (i >= length) return i;
+    byte b = in.getByte(base + i);
     if (b != '/' && b != '?' && b != '#' && b != '"') return i;
     return ((long) (value + 1) << 32) | i;
   }
 
   private static final byte[] ODATA = "\"@odata.".getBytes(StandardCharsets.US_ASCII);
 
-  private static int indexOf(byte[] in, byte[] what, int from) {
-    byte first = what[0];
-    for (int i = from, last = in.length - what.length; i <= last; i++) {
-      if (in[i] == first && regionMatches(in, i, what)) return i;
+  /**
+   * Where the next {@code "@odata.} at or after {@code from} begins, or -1. Found by its {@code @}, a byte JSON text
+   * rarely holds elsewhere, which Netty's {@link ByteBuf#indexOf} looks for eight bytes at a time.
+   */
+  private static int nextAnnotation(ByteBuf in, int base, int length, int from) {
+    for (int i = from + 1; i + ODATA.length - 1 <= length; ) {
+      int sign = in.indexOf(base + i, base + length, (byte) '@');
+      if (sign < 0) return -1;
+      int at = sign - base - 1;
+      if (at + ODATA.length > length) return -1;
+      if (matches(in, base + at, ODATA)) return at;
+      i = sign - base + 1;
     }
     return -1;
   }
 
-  private static boolean regionMatches(byte[] in, int at, byte[] what) {
-    for (int j = 0; j < what.length; j++) if (in[at + j] != what[j]) return false;
+  private static boolean matches(ByteBuf in, int at, byte[] what) {
+    for (int j = 0; j < what.length; j++) if (in.getByte(at + j) != what[j]) return false;
     return true;
   }
 

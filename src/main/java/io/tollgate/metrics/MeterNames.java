@@ -6,6 +6,11 @@ public final class MeterNames {
   public static final String REQUESTS = "tollgate.requests";
   /** Counter: answers Tollgate produced itself; tags status, code (Graph error code). */
   public static final String GATEWAY_ERRORS = "tollgate.gateway.errors";
+  /**
+   * Timer: HTTP requests to the upstream, retries included, until the answer's head; tags origin, code (the status).
+   * Tollgate's own, in place of Vert.x's HTTP client metrics, which a profile showed costing ~4 % of pass-through.
+   */
+  public static final String UPSTREAM_REQUESTS = "tollgate.upstream.requests";
   /** Gauge: requests in flight on the proxy port. */
   public static final String IN_FLIGHT = "tollgate.requests.in.flight";
 

@@ -63,6 +63,39 @@ public final class TollgateMetrics {
         .register(registry)).record(nanos, TimeUnit.NANOSECONDS);
   }
 
+  /**
+   * The timer of upstream answers with {@code status} from {@code origin}, made once; callers keep it (a
+   * {@link UpstreamTimers}), so the hot path registers nothing.
+   */
+  public Timer upstreamTimer(String origin, int status) {
+    return Timer.builder(MeterNames.UPSTREAM_REQUESTS).tag(MeterNames.TAG_ORIGIN, origin)
+        .tag(MeterNames.TAG_CODE, Integer.toString(status)).register(registry);
+  }
+
+  /**
+   * One origin's upstream timers by status, made on first use: the hot path reads an array slot. Not shared between
+   * threads: each proxy event loop's forwarder has its own (the registry hands them all the same meters).
+   */
+  public final class UpstreamTimers {
+    private final String origin;
+    private final Timer[] byStatus = new Timer[600];
+
+    private UpstreamTimers(String origin) {
+      this.origin = origin;
+    }
+
+    public void record(int status, long nanos) {
+      if (status < 100 || status >= byStatus.length) return;
+      Timer t = byStatus[status];
+      if (t == null) byStatus[status] = t = upstreamTimer(origin, status);
+      t.record(nanos, TimeUnit.NANOSECONDS);
+    }
+  }
+
+  public UpstreamTimers upstreamTimers(String origin) {
+    return new UpstreamTimers(origin);
+  }
+
   public void gatewayError(int status, String code) {
     errorCounters.computeIfAbsent(status + code, k -> Counter.builder(MeterNames.GATEWAY_ERRORS)
         .tag(MeterNames.TAG_STATUS, Integer.toString(status)).tag(MeterNames.TAG_CODE, code).register(registry)).increment();

@@ -2,6 +2,7 @@ package io.tollgate.proxy;
 
 import io.tollgate.config.ProxyOptions;
 import io.tollgate.config.UpstreamOptions;
+import io.tollgate.metrics.TollgateMetrics;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Vertx;
@@ -44,8 +45,9 @@ public final class Forwarder implements Stage.Chain {
   private final long connectTimeoutMs;
   private final long readTimeoutMs;
   private final long bufferBytes;
+  private final TollgateMetrics.UpstreamTimers timers;
 
-  public Forwarder(Vertx vertx, UpstreamOptions options, ProxyOptions proxy) {
+  public Forwarder(Vertx vertx, UpstreamOptions options, ProxyOptions proxy, TollgateMetrics metrics) {
     URI uri = URI.create(options.getUrl());
     this.ssl = "https".equalsIgnoreCase(uri.getScheme());
     this.host = uri.getHost();
@@ -56,6 +58,7 @@ public final class Forwarder implements Stage.Chain {
     this.connectTimeoutMs = options.getConnectTimeout().toMillis();
     this.readTimeoutMs = options.getRequestTimeout().toMillis();
     this.bufferBytes = proxy.getBufferSize();
+    this.timers = metrics.upstreamTimers(origin());
     HttpClientOptions http = new HttpClientOptions()
         .setKeepAlive(true)
         .setKeepAliveTimeout((int) Math.max(1, options.getKeepAliveTimeout().toSeconds()))
@@ -93,9 +96,13 @@ public final class Forwarder implements Stage.Chain {
         .setSsl(ssl)
         .setURI(target(ex))
         .setConnectTimeout(connectTimeoutMs);
+    long began = System.nanoTime();
     return client.request(request)
         .compose(upstream -> send(ex, upstream))
-        .compose(Forwarder::finalAnswer)
+        .compose(response -> {
+          timers.record(response.statusCode(), System.nanoTime() - began);
+          return finalAnswer(response);
+        })
         .map(Reply::streaming)
         .compose(reply -> buffered(ex, reply))
         .recover(failure -> Future.failedFuture(classify(ex, failure)));

@@ -65,7 +65,7 @@ public final class ProxyVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    forwarder = new Forwarder(vertx, options.getUpstream(), options.getProxy());
+    forwarder = new Forwarder(vertx, options.getUpstream(), options.getProxy(), metrics);
     pipeline = pipelineFactory.apply(forwarder);
     ServerOptions s = options.getServer();
     HttpServerOptions http = new HttpServerOptions()

@@ -67,7 +67,9 @@ class ManagementTest {
     String text = m.body();
     assertTrue(text.contains("tollgate_requests_seconds_count{cache=\"MISS\",route=\"user\",status=\"2xx\"}"), text);
     assertTrue(text.contains("vertx_http_server_requests_total"), "Vert.x HTTP server metrics");
-    assertTrue(text.contains("vertx_http_client_requests_total"), "Vert.x HTTP client metrics");
+    assertTrue(text.contains("tollgate_upstream_requests_seconds_count{code=\"200\",origin=\"" + harness.sim().origin() + "\"} 1\n"),
+        text.lines().filter(l -> l.startsWith("tollgate_upstream")).toList().toString());
+    assertFalse(text.contains("vertx_http_client_requests_total"), "Vert.x's per-request HTTP client metrics are off");
     assertTrue(text.contains("jvm_memory_used_bytes"), "JVM metrics");
     assertTrue(text.contains("tollgate_cache_hits_total"), "cache metrics");
   }
