@@ -36,7 +36,7 @@
 #   WARMUP=5s DURATION=3s PASSES=1 ROWS=l2 src/bench/pinned.sh          # smoke test
 # Environment: JARS (target/tollgate.jar; relative paths are from the repository root), ROWS
 #   ("pass l1 l2"), PASSES (3), DURATION (10s), WARMUP (40s), NGINX_WARMUP (5s), SIM_WARMUP (15s),
-#   CONNECTIONS (64), THREADS (1: wrk has one core), SUT_CPU (0), LOAD_CPU (1),
+#   WARMUP_RUNS (8: the warm-up as that many wrk runs, see wrk_load), CONNECTIONS (64), THREADS (1: wrk has one core), SUT_CPU (0), LOAD_CPU (1),
 #   PASS_PATH ('/v1.0/users?$top=5'), HIT_PATH (/v1.0/users/u1), KEYS (500, row l2),
 #   L2_OPERATION_TIMEOUT (2s, as run.sh row d), JAVA_OPTS (extra JVM flags for Tollgate; note that a JVM
 #   pinned to one core picks SerialGC and 2 event loops, the log says which GC).
@@ -52,6 +52,7 @@ ROWS=${ROWS:-pass l1 l2}
 PASSES=${PASSES:-3}
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-40s}
+WARMUP_RUNS=${WARMUP_RUNS:-8}
 NGINX_WARMUP=${NGINX_WARMUP:-5s}
 SIM_WARMUP=${SIM_WARMUP:-15s}
 CONNECTIONS=${CONNECTIONS:-64}
@@ -270,12 +271,23 @@ end
 EOF
 }
 
-# wrk_load DURATION URL PATH [COUNT]: load from LOAD_CPU (used for warm-ups; output discarded).
+# wrk_load DURATION URL PATH [COUNT]: load from LOAD_CPU (used for warm-ups; output discarded), as WARMUP_RUNS
+# back-to-back wrk runs sharing DURATION. Each run opens and closes CONNECTIONS connections, so a JIT-compiled SUT
+# has compiled its connection set-up and tear-down paths before the window, as a sidecar that has run for a while
+# has. After one long run they were first taken when the measured run connected: -XX:+PrintCompilation showed
+# ~380 compilations, hot Netty and Vert.x methods deoptimised and recompiled, in the window's first 5 s.
 wrk_load() {
   local d=$1 url=$2; shift 2
-  timeout -k 5 --foreground $(($(secs "$d") + 30)) taskset -c "$LOAD_CPU" \
-    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$d" -s "$WORK/bearer.lua" "$url" -- "$TOKEN" "$@" >"$WORK/warm.txt" 2>&1 \
-    || problem "wrk warm-up on $url failed: $(tail -1 "$WORK/warm.txt")"
+  local total runs each i
+  total=$(secs "$d"); runs=$WARMUP_RUNS
+  ((runs > total)) && runs=$total
+  ((runs < 1)) && runs=1
+  each=$((total / runs))
+  for ((i = 0; i < runs; i++)); do
+    timeout -k 5 --foreground $((each + 30)) taskset -c "$LOAD_CPU" \
+      wrk -t"$THREADS" -c"$CONNECTIONS" -d"${each}s" -s "$WORK/bearer.lua" "$url" -- "$TOKEN" "$@" >"$WORK/warm.txt" 2>&1 \
+      || problem "wrk warm-up on $url failed: $(tail -1 "$WORK/warm.txt")"
+  done
 }
 
 # measure ROW LABEL URL PATH [COUNT]: one measured pass against the SUT whose pids are in SUT_PIDS
