@@ -199,7 +199,9 @@ public final class CacheStage implements Stage, CacheAccess {
         unchanged = EntityTags.matches(ifNoneMatch, reply.headers().get(HttpHeaders.ETAG));
       } else {
         long since = HttpCaching.httpDate(ifModifiedSince);
-        long modified = HttpCaching.httpDate(reply.headers().get(HttpHeaders.LAST_MODIFIED));
+        // RFC 9111 §4.3.2: the stored Last-Modified or, without one, its Date.
+        String lastModified = reply.headers().get(HttpHeaders.LAST_MODIFIED);
+        long modified = HttpCaching.httpDate(lastModified != null ? lastModified : reply.headers().get(HttpHeaders.DATE));
         unchanged = since != Long.MIN_VALUE && modified != Long.MIN_VALUE && modified <= since;
       }
       return unchanged ? notModified(reply) : reply;

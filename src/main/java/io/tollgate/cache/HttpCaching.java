@@ -305,19 +305,45 @@ final class HttpCaching {
   }
 
   private static final Pattern IMF_FIXDATE = Pattern.compile(
-      "(Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([0-9]{4}) "
-          + "([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT");
-  private static final List<String> MONTHS = List.of("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
-      "Nov", "Dec");
+      "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{1,2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([0-9]{4}) "
+          + "([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT", Pattern.CASE_INSENSITIVE);
+  private static final Pattern RFC850 = Pattern.compile(
+      "(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), ([0-9]{2})-(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+          + "-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT", Pattern.CASE_INSENSITIVE);
+  private static final Pattern ASCTIME = Pattern.compile(
+      "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ 0-9][0-9]) ([0-9]{2}):([0-9]{2}):([0-9]{2}) "
+          + "([0-9]{4})", Pattern.CASE_INSENSITIVE);
+  private static final List<String> MONTHS = List.of("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
+      "nov", "dec");
 
-  /** An IMF-fixdate (RFC 9110 §5.6.7) in epoch millis; {@link Long#MIN_VALUE} when null or not one. */
+  /**
+   * An HTTP-date (RFC 9110 §5.6.7) in epoch millis: an IMF-fixdate (a one-digit day accepted, as Java's RFC 1123
+   * formatter writes it), or one of the two obsolete forms recipients must accept (RFC 850, with a two-digit year
+   * read as the nearest such year not more than 50 years ahead, and asctime); names in any case.
+   * {@link Long#MIN_VALUE} when null or none of these.
+   */
   static long httpDate(String value) {
     if (value == null) return Long.MIN_VALUE;
-    Matcher m = IMF_FIXDATE.matcher(value.trim());
-    if (!m.matches()) return Long.MIN_VALUE;
+    String v = value.trim();
+    Matcher m = IMF_FIXDATE.matcher(v);
+    if (m.matches()) return at(m.group(3), m.group(2), m.group(1), m.group(4), m.group(5), m.group(6));
+    m = RFC850.matcher(v);
+    if (m.matches()) {
+      int yy = Integer.parseInt(m.group(3));
+      int thisYear = java.time.Year.now(java.time.ZoneOffset.UTC).getValue();
+      int year = thisYear / 100 * 100 + yy;
+      if (year > thisYear + 50) year -= 100;
+      return at(Integer.toString(year), m.group(2), m.group(1), m.group(4), m.group(5), m.group(6));
+    }
+    m = ASCTIME.matcher(v);
+    if (m.matches()) return at(m.group(6), m.group(1), m.group(2).trim(), m.group(3), m.group(4), m.group(5));
+    return Long.MIN_VALUE;
+  }
+
+  private static long at(String year, String month, String day, String hour, String minute, String second) {
     try {
-      return java.time.LocalDateTime.of(Integer.parseInt(m.group(4)), MONTHS.indexOf(m.group(3)) + 1,
-          Integer.parseInt(m.group(2)), Integer.parseInt(m.group(5)), Integer.parseInt(m.group(6)), Integer.parseInt(m.group(7)))
+      return java.time.LocalDateTime.of(Integer.parseInt(year), MONTHS.indexOf(month.toLowerCase(Locale.ROOT)) + 1,
+          Integer.parseInt(day), Integer.parseInt(hour), Integer.parseInt(minute), Integer.parseInt(second))
           .toInstant(java.time.ZoneOffset.UTC).toEpochMilli();
     } catch (java.time.DateTimeException invalid) {
       return Long.MIN_VALUE;
