@@ -184,10 +184,8 @@ public final class CacheStage implements Stage, CacheAccess {
    */
   private Future<Reply> readHttp(Exchange ex, Chain next, Route rule, Caller who) {
     MultiMap h = ex.headers();
-    if (h.contains("Range") || h.contains(HttpHeaders.IF_MATCH) || h.contains("If-Unmodified-Since")
-        || h.contains("If-Range")) {
-      return next.proceed(ex);
-    }
+    if (h.contains(HttpHeaders.IF_MATCH) || h.contains("If-Unmodified-Since") || h.contains("If-Range")) return next.proceed(ex);
+    if (h.contains("Range")) return rangeHttp(ex, next, who);
     String ifNoneMatch = h.get(HttpHeaders.IF_NONE_MATCH);
     String ifModifiedSince = h.get(HttpHeaders.IF_MODIFIED_SINCE);
     if (ifNoneMatch == null && ifModifiedSince == null) return read(ex, next, rule, who);
@@ -206,6 +204,59 @@ public final class CacheStage implements Stage, CacheAccess {
       }
       return unchanged ? notModified(reply) : reply;
     });
+  }
+
+  /**
+   * A byte-range read under HTTP semantics: one range of a fresh stored 200 is answered 206 from the cache (RFC 9111
+   * §3.4 reuse of a complete response for a partial request); anything else (several ranges, a stale or missing
+   * entry, a range past the end) goes upstream as it came, neither answered from nor stored in the cache.
+   */
+  private Future<Reply> rangeHttp(Exchange ex, Chain next, Caller who) {
+    if (!who.mayUseHits(System.currentTimeMillis())) return next.proceed(ex);
+    RouteTable.Route route = ex.route();
+    CacheKey key = keyFor(route.path(), route.query(), ex.headers(), who.partition());
+    return lookup.apply(key).compose(hit -> {
+      long now = clock.millis();
+      if (hit == null) return next.proceed(ex);
+      CachedResponse c = hit.response();
+      if (c.status() != 200 || !c.varyMatches(ex.headers()) || c.freshness(now) != CachedResponse.Freshness.FRESH) {
+        return next.proceed(ex);
+      }
+      long[] range = byteRange(ex.headers().get("Range"), c.body().length());
+      if (range == null) return next.proceed(ex);
+      MultiMap headers = MultiMap.caseInsensitiveMultiMap().addAll(c.headers());
+      headers.set("Content-Range", "bytes " + range[0] + "-" + range[1] + "/" + c.body().length());
+      Buffer part = c.body().getBuffer((int) range[0], (int) range[1] + 1);
+      return Future.succeededFuture(Reply.buffered(206, headers, part).cacheStatus(hit.source()).ageSeconds(c.ageSeconds(now)).noLinks());
+    });
+  }
+
+  /**
+   * The one range {@code bytes=first-last}, {@code bytes=first-} or {@code bytes=-suffix} of a body of
+   * {@code length} bytes, as inclusive offsets; null for several ranges, another unit, bad syntax or no byte inside.
+   */
+  static long[] byteRange(String header, long length) {
+    if (header == null) return null;
+    String v = header.trim();
+    if (!v.regionMatches(true, 0, "bytes=", 0, 6) || v.indexOf(',') >= 0 || length == 0) return null;
+    String spec = v.substring(6).trim();
+    int dash = spec.indexOf('-');
+    if (dash < 0) return null;
+    try {
+      String a = spec.substring(0, dash).trim();
+      String b = spec.substring(dash + 1).trim();
+      if (a.isEmpty()) {
+        long suffix = Long.parseLong(b);
+        if (suffix <= 0) return null;
+        return new long[] {Math.max(0, length - suffix), length - 1};
+      }
+      long first = Long.parseLong(a);
+      long last = b.isEmpty() ? length - 1 : Math.min(Long.parseLong(b), length - 1);
+      if (first < 0 || first >= length || last < first) return null;
+      return new long[] {first, last};
+    } catch (NumberFormatException bad) {
+      return null;
+    }
   }
 
   /** GET, HEAD, OPTIONS and TRACE (RFC 9110 §9.2.1); every other method may change the resource. */
