@@ -13,6 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${CACHE_TESTS:?set CACHE_TESTS to a checkout of https://github.com/http-tests/cache-tests with npm install done}"
 CACHE_TESTS=$(cd "$CACHE_TESTS" && pwd)
+[ -f "$CACHE_TESTS/tests/index.mjs" ] && [ -d "$CACHE_TESTS/node_modules" ] \
+  || { echo "$CACHE_TESTS: not a cache-tests checkout with npm install done" >&2; exit 1; }
 CONF=${CONF:-src/bench/cache-tests.yaml}
 JAR=${JAR:-target/tollgate.jar}
 OUT=${OUT:-bench-results/cache-tests.json}
@@ -37,7 +39,8 @@ PIDS+=($!)
 wait_for "http://127.0.0.1:$origin_port/"
 wait_for "http://127.0.0.1:$mgmt_port/health/live"
 echo "# $(date -u +%FT%TZ) cache-tests $(git -C "$CACHE_TESTS" rev-parse --short HEAD 2>/dev/null || echo '?') against $JAR with $CONF"
-(cd "$CACHE_TESTS" && npm run --silent cli --base="http://127.0.0.1:$proxy_port") > "$OUT" 2> bench-results/logs/cache-tests-client.log
+(cd "$CACHE_TESTS" && npm run --silent cli --base="http://127.0.0.1:$proxy_port") > "$OUT" 2> bench-results/logs/cache-tests-client.log \
+  || { tail -20 bench-results/logs/cache-tests-client.log >&2; exit 1; }
 CACHE_TESTS_DIR=$CACHE_TESTS node --input-type=module - "$OUT" <<'JS'
 import fs from 'fs'
 const { default: suites } = await import(process.env.CACHE_TESTS_DIR + '/tests/index.mjs')
@@ -62,3 +65,7 @@ console.log(`| **all** | **${pass}** | **${fail}** |`)
 console.log('\nfailed required tests:')
 failed.forEach(f => console.log('  ' + f))
 JS
+blocked=$(grep -c "Thread blocked" bench-results/logs/cache-tests-tollgate.log || true)
+errors=$(grep -c " ERROR \| WARN " bench-results/logs/cache-tests-tollgate.log || true)
+echo
+echo "gateway log: $blocked 'Thread blocked' warnings, $errors WARN/ERROR lines (bench-results/logs/cache-tests-tollgate.log)"
