@@ -154,9 +154,6 @@ public final class CacheStage implements Stage, CacheAccess {
       // A cold key (neither level has it) is fetched once for the fleet; an expired entry is refreshed here.
       if (hit == null) return fetch(ex, next, key, rule, null, true);
       CachedResponse c = hit.response();
-      // HTTP semantics: an entry stored for other values of its Vary headers is no answer to this request (its
-      // replacement is stored in its place).
-      if (http && !c.varyMatches(ex.headers())) return fetch(ex, next, key, rule, null, false);
       switch (c.freshness(now)) {
         case FRESH:
           return Future.succeededFuture(served(c, hit.source(), now));
@@ -188,9 +185,9 @@ public final class CacheStage implements Stage, CacheAccess {
     if (h.contains("Range")) return rangeHttp(ex, next, who);
     String ifNoneMatch = h.get(HttpHeaders.IF_NONE_MATCH);
     String ifModifiedSince = h.get(HttpHeaders.IF_MODIFIED_SINCE);
-    if (ifNoneMatch == null && ifModifiedSince == null) return read(ex, next, rule, who);
+    if (ifNoneMatch == null && ifModifiedSince == null) return readPlainHttp(ex, next, rule, who);
     ex.upstreamConditions(null, null);
-    return read(ex, next, rule, who).map(reply -> {
+    return readPlainHttp(ex, next, rule, who).map(reply -> {
       if (reply.status() != 200) return reply;
       boolean unchanged;
       if (ifNoneMatch != null) {
@@ -204,6 +201,58 @@ public final class CacheStage implements Stage, CacheAccess {
       }
       return unchanged ? notModified(reply) : reply;
     });
+  }
+
+  /**
+   * A plain GET under HTTP semantics, with the request's own directives (RFC 9111 §5.2.1): {@code no-store} neither
+   * reads nor fills the cache; {@code no-cache} (or {@code Pragma: no-cache} without {@code Cache-Control}) sends the
+   * read upstream, revalidating the entry when it has a validator; {@code max-age} and {@code min-fresh} refuse an
+   * entry older or closer to its end than they allow (it is revalidated instead); {@code only-if-cached} gets a 504
+   * when no acceptable entry is there. An entry stored for other values of its {@code Vary} headers is no answer (the
+   * new answer replaces it). {@code max-stale} is not honoured: a stale entry is served only as its own
+   * {@code stale-while-revalidate}/{@code stale-if-error} allow.
+   */
+  private Future<Reply> readPlainHttp(Exchange ex, Chain next, Route rule, Caller who) {
+    MultiMap h = ex.headers();
+    List<String> lines = h.getAll(HttpHeaders.CACHE_CONTROL);
+    java.util.Map<String, String> cc = lines.isEmpty() ? java.util.Map.of() : HttpCaching.directives(lines);
+    if (cc.containsKey("no-store")) {
+      cache.stats().bypassed.increment();
+      return next.proceed(ex).map(r -> r.cacheStatus(XCache.BYPASS));
+    }
+    boolean noCache = cc.containsKey("no-cache") || (lines.isEmpty() && String.valueOf(h.get("Pragma")).contains("no-cache"));
+    boolean onlyIfCached = cc.containsKey("only-if-cached");
+    long maxAge = HttpCaching.deltaSeconds(cc.get("max-age"));
+    long minFresh = HttpCaching.deltaSeconds(cc.get("min-fresh"));
+    RouteTable.Route route = ex.route();
+    CacheKey key = keyFor(route.path(), route.query(), h, who.partition());
+    if (!who.mayUseHits(System.currentTimeMillis())) {
+      return onlyIfCached ? Future.succeededFuture(notCached()) : fetch(ex, next, key, rule, null, false);
+    }
+    return lookup.apply(key).compose(hit -> {
+      long now = clock.millis();
+      CachedResponse c = hit == null || !hit.response().varyMatches(h) ? null : hit.response();
+      if (c == null) return onlyIfCached ? Future.succeededFuture(notCached()) : fetch(ex, next, key, rule, null, hit == null);
+      CachedResponse.Freshness freshness = c.freshness(now);
+      boolean limited = (maxAge >= 0 && c.ageMillis(now) > maxAge * 1000)
+          || (minFresh >= 0 && c.storedAtMillis() + c.ttlMillis() - now < minFresh * 1000);
+      if (freshness == CachedResponse.Freshness.FRESH && !noCache && !limited) {
+        return Future.succeededFuture(served(c, hit.source(), now));
+      }
+      if (onlyIfCached) return Future.succeededFuture(notCached());
+      if (freshness == CachedResponse.Freshness.STALE_WHILE_REVALIDATE && !noCache && !limited) {
+        cache.stats().staleServed.increment();
+        refreshInBackground(ex, next, key, rule, c);
+        return Future.succeededFuture(served(c, XCache.STALE, now));
+      }
+      if (freshness == CachedResponse.Freshness.STALE_IF_ERROR) ex.staleFallback(true);
+      return fetch(ex, next, key, rule, c, false);
+    });
+  }
+
+  /** {@code only-if-cached} without an acceptable entry (RFC 9111 §5.2.1.7). */
+  private static Reply notCached() {
+    return Reply.buffered(504, MultiMap.caseInsensitiveMultiMap(), Buffer.buffer()).noLinks();
   }
 
   /**

@@ -229,7 +229,8 @@ public final class CachedResponse {
     return ttlMillis + Math.max(Math.max(staleWhileRevalidateMillis, staleIfErrorMillis), revalidateForMillis);
   }
   /** Its current age (RFC 9111 §4.2.3): the age it arrived with plus the time since it was stored. */
-  public long ageSeconds(long now) { return Math.max(0, (initialAgeMillis + now - storedAtMillis) / 1000); }
+  public long ageSeconds(long now) { return ageMillis(now) / 1000; }
+  public long ageMillis(long now) { return Math.max(0, initialAgeMillis + now - storedAtMillis); }
 
   /**
    * Heap bytes this answer holds, for L1's byte bound: the body's array, the objects around it and, per header, its

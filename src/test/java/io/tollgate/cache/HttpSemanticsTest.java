@@ -256,6 +256,23 @@ class HttpSemanticsTest {
   }
 
   @Test
+  void a_requests_own_no_cache_and_max_age_revalidate_and_only_if_cached_never_goes_upstream() throws Exception {
+    origin.answers.put("/req/directives", req -> "\"d1\"".equals(req.getHeader("If-None-Match"))
+        ? new Answer(304, null, "Cache-Control", "max-age=3600", "ETag", "\"d1\"", "Age", "5")
+        : new Answer(200, "payload", "Cache-Control", "max-age=3600", "ETag", "\"d1\""));
+    get("/req/directives");
+    assertEquals("HIT-L1", xCache(get("/req/directives")));
+    assertEquals("REVALIDATED", xCache(get("/req/directives", "Cache-Control", "no-cache")));
+    assertEquals("\"d1\"", origin.lastRequest.get("/req/directives").get("If-None-Match"), "revalidated with its validator");
+    assertEquals("REVALIDATED", xCache(get("/req/directives", "Cache-Control", "max-age=3")),
+        "5 s old (the 304's Age): older than the client allows");
+    assertEquals(3, origin.count("GET /req/directives"));
+    assertEquals(200, get("/req/directives", "Cache-Control", "only-if-cached").statusCode());
+    assertEquals(504, get("/req/never-fetched", "Cache-Control", "only-if-cached").statusCode());
+    assertEquals(0, origin.count("GET /req/never-fetched"));
+  }
+
+  @Test
   void a_post_evicts_its_own_path_and_the_one_its_location_names() throws Exception {
     answer("/things/1", new Answer(200, "one", "Cache-Control", "max-age=3600"));
     answer("/things", new Answer(200, "list", "Cache-Control", "max-age=3600"));
