@@ -320,6 +320,9 @@ class HttpSemanticsTest {
         () -> TollgateOptions.fromJson(new JsonObject().put("cache", new JsonObject().put("semantics", "rfc"))));
     ConfigException problems = assertInstanceOf(ConfigException.class, bad);
     assertTrue(problems.problems().toString().contains("cache.semantics"), problems.problems().toString());
+    Exception conflict = assertThrows(Exception.class, () -> TollgateOptions.fromJson(new JsonObject().put("cache",
+        new JsonObject().put("semantics", "graph").put("honourUpstreamCacheControl", true))));
+    assertTrue(assertInstanceOf(ConfigException.class, conflict).problems().toString().contains("cache.honourUpstreamCacheControl"));
   }
 
   @Test
