@@ -10,6 +10,7 @@ import io.tollgate.concurrency.Bulkhead;
 import io.tollgate.concurrency.BulkheadStage;
 import io.tollgate.concurrency.WorkerPool;
 import io.tollgate.freshness.DeltaVerticle;
+import io.tollgate.config.IdentityOptions;
 import io.tollgate.config.TollgateOptions;
 import io.tollgate.graph.BatchStage;
 import io.tollgate.graph.LinkRewriteStage;
@@ -143,7 +144,10 @@ public final class Gateway {
     // Not ready until the proxy listens, whatever other components report first (Redis may answer sooner).
     readiness.report("proxy", Readiness.State.DOWN, "starting");
     routes = RouteTable.compile(options.getCache(), options.getRateLimit());
-    identity = new CallerIdentity(options.getCache().getIdentityHeaders(), options.getIdentity());
+    // An RFC 9111 shared cache serves requests without credentials from one shared (anonymous) partition.
+    IdentityOptions identityOptions = options.getCache().isHttpSemantics()
+        ? new IdentityOptions(options.getIdentity()).setCacheAnonymous(true) : options.getIdentity();
+    identity = new CallerIdentity(options.getCache().getIdentityHeaders(), identityOptions);
     verification = new CallerVerification(vertx, identity,
         options.getUpstream().getRequestTimeout().toMillis() + options.getUpstream().getConnectTimeout().toMillis());
     List<Consumer<Router>> adminRoutes = new ArrayList<>();

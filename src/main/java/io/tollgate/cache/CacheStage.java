@@ -61,11 +61,17 @@ public final class CacheStage implements Stage, CacheAccess {
   private final long followerTimeoutMs;
   private final Predicate<Buffer> mayHoldLinks;
   private final Offload offload;
+  /** {@code cache.semantics: http}: the upstream's caching headers decide (RFC 9111), see {@link #readHttp}. */
+  private final boolean http;
 
-  /** What a leader fetched: a shareable buffered answer, or a stream only the leader may consume. */
-  public record Captured(int status, MultiMap headers, Buffer body, Reply leaderOnly, boolean revalidated) {
+  /**
+   * What a leader fetched: a shareable buffered answer, or a stream only the leader may consume. With HTTP semantics,
+   * {@code varyValues} is what the request it answers sent for its {@code Vary} names (null without {@code Vary}):
+   * a follower that sent something else asks for itself.
+   */
+  public record Captured(int status, MultiMap headers, Buffer body, Reply leaderOnly, boolean revalidated, String varyValues) {
     public Captured(int status, MultiMap headers, Buffer body, Reply leaderOnly) {
-      this(status, headers, body, leaderOnly, false);
+      this(status, headers, body, leaderOnly, false, null);
     }
   }
 
@@ -86,6 +92,7 @@ public final class CacheStage implements Stage, CacheAccess {
     this.coalescer = coalescer;
     this.clock = cache.clock();
     this.followerTimeoutMs = followerTimeoutMs;
+    this.http = options.isHttpSemantics();
   }
 
   @Override
@@ -95,6 +102,7 @@ public final class CacheStage implements Stage, CacheAccess {
       Route rule = route.cacheRule();
       Caller who = ex.caller();
       if (rule == null || !who.cacheable()) return next.proceed(ex);
+      if (http) return readHttp(ex, next, rule, who);
       // A conditional or partial read asks a different question than the plain one: it is neither answered
       // from, coalesced with, nor stored as the plain answer. But on a route whose answers carry ETags, a plain
       // If-None-Match is the cache's to answer: the read goes on as a plain one (the client's condition is not
@@ -107,6 +115,7 @@ public final class CacheStage implements Stage, CacheAccess {
       }
       return read(ex, next, rule, who);
     }
+    if (http && !safe(ex.method())) return writeHttp(ex, next, route);
     List<PathPattern> evictions = route.evictions();
     // A write whose If-Match named a version the upstream no longer has: whoever sent it read a stale answer,
     // maybe from here. The resource's entries go (soft-purged where they can be revalidated).
@@ -163,6 +172,192 @@ public final class CacheStage implements Stage, CacheAccess {
     });
   }
 
+  /**
+   * A cacheable GET under HTTP semantics. A byte range or a precondition ({@code If-Match},
+   * {@code If-Unmodified-Since}, {@code If-Range}) passes through, neither answered from nor stored. A validating
+   * condition ({@code If-None-Match}, {@code If-Modified-Since}) is the cache's to answer (RFC 9111 §4.3.2): the read
+   * goes on as a plain one (the client's conditions are not sent upstream) and the cache answers 304 when they hold
+   * for the answer, the answer otherwise.
+   */
+  private Future<Reply> readHttp(Exchange ex, Chain next, Route rule, Caller who) {
+    MultiMap h = ex.headers();
+    if (h.contains(HttpHeaders.IF_MATCH) || h.contains("If-Unmodified-Since") || h.contains("If-Range")) return next.proceed(ex);
+    if (h.contains("Range")) return rangeHttp(ex, next, who);
+    String ifNoneMatch = h.get(HttpHeaders.IF_NONE_MATCH);
+    String ifModifiedSince = h.get(HttpHeaders.IF_MODIFIED_SINCE);
+    if (ifNoneMatch == null && ifModifiedSince == null) return readPlainHttp(ex, next, rule, who);
+    ex.upstreamConditions(null, null);
+    return readPlainHttp(ex, next, rule, who).map(reply -> {
+      if (reply.status() != 200) return reply;
+      boolean unchanged;
+      if (ifNoneMatch != null) {
+        unchanged = EntityTags.matches(ifNoneMatch, reply.headers().get(HttpHeaders.ETAG));
+      } else {
+        long since = HttpCaching.httpDate(ifModifiedSince);
+        // RFC 9111 §4.3.2: the stored Last-Modified or, without one, its Date.
+        String lastModified = reply.headers().get(HttpHeaders.LAST_MODIFIED);
+        long modified = HttpCaching.httpDate(lastModified != null ? lastModified : reply.headers().get(HttpHeaders.DATE));
+        unchanged = since != Long.MIN_VALUE && modified != Long.MIN_VALUE && modified <= since;
+      }
+      return unchanged ? notModified(reply) : reply;
+    });
+  }
+
+  /**
+   * A plain GET under HTTP semantics, with the request's own directives (RFC 9111 §5.2.1): {@code no-store} neither
+   * reads nor fills the cache; {@code no-cache} (or {@code Pragma: no-cache} without {@code Cache-Control}) sends the
+   * read upstream, revalidating the entry when it has a validator; {@code max-age} and {@code min-fresh} refuse an
+   * entry older or closer to its end than they allow (it is revalidated instead); {@code only-if-cached} gets a 504
+   * when no acceptable entry is there. An entry stored for other values of its {@code Vary} headers is no answer (the
+   * new answer replaces it). {@code max-stale} is not honoured: a stale entry is served only as its own
+   * {@code stale-while-revalidate}/{@code stale-if-error} allow.
+   */
+  private Future<Reply> readPlainHttp(Exchange ex, Chain next, Route rule, Caller who) {
+    MultiMap h = ex.headers();
+    List<String> lines = h.getAll(HttpHeaders.CACHE_CONTROL);
+    java.util.Map<String, String> cc = lines.isEmpty() ? java.util.Map.of() : HttpCaching.directives(lines);
+    if (cc.containsKey("no-store")) {
+      cache.stats().bypassed.increment();
+      return next.proceed(ex).map(r -> r.cacheStatus(XCache.BYPASS));
+    }
+    boolean noCache = cc.containsKey("no-cache") || (lines.isEmpty() && String.valueOf(h.get("Pragma")).contains("no-cache"));
+    boolean onlyIfCached = cc.containsKey("only-if-cached");
+    long maxAge = HttpCaching.deltaSeconds(cc.get("max-age"));
+    long minFresh = HttpCaching.deltaSeconds(cc.get("min-fresh"));
+    RouteTable.Route route = ex.route();
+    CacheKey key = keyFor(route.path(), route.query(), h, who.partition());
+    if (!who.mayUseHits(System.currentTimeMillis())) {
+      return onlyIfCached ? Future.succeededFuture(notCached()) : fetch(ex, next, key, rule, null, false);
+    }
+    return lookup.apply(key).compose(hit -> {
+      long now = clock.millis();
+      CachedResponse c = hit == null || !hit.response().varyMatches(h) ? null : hit.response();
+      if (c == null) return onlyIfCached ? Future.succeededFuture(notCached()) : fetch(ex, next, key, rule, null, hit == null);
+      CachedResponse.Freshness freshness = c.freshness(now);
+      boolean limited = (maxAge >= 0 && c.ageMillis(now) > maxAge * 1000)
+          || (minFresh >= 0 && c.storedAtMillis() + c.ttlMillis() - now < minFresh * 1000);
+      if (freshness == CachedResponse.Freshness.FRESH && !noCache && !limited) {
+        return Future.succeededFuture(served(c, hit.source(), now));
+      }
+      if (onlyIfCached) return Future.succeededFuture(notCached());
+      if (freshness == CachedResponse.Freshness.STALE_WHILE_REVALIDATE && !noCache && !limited) {
+        cache.stats().staleServed.increment();
+        refreshInBackground(ex, next, key, rule, c);
+        return Future.succeededFuture(served(c, XCache.STALE, now));
+      }
+      if (freshness == CachedResponse.Freshness.STALE_IF_ERROR) ex.staleFallback(true);
+      return fetch(ex, next, key, rule, c, false);
+    });
+  }
+
+  /** {@code only-if-cached} without an acceptable entry (RFC 9111 §5.2.1.7). */
+  private static Reply notCached() {
+    return Reply.buffered(504, MultiMap.caseInsensitiveMultiMap(), Buffer.buffer()).noLinks();
+  }
+
+  /**
+   * A byte-range read under HTTP semantics: one range of a fresh stored 200 is answered 206 from the cache (RFC 9111
+   * §3.4 reuse of a complete response for a partial request); anything else (several ranges, a stale or missing
+   * entry, a range past the end) goes upstream as it came, neither answered from nor stored in the cache.
+   */
+  private Future<Reply> rangeHttp(Exchange ex, Chain next, Caller who) {
+    if (!who.mayUseHits(System.currentTimeMillis())) return next.proceed(ex);
+    RouteTable.Route route = ex.route();
+    CacheKey key = keyFor(route.path(), route.query(), ex.headers(), who.partition());
+    return lookup.apply(key).compose(hit -> {
+      long now = clock.millis();
+      if (hit == null) return next.proceed(ex);
+      CachedResponse c = hit.response();
+      if (c.status() != 200 || !c.varyMatches(ex.headers()) || c.freshness(now) != CachedResponse.Freshness.FRESH) {
+        return next.proceed(ex);
+      }
+      long[] range = byteRange(ex.headers().get("Range"), c.body().length());
+      if (range == null) return next.proceed(ex);
+      MultiMap headers = MultiMap.caseInsensitiveMultiMap().addAll(c.headers());
+      headers.set("Content-Range", "bytes " + range[0] + "-" + range[1] + "/" + c.body().length());
+      Buffer part = c.body().getBuffer((int) range[0], (int) range[1] + 1);
+      return Future.succeededFuture(Reply.buffered(206, headers, part).cacheStatus(hit.source()).ageSeconds(c.ageSeconds(now)).noLinks());
+    });
+  }
+
+  /**
+   * The one range {@code bytes=first-last}, {@code bytes=first-} or {@code bytes=-suffix} of a body of
+   * {@code length} bytes, as inclusive offsets; null for several ranges, another unit, bad syntax or no byte inside.
+   */
+  static long[] byteRange(String header, long length) {
+    if (header == null) return null;
+    String v = header.trim();
+    if (!v.regionMatches(true, 0, "bytes=", 0, 6) || v.indexOf(',') >= 0 || length == 0) return null;
+    String spec = v.substring(6).trim();
+    int dash = spec.indexOf('-');
+    if (dash < 0) return null;
+    try {
+      String a = spec.substring(0, dash).trim();
+      String b = spec.substring(dash + 1).trim();
+      if (a.isEmpty()) {
+        long suffix = Long.parseLong(b);
+        if (suffix <= 0) return null;
+        return new long[] {Math.max(0, length - suffix), length - 1};
+      }
+      long first = Long.parseLong(a);
+      long last = b.isEmpty() ? length - 1 : Math.min(Long.parseLong(b), length - 1);
+      if (first < 0 || first >= length || last < first) return null;
+      return new long[] {first, last};
+    } catch (NumberFormatException bad) {
+      return null;
+    }
+  }
+
+  /** GET, HEAD, OPTIONS and TRACE (RFC 9110 §9.2.1); every other method may change the resource. */
+  private static boolean safe(HttpMethod m) {
+    return m == HttpMethod.GET || m == HttpMethod.HEAD || m == HttpMethod.OPTIONS || m == HttpMethod.TRACE;
+  }
+
+  /**
+   * A request with an unsafe method under HTTP semantics (RFC 9111 §4.4): once the upstream answered it with a
+   * 2xx or 3xx, the entries of its path, and of the paths its {@code Location} and {@code Content-Location} name on
+   * this origin, are evicted (every query, every partition, every instance), besides what the invalidation rules
+   * evict; a 412 to {@code If-Match} evicts the resource as in the Graph profile.
+   */
+  private Future<Reply> writeHttp(Exchange ex, Chain next, RouteTable.Route route) {
+    boolean ifMatch = ex.headers().contains(HttpHeaders.IF_MATCH) && route.path() != null;
+    return next.proceed(ex).compose(reply -> {
+      if (ifMatch && reply.status() == 412) return invalidate(List.of(resource(route.path()))).map(reply);
+      if (reply.status() >= 400) return Future.succeededFuture(reply);
+      List<PathPattern> evict = new ArrayList<>(route.evictions());
+      addExact(evict, route.path());
+      addExact(evict, sameOriginPath(reply.headers().get(HttpHeaders.LOCATION), ex));
+      addExact(evict, sameOriginPath(reply.headers().get(HttpHeaders.CONTENT_LOCATION), ex));
+      return invalidate(evict).map(reply);
+    });
+  }
+
+  private static void addExact(List<PathPattern> evict, String path) {
+    if (path == null) return;
+    PathPattern p = PathPattern.literal(CacheKey.normalisePath(path), false);
+    if (p != null && !evict.contains(p)) evict.add(p);
+  }
+
+  /**
+   * The path a {@code Location}/{@code Content-Location} names, resolved against the request: a relative reference,
+   * or an absolute one whose authority is the request's {@code Host}; null for another origin or a malformed one.
+   */
+  static String sameOriginPath(String reference, Exchange ex) {
+    if (reference == null || reference.isBlank()) return null;
+    try {
+      java.net.URI ref = new java.net.URI(reference.trim());
+      if (ref.isAbsolute() || ref.getRawAuthority() != null) {
+        String host = ex.headers().get(HttpHeaders.HOST);
+        if (host == null || ref.getRawAuthority() == null || !ref.getRawAuthority().equalsIgnoreCase(host)) return null;
+        return ref.getRawPath() == null || ref.getRawPath().isEmpty() ? "/" : ref.getRawPath();
+      }
+      java.net.URI resolved = new java.net.URI("http", "h", ex.path(), null).resolve(ref);
+      return resolved.getRawPath();
+    } catch (java.net.URISyntaxException | IllegalArgumentException malformed) {
+      return null;
+    }
+  }
+
   /** True when the only condition a read carries is {@code If-None-Match} (no range, no date, no If-Match). */
   private static boolean onlyIfNoneMatch(MultiMap headers) {
     return !headers.contains("If-Match") && !headers.contains("If-Modified-Since") && !headers.contains("If-Unmodified-Since")
@@ -176,6 +371,11 @@ public final class CacheStage implements Stage, CacheAccess {
   private Reply notModifiedFor(Reply reply, String wanted) {
     String etag = reply.headers().get(HttpHeaders.ETAG);
     if (reply.status() != 200 || etag == null || !EntityTags.matches(wanted, etag)) return reply;
+    return notModified(reply);
+  }
+
+  /** A 304 for {@code reply}: its headers without those of the body, its cache facts. */
+  private Reply notModified(Reply reply) {
     reply.discard();
     MultiMap headers = MultiMap.caseInsensitiveMultiMap().addAll(reply.headers());
     headers.remove(HttpHeaders.CONTENT_LENGTH);
@@ -224,6 +424,12 @@ public final class CacheStage implements Stage, CacheAccess {
     }, fleet == null ? followerTimeoutMs : followerTimeoutMs + fleet.waitMs());
     return shared.compose(c -> {
       if (c.leaderOnly() != null) return led[0] ? Future.succeededFuture(c.leaderOnly()) : next.proceed(ex);
+      if (http && c.varyValues() != null) {
+        // A follower (or an answer another instance stored) for other values of the answer's Vary headers asks for
+        // itself; so does a follower of a Vary: * answer, which answers only its own request.
+        List<String> names = HttpCaching.varyNames(c.headers());
+        if (names == null ? !led[0] : !c.varyValues().equals(HttpCaching.varyValues(names, ex.headers()))) return next.proceed(ex);
+      }
       if (c.status() >= 500 && stale != null && stale.usableOnError(clock.millis())) return Future.succeededFuture(staleReply(stale));
       return Future.succeededFuture(Reply.buffered(c.status(), c.headers(), c.body())
           .cacheStatus(c.revalidated() ? XCache.REVALIDATED : XCache.MISS));
@@ -241,6 +447,7 @@ public final class CacheStage implements Stage, CacheAccess {
    */
   private Future<FleetCoalescer.Led<Captured>> upstream(Exchange ex, Chain next, CacheKey key, Route route, CachedResponse stale) {
     long began = System.currentTimeMillis();
+    if (http) return upstreamHttp(ex, next, key, route, stale, began);
     String tag = route.revalidate() && stale != null ? stale.revalidationTag(clock.millis()) : null;
     if (tag == null) {
       // A client's own If-None-Match is never sent upstream on a revalidating route (ownsIfNoneMatch): the answer
@@ -261,21 +468,92 @@ public final class CacheStage implements Stage, CacheAccess {
       CachedResponse fresh = stale.revalidated(r.headers(), clock.millis());
       Future<Boolean> stored = cache.store(storeKey(ex, key), fresh, began).map(true);
       return Future.succeededFuture(new FleetCoalescer.Led<>(
-          new Captured(fresh.status(), fresh.headers(), fresh.body(), null, true), stored));
+          new Captured(fresh.status(), fresh.headers(), fresh.body(), null, true, null), stored));
     }, failure -> {
       stats.revalidationFailed.increment();
       return Future.failedFuture(failure);
     });
   }
 
+  /**
+   * The upstream call under HTTP semantics. A {@code stale} entry with a validator is revalidated (RFC 9111 §4.3.1):
+   * the call carries {@code If-None-Match} with its {@code ETag} and {@code If-Modified-Since} with its
+   * {@code Last-Modified}; a 304 updates its stored headers with the 304's (§4.3.4), stores it with the freshness they
+   * now give, and answers with it ({@code REVALIDATED}); any other answer is handled as a miss.
+   */
+  private Future<FleetCoalescer.Led<Captured>> upstreamHttp(Exchange ex, Chain next, CacheKey key, Route route,
+      CachedResponse stale, long began) {
+    if (stale == null || !stale.revalidatableAt(clock.millis())) {
+      return next.proceed(ex).compose(r -> captureAndStore(ex, key, route, r, began));
+    }
+    ex.upstreamConditions(stale.etag(), stale.lastModified());
+    CacheStats stats = cache.stats();
+    return next.proceed(ex).compose(r -> {
+      if (r.status() != 304) {
+        (r.status() < 300 ? stats.revalidatedChanged : stats.revalidationFailed).increment();
+        if (r.status() == 404 || r.status() == 410) cache.forget(key, stale);
+        return captureAndStore(ex, key, route, r, began);
+      }
+      r.discard();
+      stats.revalidatedNotModified.increment();
+      CachedResponse merged = stale.revalidated(r.headers(), clock.millis());
+      // Its freshness is what the updated headers give now; the 304's own Age tells how old that news is.
+      MultiMap judged = MultiMap.caseInsensitiveMultiMap().addAll(merged.headers());
+      judged.remove(HttpHeaders.AGE);
+      for (String age : r.headers().getAll(HttpHeaders.AGE)) judged.add(HttpHeaders.AGE, age);
+      CachedResponse fresh = httpEntry(route, merged.status(), judged, merged.body(), ex.headers(), began);
+      Future<Boolean> stored;
+      if (fresh == null) {
+        cache.forget(key, stale);
+        fresh = merged;
+        stored = Future.succeededFuture(false);
+      } else {
+        stored = cache.store(storeKey(ex, key), fresh, began).map(true);
+      }
+      return Future.succeededFuture(new FleetCoalescer.Led<>(
+          new Captured(fresh.status(), fresh.headers(), fresh.body(), null, true, fresh.varyValues()), stored));
+    }, failure -> {
+      stats.revalidationFailed.increment();
+      return Future.failedFuture(failure);
+    });
+  }
+
+  /**
+   * The entry an answer makes under HTTP semantics ({@link HttpCaching#decide}), or null when it is not stored. The
+   * route caps its freshness at {@code ttl}; its stale windows come from the answer's own {@code stale-while-revalidate}
+   * and {@code stale-if-error} (the route's are not used); an answer with a validator is kept {@code revalidateFor}
+   * past its freshness to be revalidated.
+   */
+  private CachedResponse httpEntry(Route route, int status, MultiMap headers, Buffer body, MultiMap requestHeaders, long began) {
+    HttpCaching.Decision d = HttpCaching.decide(status, headers, requestHeaders.contains(HttpHeaders.AUTHORIZATION), began,
+        System.currentTimeMillis());
+    if (d == null) return null;
+    long ttl = Math.max(0, Math.min(d.freshMillis(), route.ttl().toMillis()));
+    return CachedResponse.http(status, CachedResponse.keptHeaders(headers), body, clock.millis(), ttl,
+        d.staleWhileRevalidateMillis(), d.staleIfErrorMillis(), route.revalidateFor().toMillis(), d.initialAgeMillis(),
+        d.varyNames(), HttpCaching.varyValues(d.varyNames(), requestHeaders));
+  }
+
   /** A whole upstream answer, captured to be shared, and its store. */
   private Future<FleetCoalescer.Led<Captured>> captureAndStore(Exchange ex, CacheKey key, Route route, Reply r, long began) {
-    return capture(r, route).map(c -> new FleetCoalescer.Led<>(c, storeIfCacheable(storeKey(ex, key), route, c, began)));
+    return capture(r, route).map(c -> {
+      Captured shared = http ? withVary(c, ex.headers()) : c;
+      return new FleetCoalescer.Led<>(shared, storeIfCacheable(storeKey(ex, key), route, shared, ex.headers(), began));
+    });
+  }
+
+  /** The answer marked with what this request sent for its {@code Vary} names (HTTP semantics). */
+  private static Captured withVary(Captured c, MultiMap requestHeaders) {
+    if (c.leaderOnly() != null || !c.headers().contains(HttpHeaders.VARY)) return c;
+    List<String> names = HttpCaching.varyNames(c.headers());
+    // Vary: * answers no other request: "\n*" is what no request's values can be.
+    String values = names == null ? "\n*" : HttpCaching.varyValues(names, requestHeaders);
+    return new Captured(c.status(), c.headers(), c.body(), null, c.revalidated(), values);
   }
 
   /** An answer another instance fetched and stored, shared like one fetched here. */
   private static Captured fromEntry(CachedResponse entry) {
-    return new Captured(entry.status(), entry.headers(), entry.body(), null);
+    return new Captured(entry.status(), entry.headers(), entry.body(), null, false, entry.varyValues());
   }
 
   private Reply staleReply(CachedResponse stale) {
@@ -307,7 +585,8 @@ public final class CacheStage implements Stage, CacheAccess {
     long cap = options.getMaxEntrySize();
     return BodyBuffer.upTo(reply, cap).compose(r -> {
       if (r.isStreaming()) return Future.succeededFuture(new Captured(r.status(), r.headers(), null, r));
-      if (!Gzip.encoded(r.headers()) || keptFor(route, r.status()) < 0) return Future.succeededFuture(shared(r));
+      boolean mayKeep = http ? HttpCaching.storableStatus(r.status()) : keptFor(route, r.status()) >= 0;
+      if (!Gzip.encoded(r.headers()) || !mayKeep) return Future.succeededFuture(shared(r));
       Buffer packed = r.body();
       return offload.run(() -> Gzip.decompress(packed, cap)).map(r::identity).otherwise(r).map(CacheStage::shared);
     });
@@ -338,7 +617,7 @@ public final class CacheStage implements Stage, CacheAccess {
       long fetchBegan) {
     if (read.method() != HttpMethod.GET || read.cacheRule() == null) return;
     storeIfCacheable(keyFor(read.path(), read.query(), requestHeaders, partition), read.cacheRule(),
-        new Captured(status, headers, body, null), fetchBegan);
+        new Captured(status, headers, body, null), requestHeaders, fetchBegan);
   }
 
   @Override
@@ -358,15 +637,15 @@ public final class CacheStage implements Stage, CacheAccess {
   }
 
   /** @return when the store is done: true when the answer was stored (in L1, and in L2 if it has one), false when not kept */
-  private Future<Boolean> storeIfCacheable(CacheKey key, Route route, Captured c, long fetchBegan) {
+  private Future<Boolean> storeIfCacheable(CacheKey key, Route route, Captured c, MultiMap requestHeaders, long fetchBegan) {
     // An entry serves every client, including those that never accepted gzip: only identity bodies are kept.
     if (c.leaderOnly() != null || Gzip.encoded(c.headers())) return Future.succeededFuture(false);
+    if (http) {
+      CachedResponse entry = httpEntry(route, c.status(), c.headers(), c.body(), requestHeaders, fetchBegan);
+      return entry == null ? Future.succeededFuture(false) : cache.store(key, entry, fetchBegan).map(true);
+    }
     long ttl = keptFor(route, c.status());
     if (ttl < 0) return Future.succeededFuture(false);
-    if (options.isHonourUpstreamCacheControl()) {
-      String cc = c.headers().get("cache-control");
-      if (cc != null && (cc.contains("no-store") || cc.contains("no-cache") || cc.contains("private"))) return Future.succeededFuture(false);
-    }
     CachedResponse entry = new CachedResponse(c.status(), CachedResponse.keptHeaders(c.headers()), c.body(), clock.millis(), ttl,
         route.staleWhileRevalidate().toMillis(), route.staleIfError().toMillis(),
         route.revalidate() && status2xx(c.status()) ? route.revalidateFor().toMillis() : 0);

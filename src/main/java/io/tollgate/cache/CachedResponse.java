@@ -4,7 +4,9 @@ import io.vertx.core.MultiMap;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
 import java.util.Base64;
+import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 
@@ -32,6 +34,14 @@ public final class CachedResponse {
   private final long revalidateForMillis;
   /** Invalidated but kept (a soft purge): never served or used on error until a revalidation refreshed it. */
   private final boolean purged;
+  /**
+   * HTTP semantics only ({@link HttpCaching}): how old the answer already was when stored (its corrected initial age,
+   * RFC 9111 §4.2.3), the request header names its {@code Vary} lists and what the storing request sent for them
+   * ({@link HttpCaching#varyValues}). 0, empty and null for every other entry.
+   */
+  private final long initialAgeMillis;
+  private final List<String> varyNames;
+  private final String varyValues;
   /** Memoised answer of the link scan: hits skip it. Benign race (the scan is pure). */
   private byte links;
 
@@ -60,12 +70,28 @@ public final class CachedResponse {
   public CachedResponse(int status, MultiMap headers, Buffer body, long storedAtMillis, long ttlMillis,
       long staleWhileRevalidateMillis, long staleIfErrorMillis, long revalidateForMillis) {
     this(status, headers, body.copy(), storedAtMillis, ttlMillis, staleWhileRevalidateMillis, staleIfErrorMillis,
-        headers.contains("etag") ? revalidateForMillis : 0, false);
+        headers.contains("etag") ? revalidateForMillis : 0, false, 0, List.of(), null);
+  }
+
+  /**
+   * An answer stored under HTTP semantics: it may be revalidated with its {@code ETag} or its {@code Last-Modified},
+   * it arrived {@code initialAgeMillis} old, and it answers only requests that send what the storing one sent for
+   * its {@code Vary} names.
+   *
+   * @param ttlMillis how long it stays fresh from {@code storedAtMillis} (0: revalidated before every use)
+   */
+  public static CachedResponse http(int status, MultiMap headers, Buffer body, long storedAtMillis, long ttlMillis,
+      long staleWhileRevalidateMillis, long staleIfErrorMillis, long revalidateForMillis, long initialAgeMillis,
+      List<String> varyNames, String varyValues) {
+    boolean validators = headers.contains("etag") || headers.contains("last-modified");
+    return new CachedResponse(status, headers, body.copy(), storedAtMillis, ttlMillis, staleWhileRevalidateMillis,
+        staleIfErrorMillis, validators ? revalidateForMillis : 0, false, initialAgeMillis, List.copyOf(varyNames), varyValues);
   }
 
   /** Shares {@code body} (already an exact copy). */
   private CachedResponse(int status, MultiMap headers, Buffer body, long storedAtMillis, long ttlMillis,
-      long staleWhileRevalidateMillis, long staleIfErrorMillis, long revalidateForMillis, boolean purged) {
+      long staleWhileRevalidateMillis, long staleIfErrorMillis, long revalidateForMillis, boolean purged,
+      long initialAgeMillis, List<String> varyNames, String varyValues) {
     this.status = status;
     this.headers = headers;
     this.body = body;
@@ -75,10 +101,35 @@ public final class CachedResponse {
     this.staleIfErrorMillis = staleIfErrorMillis;
     this.revalidateForMillis = revalidateForMillis;
     this.purged = purged;
+    this.initialAgeMillis = initialAgeMillis;
+    this.varyNames = varyNames;
+    this.varyValues = varyValues;
   }
 
   /** The stored {@code ETag}, or null. */
   public String etag() { return headers.get("etag"); }
+
+  /** The stored {@code Last-Modified}, or null. */
+  public String lastModified() { return headers.get("last-modified"); }
+
+  /**
+   * True when the request sends what the storing request sent for the entry's {@code Vary} names (RFC 9111 §4.1);
+   * always true for an entry without them.
+   */
+  public boolean varyMatches(MultiMap requestHeaders) {
+    return varyNames.isEmpty() || varyValues.equals(HttpCaching.varyValues(varyNames, requestHeaders));
+  }
+
+  /** What the storing request sent for the entry's {@code Vary} names, or null when it has none. */
+  public String varyValues() { return varyValues; }
+
+  /**
+   * True when the entry (HTTP semantics) can still be revalidated at {@code now}: it has a validator and is within
+   * {@code revalidateFor} after its freshness ended.
+   */
+  public boolean revalidatableAt(long now) {
+    return revalidateForMillis > 0 && now < storedAtMillis + ttlMillis + revalidateForMillis;
+  }
 
   /** True when the entry may be kept past its TTL or an invalidation, to be revalidated with its ETag. */
   public boolean revalidatable() { return revalidateForMillis > 0; }
@@ -98,7 +149,7 @@ public final class CachedResponse {
   /** The same answer, kept for revalidation only: what an invalidation leaves of a revalidatable entry. */
   public CachedResponse purge() {
     return new CachedResponse(status, headers, body, storedAtMillis, ttlMillis, staleWhileRevalidateMillis,
-        staleIfErrorMillis, revalidateForMillis, true);
+        staleIfErrorMillis, revalidateForMillis, true, initialAgeMillis, varyNames, varyValues);
   }
 
   /**
@@ -118,7 +169,7 @@ public final class CachedResponse {
       for (String value : notModified.getAll(name)) updated.add(name, value);
     }
     return new CachedResponse(status, updated, body, now, ttlMillis, staleWhileRevalidateMillis, staleIfErrorMillis,
-        revalidateForMillis, false);
+        revalidateForMillis, false, 0, varyNames, varyValues);
   }
 
   /**
@@ -177,7 +228,9 @@ public final class CachedResponse {
   public long retainMillis() {
     return ttlMillis + Math.max(Math.max(staleWhileRevalidateMillis, staleIfErrorMillis), revalidateForMillis);
   }
-  public long ageSeconds(long now) { return Math.max(0, (now - storedAtMillis) / 1000); }
+  /** Its current age (RFC 9111 §4.2.3): the age it arrived with plus the time since it was stored. */
+  public long ageSeconds(long now) { return ageMillis(now) / 1000; }
+  public long ageMillis(long now) { return Math.max(0, initialAgeMillis + now - storedAtMillis); }
 
   /**
    * Heap bytes this answer holds, for L1's byte bound: the body's array, the objects around it and, per header, its
@@ -187,6 +240,7 @@ public final class CachedResponse {
   public int weightBytes() {
     int w = FIXED_BYTES + arrayBytes(body.length());
     for (var e : headers) w += HEADER_BYTES + stringBytes(e.getKey()) + stringBytes(e.getValue());
+    if (varyValues != null) w += stringBytes(varyValues) + 16 * varyNames.size();
     return w;
   }
 
@@ -212,6 +266,8 @@ public final class CachedResponse {
     for (var e : headers) hs.add(new JsonArray().add(e.getKey()).add(e.getValue()));
     JsonObject meta = new JsonObject().put("status", status).put("headers", hs).put("storedAt", storedAtMillis).put("ttl", ttlMillis)
         .put("swr", staleWhileRevalidateMillis).put("sie", staleIfErrorMillis).put("rv", revalidateForMillis);
+    if (initialAgeMillis != 0) meta.put("ia", initialAgeMillis);
+    if (varyValues != null) meta.put("vn", new JsonArray(varyNames)).put("vv", varyValues);
     return purged ? meta.put("purged", true) : meta;
   }
 
@@ -221,9 +277,12 @@ public final class CachedResponse {
       JsonArray pair = (JsonArray) o;
       hs.add(pair.getString(0), pair.getString(1));
     }
-    CachedResponse c = new CachedResponse(meta.getInteger("status"), hs, body, meta.getLong("storedAt"), meta.getLong("ttl"),
-        meta.getLong("swr", 0L), meta.getLong("sie", 0L), meta.getLong("rv", 0L));
-    return meta.getBoolean("purged", false) ? c.purge() : c;
+    List<String> varyNames = new ArrayList<>();
+    for (Object n : meta.getJsonArray("vn", new JsonArray())) varyNames.add((String) n);
+    String varyValues = varyNames.isEmpty() ? null : meta.getString("vv");
+    return new CachedResponse(meta.getInteger("status"), hs, body.copy(), meta.getLong("storedAt"), meta.getLong("ttl"),
+        meta.getLong("swr", 0L), meta.getLong("sie", 0L), meta.getLong("rv", 0L), meta.getBoolean("purged", false),
+        meta.getLong("ia", 0L), varyValues == null ? List.of() : List.copyOf(varyNames), varyValues);
   }
 
   /** The event-bus API's JSON form: body as text when it is UTF-8 JSON/text, else base64. */

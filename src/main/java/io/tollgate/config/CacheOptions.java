@@ -39,6 +39,13 @@ public final class CacheOptions {
   public enum HotPath { IN_PROCESS, EVENT_BUS }
 
   /**
+   * Who decides what is stored and for how long. {@code GRAPH} (the default): the route rules (Graph sends
+   * {@code no-cache} on nearly everything). {@code HTTP}: the upstream's caching headers, as an RFC 9111 shared cache
+   * does, for APIs that send them; route rules then only choose the cacheable paths and cap the freshness.
+   */
+  public enum Semantics { GRAPH, HTTP }
+
+  /**
    * One cacheable read: GET on a path pattern, kept {@code ttl}. With {@code revalidate}, an answer that carries an
    * {@code ETag} is kept past its TTL (and past an invalidation) for {@code revalidateFor} as a stale entry that the
    * next read revalidates with {@code If-None-Match}: a 304 makes it fresh again without a body transfer.
@@ -82,7 +89,7 @@ public final class CacheOptions {
   private HotPath hotPath = HotPath.IN_PROCESS;
   private List<String> identityHeaders = DEFAULT_IDENTITY_HEADERS;
   private List<String> varyHeaders = DEFAULT_VARY_HEADERS;
-  private boolean honourUpstreamCacheControl;
+  private Semantics semantics = Semantics.GRAPH;
   private Duration statsInterval = DEFAULT_STATS_INTERVAL;
   private String keyPrefix = DEFAULT_KEY_PREFIX;
   private Duration l2Timeout = DEFAULT_L2_TIMEOUT;
@@ -95,7 +102,7 @@ public final class CacheOptions {
 
   public CacheOptions(CacheOptions o) {
     enabled = o.enabled; l1MaxWeight = o.l1MaxWeight; maxEntrySize = o.maxEntrySize; hotPath = o.hotPath;
-    identityHeaders = o.identityHeaders; varyHeaders = o.varyHeaders; honourUpstreamCacheControl = o.honourUpstreamCacheControl;
+    identityHeaders = o.identityHeaders; varyHeaders = o.varyHeaders; semantics = o.semantics;
     statsInterval = o.statsInterval; keyPrefix = o.keyPrefix; l2Timeout = o.l2Timeout; compressAbove = o.compressAbove;
     fleetCoalesceWait = o.fleetCoalesceWait; routes = o.routes; invalidations = o.invalidations;
   }
@@ -114,7 +121,17 @@ public final class CacheOptions {
     o.identityHeaders = r.strings("identityHeaders", DEFAULT_IDENTITY_HEADERS);
     if (o.identityHeaders.isEmpty()) r.problem("identityHeaders", "[]", "at least one header (callers must never share entries)");
     o.varyHeaders = r.strings("varyHeaders", DEFAULT_VARY_HEADERS);
-    o.honourUpstreamCacheControl = r.bool("honourUpstreamCacheControl", false);
+    // honourUpstreamCacheControl: true is the old name of semantics: http (kept working).
+    boolean honour = r.bool("honourUpstreamCacheControl", false);
+    String semantics = r.string("semantics", honour ? "http" : "graph");
+    switch (semantics) {
+      case "graph" -> o.semantics = Semantics.GRAPH;
+      case "http" -> o.semantics = Semantics.HTTP;
+      default -> r.problem("semantics", semantics, "graph or http");
+    }
+    if (honour && o.semantics == Semantics.GRAPH) {
+      r.problem("honourUpstreamCacheControl", true, "false with semantics: graph (true is the old name of semantics: http)");
+    }
     o.statsInterval = r.duration("statsInterval", DEFAULT_STATS_INTERVAL);
     if (o.statsInterval.toMillis() < 100) r.problem("statsInterval", Units.formatDuration(o.statsInterval), "at least 100ms");
     o.fleetCoalesceWait = r.duration("fleetCoalesceWait", DEFAULT_FLEET_COALESCE_WAIT);
@@ -229,7 +246,7 @@ public final class CacheOptions {
         .put("maxEntrySize", Units.formatSize(maxEntrySize))
         .put("hotPath", hotPath == HotPath.IN_PROCESS ? "in-process" : "event-bus")
         .put("identityHeaders", new JsonArray(identityHeaders)).put("varyHeaders", new JsonArray(varyHeaders))
-        .put("honourUpstreamCacheControl", honourUpstreamCacheControl)
+        .put("semantics", semantics == Semantics.HTTP ? "http" : "graph")
         .put("statsInterval", Units.formatDuration(statsInterval))
         .put("fleetCoalesceWait", Units.formatDuration(fleetCoalesceWait))
         .put("staleWhileRevalidate", Units.formatDuration(defaults[0]))
@@ -254,8 +271,12 @@ public final class CacheOptions {
   public CacheOptions setIdentityHeaders(List<String> headers) { this.identityHeaders = List.copyOf(headers); return this; }
   public List<String> getVaryHeaders() { return varyHeaders; }
   public CacheOptions setVaryHeaders(List<String> headers) { this.varyHeaders = List.copyOf(headers); return this; }
-  public boolean isHonourUpstreamCacheControl() { return honourUpstreamCacheControl; }
-  public CacheOptions setHonourUpstreamCacheControl(boolean b) { this.honourUpstreamCacheControl = b; return this; }
+  public Semantics getSemantics() { return semantics; }
+  public CacheOptions setSemantics(Semantics s) { this.semantics = s; return this; }
+  /** True in HTTP-semantics mode ({@code semantics: http}, or its old name {@code honourUpstreamCacheControl: true}). */
+  public boolean isHttpSemantics() { return semantics == Semantics.HTTP; }
+  /** The old name of {@link #setSemantics}: true is {@code HTTP}, false {@code GRAPH}. */
+  public CacheOptions setHonourUpstreamCacheControl(boolean b) { this.semantics = b ? Semantics.HTTP : Semantics.GRAPH; return this; }
   public Duration getStatsInterval() { return statsInterval; }
   public CacheOptions setStatsInterval(Duration d) { this.statsInterval = d; return this; }
   public String getKeyPrefix() { return keyPrefix; }

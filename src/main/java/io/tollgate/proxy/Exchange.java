@@ -35,6 +35,7 @@ public final class Exchange {
   private boolean staleFallback;
   private boolean conditionOwned;
   private String upstreamIfNoneMatch;
+  private String upstreamIfModifiedSince;
   private Flow flow = Flow.DEFAULT;
   private final Tally tally;
 
@@ -114,16 +115,29 @@ public final class Exchange {
    * condition itself, so the upstream must send the whole answer).
    */
   public Exchange upstreamIfNoneMatch(String etag) {
+    return upstreamConditions(etag, null);
+  }
+
+  /**
+   * Takes both validating conditions of the upstream request over from the client: {@code If-None-Match: etag} and
+   * {@code If-Modified-Since: lastModified} are sent instead of the client's, each only when not null (the cache
+   * revalidating its own entry with what it has, or, with both null, asking for the whole answer).
+   */
+  public Exchange upstreamConditions(String etag, String lastModified) {
     this.conditionOwned = true;
     this.upstreamIfNoneMatch = etag;
+    this.upstreamIfModifiedSince = lastModified;
     return this;
   }
 
-  /** True when {@link #upstreamIfNoneMatch(String)} decided the upstream request's {@code If-None-Match}. */
+  /** True when the cache decided the upstream request's {@code If-None-Match} and {@code If-Modified-Since}. */
   public boolean ownsIfNoneMatch() { return conditionOwned; }
 
   /** The {@code If-None-Match} to send upstream when {@link #ownsIfNoneMatch()}, or null for none. */
   public String upstreamIfNoneMatch() { return upstreamIfNoneMatch; }
+
+  /** The {@code If-Modified-Since} to send upstream when {@link #ownsIfNoneMatch()}, or null for none. */
+  public String upstreamIfModifiedSince() { return upstreamIfModifiedSince; }
 
   public Exchange staleFallback(boolean available) { this.staleFallback = available; return this; }
   public boolean staleFallback() { return staleFallback; }

@@ -147,7 +147,9 @@ public final class Forwarder implements Stage.Chain {
     headers.remove(HttpHeaders.CONTENT_LENGTH);
     if (ex.ownsIfNoneMatch()) {
       headers.remove(HttpHeaders.IF_NONE_MATCH);
+      headers.remove(HttpHeaders.IF_MODIFIED_SINCE);
       if (ex.upstreamIfNoneMatch() != null) headers.set(HttpHeaders.IF_NONE_MATCH, ex.upstreamIfNoneMatch());
+      if (ex.upstreamIfModifiedSince() != null) headers.set(HttpHeaders.IF_MODIFIED_SINCE, ex.upstreamIfModifiedSince());
     }
     // A byte-range read keeps the client's own Accept-Encoding: its ranges count bytes of that representation, and
     // a slice of a gzip body cannot be decoded.
