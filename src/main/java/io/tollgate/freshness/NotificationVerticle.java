@@ -267,7 +267,8 @@ public final class NotificationVerticle extends VerticleBase {
     LOG.info("notifications: lifecycle event {} for the {} subscription", event, r);
     switch (event) {
       case "subscriptionRemoved" -> {
-        keeper.removed(r, "Graph removed it (subscriptionRemoved)");
+        // Only ours is recreated (a stale notice about an older subscription must not drop the live one).
+        if (ours != null) keeper.removed(r, "Graph removed it (subscriptionRemoved)");
         readOnly.add(r);
       }
       case "missed" -> readOnly.add(r);

@@ -217,12 +217,13 @@ final class SubscriptionKeeper {
     if (i >= all.size() || stopping || !leader) return Future.succeededFuture();
     Sub s = all.get(i);
     return keep(s).recover(e -> {
+      if (stopping) return Future.succeededFuture();
       s.failed.increment();
       s.failures++;
       // Backoff: checkInterval doubling per failure, at most 10 minutes (a token or permission problem persists).
       long backoff = Math.min(600_000L, options.getCheckInterval().toMillis() << Math.min(s.failures - 1, 12));
       s.retryAtMillis = System.currentTimeMillis() + backoff;
-      LOG.warn("notifications: {} subscription: {} (retry in {} ms)", s.resource, e.getMessage(), backoff);
+      LOG.warn("notifications: {} subscription: {} (retry in {} ms)", s.resource, e.getMessage() != null ? e.getMessage() : e.toString(), backoff);
       return Future.succeededFuture();
     }).compose(v -> keepAll(all, i + 1));
   }

@@ -46,6 +46,7 @@ public final class GraphSimulator extends VerticleBase {
   private SupportRoutes support;
   private TokenEndpoint tokenEndpoint;
   private OutOfBand outOfBand;
+  private Subscriptions subscriptions;
   private volatile double groupChangeRate;
   private long changeTimer = -1;
 
@@ -79,6 +80,7 @@ public final class GraphSimulator extends VerticleBase {
     support = new SupportRoutes(vertx, this, stats);
     tokenEndpoint = new TokenEndpoint(initial);
     outOfBand = new OutOfBand(initial.getSeed());
+    subscriptions = new Subscriptions(vertx, context, tokens, () -> tenant, stats);
     groupChangeRate = initial.getGroupChangeRate();
     changeTimer = vertx.setPeriodic(1000, id -> outOfBand.tick(tenant.directory, stats, groupChangeRate, 1.0));
     HttpServerOptions serverOptions = new HttpServerOptions()
@@ -96,6 +98,7 @@ public final class GraphSimulator extends VerticleBase {
   @Override
   public Future<?> stop() {
     if (changeTimer >= 0) vertx.cancelTimer(changeTimer);
+    if (subscriptions != null) subscriptions.close();
     return server == null ? Future.succeededFuture() : server.close();
   }
 
@@ -120,6 +123,11 @@ public final class GraphSimulator extends VerticleBase {
    */
   public void revoke(String authorization) {
     tokens.revoke(authorization);
+  }
+
+  /** Change-notification subscriptions and their sender (settings and counters usable from any thread). */
+  public Subscriptions subscriptions() {
+    return subscriptions;
   }
 
   /** Live counters; safe to read from any thread. */
@@ -192,6 +200,8 @@ public final class GraphSimulator extends VerticleBase {
       support.handle(req);
     } else if (TokenEndpoint.matches(path) && req.method() == io.vertx.core.http.HttpMethod.POST) {
       token(req);
+    } else if (Subscriptions.matches(path)) {
+      subscriptions.handle(req);
     } else if (path.startsWith("/" + VERSION_1 + "/")) {
       graph(req, VERSION_1);
     } else if (path.startsWith("/" + BETA + "/")) {
