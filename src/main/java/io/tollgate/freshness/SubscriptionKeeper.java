@@ -77,6 +77,8 @@ final class SubscriptionKeeper {
     boolean lost;
     long retryAtMillis;
     int failures;
+    /** Graph asked for a renewal (reauthorizationRequired): renew at the next check whatever the expiry. */
+    boolean renewNow;
 
     Sub(String resource) {
       this.resource = resource;
@@ -137,7 +139,7 @@ final class SubscriptionKeeper {
   void renewSoon(String resource) {
     Sub s = subs.get(resource);
     if (s == null || s.id == null) return;
-    s.expiresAtMillis = Math.min(s.expiresAtMillis, System.currentTimeMillis());
+    s.renewNow = true;
     checkNow();
   }
 
@@ -233,7 +235,7 @@ final class SubscriptionKeeper {
     if (s.id != null && s.expiresAtMillis <= now) lose(s, "expired without renewal");
     if (now < s.retryAtMillis) return Future.succeededFuture();
     if (s.id == null) return create(s);
-    if (s.expiresAtMillis - now > options.getRenewBefore().toMillis()) return Future.succeededFuture();
+    if (!s.renewNow && s.expiresAtMillis - now > options.getRenewBefore().toMillis()) return Future.succeededFuture();
     return renew(s);
   }
 
@@ -273,6 +275,7 @@ final class SubscriptionKeeper {
           JsonObject j = r.bodyAsJsonObject();
           s.expiresAtMillis = j == null ? System.currentTimeMillis() + options.getLifetime().toMillis() : expiry(j);
           s.failures = 0;
+          s.renewNow = false;
           s.renewed.increment();
           LOG.debug("notifications: {} subscription {} renewed until {}", s.resource, id, Instant.ofEpochMilli(s.expiresAtMillis));
           event(s, "renewed", "renewed before expiry");
@@ -285,6 +288,7 @@ final class SubscriptionKeeper {
     event(s, "lost", reason);
     s.id = null;
     s.lost = true;
+    s.renewNow = false;
     s.retryAtMillis = 0;
   }
 

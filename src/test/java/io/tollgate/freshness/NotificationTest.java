@@ -200,6 +200,27 @@ class NotificationTest {
   }
 
   @Test
+  void lifecycle_notifications_renew_at_once_or_read_the_feed_and_a_forged_one_does_nothing() throws Exception {
+    start(o -> { });
+    String users = h.sim().subscriptions().active().stream().filter(s -> s.getString("resource").equals("users")).findFirst()
+        .orElseThrow().getString("id");
+    long reads = h.sim().stats().count("GET /v1.0/users/delta");
+    assertEquals(202, post(listener, "application/json", lifecycle(users, "not-the-secret", "subscriptionRemoved").encode()).statusCode());
+    assertEquals(202, post(listener, "application/json", lifecycle(users, CLIENT_STATE, "reauthorizationRequired").encode()).statusCode());
+    Await.until(() -> h.sim().subscriptions().renewed() == 1, WAIT, "renewed at Graph's request");
+    assertEquals(202, post(listener, "application/json", lifecycle(users, CLIENT_STATE, "missed").encode()).statusCode());
+    Await.until(() -> h.sim().stats().count("GET /v1.0/users/delta") == reads + 1, WAIT, "the feed read after missed notifications");
+    assertEquals(2, h.sim().subscriptions().created(), "the forged subscriptionRemoved recreated nothing");
+    assertTrue(h.sim().subscriptions().active().stream().anyMatch(s -> s.getString("id").equals(users)));
+  }
+
+  private static JsonObject lifecycle(String subscriptionId, String clientState, String event) {
+    return new JsonObject().put("value", new JsonArray().add(new JsonObject().put("subscriptionId", subscriptionId)
+        .put("subscriptionExpirationDateTime", "2030-01-01T00:00:00Z").put("tenantId", "t").put("clientState", clientState)
+        .put("lifecycleEvent", event).put("resource", "users")));
+  }
+
+  @Test
   void subscriptions_are_renewed_before_they_expire_and_recreated_when_graph_drops_them() throws Exception {
     start(o -> o.getFreshness().getNotifications().setLifetime(Duration.ofSeconds(3)).setRenewBefore(Duration.ofMillis(2500)));
     List<JsonObject> events = DeltaTesting.events(h.gateway());
