@@ -81,6 +81,7 @@ public final class GraphSimulator extends VerticleBase {
     tokenEndpoint = new TokenEndpoint(initial);
     outOfBand = new OutOfBand(initial.getSeed());
     subscriptions = new Subscriptions(vertx, context, tokens, () -> tenant, stats);
+    subscriptions.setDeliveryDelay(initial.getNotificationDelay());
     groupChangeRate = initial.getGroupChangeRate();
     changeTimer = vertx.setPeriodic(1000, id -> outOfBand.tick(tenant.directory, stats, groupChangeRate, 1.0));
     HttpServerOptions serverOptions = new HttpServerOptions()
@@ -146,6 +147,7 @@ public final class GraphSimulator extends VerticleBase {
     if (!problems.isEmpty()) throw new IllegalArgumentException("invalid simulator options: " + String.join("; ", problems));
     behaviour = Behaviour.of(new SimulatorOptions(options));
     groupChangeRate = options.getGroupChangeRate();
+    if (subscriptions != null) subscriptions.setDeliveryDelay(options.getNotificationDelay());
   }
 
   /** Applies out-of-band directory changes ({@link OutOfBand}); on the event loop. */
