@@ -54,6 +54,10 @@ import org.slf4j.LoggerFactory;
  * {@code transitiveMemberOf}, and for a nested group the {@code transitive*} answers mentioning it.
  * Delta bodies are read to evict, never stored or served. Polls never overlap (the next is scheduled when
  * one ends); everything here runs on this verticle's context, parsing on the worker pool.
+ *
+ * <p>Change notifications ({@link NotificationVerticle}) reach it on {@link Addresses#FRESHNESS_DELTA}: the ids
+ * they name are evicted as changed objects are, then the feed is read at once (right after a poll under way, never
+ * overlapping it); the asker is answered when that read ended.
  */
 public final class DeltaVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(DeltaVerticle.class);
