@@ -88,6 +88,10 @@ public final class Subscriptions {
     this.tenant = tenant;
     this.stats = stats;
     this.client = WebClient.create(vertx, new WebClientOptions().setConnectTimeout(5_000).setUserAgent("Graph-simulator-notifications"));
+    // Changes from now on are notified: the log's position is taken here, not at the first tick (a change made
+    // before that tick would otherwise count as history).
+    this.log = tenant.get().directory.changes;
+    this.position = log.head();
     this.timer = vertx.setPeriodic(TICK_MS, id -> tick());
   }
 
