@@ -132,9 +132,14 @@ class NotificationTest {
     assertEquals(400, malformed.statusCode());
     assertEquals("BadRequest", new JsonObject(malformed.body()).getJsonObject("error").getString("code"));
     assertEquals(413, post(listener, "application/json", "{\"value\":[\"" + "x".repeat(4096) + "\"]}").statusCode());
+    // Chunked, no Content-Length: counted as it arrives.
+    HttpResponse<String> chunked = h.http().send(HttpRequest.newBuilder(URI.create(listener)).header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new java.io.ByteArrayInputStream(("{\"value\":[\"" + "y".repeat(4096) + "\"]}")
+            .getBytes(java.nio.charset.StandardCharsets.UTF_8)))).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(413, chunked.statusCode());
     String m = metrics(h, h.management());
     assertEquals(1.0, sample(m, "tollgate_freshness_notifications_rejected_total{reason=\"malformed\"}"), m);
-    assertEquals(1.0, sample(m, "tollgate_freshness_notifications_rejected_total{reason=\"tooLarge\"}"), m);
+    assertEquals(2.0, sample(m, "tollgate_freshness_notifications_rejected_total{reason=\"tooLarge\"}"), m);
     assertEquals(1.0, sample(m, "tollgate_freshness_subscriptions_total{outcome=\"created\",resource=\"users\"}"), m);
     assertEquals(1.0, sample(m, "tollgate_freshness_subscriptions_total{outcome=\"created\",resource=\"groups\"}"), m);
   }
