@@ -57,7 +57,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Change notifications ({@link NotificationVerticle}) reach it on {@link Addresses#FRESHNESS_DELTA}: the ids
  * they name are evicted as changed objects are, then the feed is read at once (right after a poll under way, never
- * overlapping it); the asker is answered when that read ended.
+ * overlapping it); the asker is answered when that read ended. An instance that does not hold the feed's lease
+ * asks the holder to read now through Redis ({@code <prefix>{fresh}:poll}, the feed's key as the message).
  */
 public final class DeltaVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(DeltaVerticle.class);
@@ -194,6 +195,7 @@ public final class DeltaVerticle extends VerticleBase {
     for (String resource : options.getResources()) feeds.add(new Feed(resource));
     for (Feed f : feeds) schedule(f, 0);
     notified = vertx.eventBus().localConsumer(Addresses.FRESHNESS_DELTA, this::onNotified);
+    if (redis != null) redis.subscribe(pollChannel(), feed -> context.runOnContext(v -> onPollAsked(feed)));
     if (redis != null) {
       // A slow poll (a long initial sync) must not let the lease lapse and pass to another instance mid-way.
       renewTimer = vertx.setPeriodic(Math.max(50, options.effectiveLease().toMillis() / 3), id -> {
@@ -214,6 +216,7 @@ public final class DeltaVerticle extends VerticleBase {
     cache.observeStores(null);
     if (renewTimer >= 0) vertx.cancelTimer(renewTimer);
     if (notified != null) notified.unregister();
+    if (redis != null) redis.unsubscribe(pollChannel());
     List<Future<Void>> released = new ArrayList<>();
     for (Feed f : feeds) {
       if (f.timer >= 0) vertx.cancelTimer(f.timer);
@@ -353,9 +356,27 @@ public final class DeltaVerticle extends VerticleBase {
     Feed feed = null;
     for (Feed f : feeds) if (f.resource.equals(resource)) feed = f;
     Feed f = feed;
-    evict(null, c).compose(evicted -> pollNow(f).map(polled -> new JsonObject().put("evicted", evicted).put("polled", polled)))
+    evict(null, c).compose(evicted -> pollNow(f).compose(polled -> {
+      JsonObject reply = new JsonObject().put("evicted", evicted).put("polled", polled);
+      if (polled || f == null || redis == null) return Future.succeededFuture(reply);
+      // Another instance holds the feed's lease: it is asked to read now (through Redis), not waited for.
+      return redis.send(io.vertx.redis.client.Request.cmd(io.vertx.redis.client.Command.PUBLISH).arg(pollChannel()).arg(f.key),
+          redisTimeoutMs).map(r -> reply.put("relayed", true)).otherwise(reply);
+    }))
         .onSuccess(m::reply)
         .onFailure(e -> m.fail(500, String.valueOf(e.getMessage())));
+  }
+
+  /** The Redis channel on which an instance that got a notification asks the feed's lease holder to read now. */
+  private String pollChannel() {
+    return keyPrefix + "{fresh}:poll";
+  }
+
+  /** Another instance got a notification for {@code key}'s feed: read it now if this instance holds its lease. */
+  private void onPollAsked(String key) {
+    for (Feed f : feeds) {
+      if (f.key.equals(key) && f.leader && !stopping) pollNow(f);
+    }
   }
 
   /** Reads the feed now, or after the poll under way; true when this instance read it (held its lease). */

@@ -30,8 +30,8 @@ public final class Addresses {
   /** Request/reply, local consumer of DeltaVerticle, sent by NotificationVerticle (2 min send timeout):
    *  {"action":"notified","resource":"users","ids":["u1","u2"]} evicts every cached answer mentioning the ids
    *  (all partitions, all instances), then reads that feed at once (after the poll under way, if any); replies
-   *  {"evicted":3,"polled":true} once that read ended (polled false: another instance holds the feed's lease, or
-   *  the feed is not followed). Fails 400 (a bad request), 503 (stopping). */
+   *  {"evicted":3,"polled":true} once that read ended (polled false: another instance holds the feed's lease, then
+   *  "relayed":true says it was asked through Redis to read now; or the feed is not followed). Fails 400 (a bad request), 503 (stopping). */
   public static final String FRESHNESS_DELTA = "tollgate.freshness.delta";
   /** Publish, local only, by NotificationVerticle after each batch of notifications was processed (evicted, feed read):
    *  {"resource":"users","ids":2,"evicted":3,"polled":true,"at":"..."}. Listeners: tests; nothing else yet. */

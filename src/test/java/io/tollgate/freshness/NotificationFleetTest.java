@@ -63,6 +63,25 @@ class NotificationFleetTest {
     assertEquals(2.0, created(h, first));
     assertEquals(0.0, created(h, second), "the second instance never wrote one");
 
+    // A notification received by the instance that does not poll users: it evicts, and the poller reads the feed now.
+    Gateway poller = first.deltaFeeds().leading().contains("users") ? first : second;
+    Gateway other = poller == first ? second : first;
+    assertTrue(poller.deltaFeeds().leading().contains("users") && !other.deltaFeeds().leading().contains("users"));
+    java.util.List<io.vertx.core.json.JsonObject> batches = new java.util.concurrent.CopyOnWriteArrayList<>();
+    other.vertx().eventBus().<io.vertx.core.json.JsonObject>localConsumer(io.tollgate.metrics.Addresses.FRESHNESS_NOTIFIED,
+        msg -> batches.add(msg.body()));
+    long reads = h.sim().stats().count("GET /v1.0/users/delta");
+    String otherListener = "http://127.0.0.1:" + (other == first ? firstPort : secondPort) + "/notifications";
+    java.net.http.HttpResponse<String> ack = h.http().send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(otherListener))
+        .header("Content-Type", "application/json").POST(java.net.http.HttpRequest.BodyPublishers.ofString(new io.vertx.core.json.JsonObject()
+            .put("value", new io.vertx.core.json.JsonArray().add(new io.vertx.core.json.JsonObject().put("clientState", NotificationTest.CLIENT_STATE)
+                .put("changeType", "updated").put("resource", "Users/u4").put("resourceData", new io.vertx.core.json.JsonObject().put("id", "u4"))))
+            .encode())).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+    assertEquals(202, ack.statusCode());
+    Await.until(() -> !batches.isEmpty(), WAIT, "processed by the instance that received it");
+    assertEquals(false, batches.get(0).getBoolean("polled"), batches.toString());
+    Await.until(() -> h.sim().stats().count("GET /v1.0/users/delta") > reads, WAIT, "the feed read by its poller, asked through Redis");
+
     // The manager stops: the survivor takes the lease over, adopts the live subscriptions and renews them.
     h.kill(first);
     long before = h.sim().subscriptions().renewed();
