@@ -11,6 +11,7 @@ import io.tollgate.concurrency.BulkheadStage;
 import io.tollgate.concurrency.WorkerPool;
 import io.tollgate.freshness.DeltaVerticle;
 import io.tollgate.config.IdentityOptions;
+import io.tollgate.freshness.NotificationVerticle;
 import io.tollgate.config.TollgateOptions;
 import io.tollgate.graph.BatchStage;
 import io.tollgate.graph.LinkRewriteStage;
@@ -78,6 +79,7 @@ public final class Gateway {
   private final Clock clock;
   private CacheVerticle cacheVerticle;
   private DeltaVerticle deltaFeeds;
+  private NotificationVerticle notifications;
   private Coalescer<CacheStage.Captured> coalescer;
   private RedisLink redis;
   private RateLimiter rateLimiter;
@@ -219,8 +221,20 @@ public final class Gateway {
         cacheOptions.getL2Timeout().toMillis(), cacheVerticle.cache(),
         cacheOptions.getRoutes().stream().filter(io.tollgate.config.CacheOptions.Route::deltaFed).toList(), workerPool,
         metrics.registry());
-    return vertx.deployVerticle(deltaFeeds);
+    return vertx.deployVerticle(deltaFeeds).compose(id -> deployNotifications());
   }
+
+  /** With {@code freshness.notifications.enabled} (which needs the delta feeds): the notification listener. */
+  private Future<?> deployNotifications() {
+    var n = options.getFreshness().getNotifications();
+    if (!n.isEnabled() || deltaFeeds == null) return Future.succeededFuture();
+    notifications = new NotificationVerticle(n, options.getFreshness().getDelta(), options.getUpstream().getUrl(), redis,
+        options.getCache().getKeyPrefix(), options.getCache().getL2Timeout().toMillis(), metrics.registry());
+    return vertx.deployVerticle(notifications);
+  }
+
+  /** The change-notification listener, or null when {@code freshness.notifications} is off. */
+  public NotificationVerticle notifications() { return notifications; }
 
   /** The delta feeds, or null when {@code freshness.delta} is off. */
   public DeltaVerticle deltaFeeds() { return deltaFeeds; }

@@ -242,6 +242,9 @@ public final class Tollgate {
     @Option(names = "--group-change-rate", paramLabel = "F",
         description = "fraction of the groups changed per hour in the background, seen by /groups/delta (default: 0.01)")
     double groupChangeRate = SimulatorOptions.DEFAULT_GROUP_CHANGE_RATE;
+    @Option(names = "--notification-delay", paramLabel = "D",
+        description = "delay before a directory change is posted to change-notification subscribers (default: 0s)")
+    String notificationDelay = "0s";
     @Option(names = "--issue-token", paramLabel = "CLAIMS", description = "print a bearer token the simulator accepts, "
         + "carrying these JSON claims (e.g. '{\"tid\":\"t1\",\"appid\":\"a1\"}'), and exit")
     String issueToken;
@@ -271,6 +274,12 @@ public final class Tollgate {
           .setThrottleBurst(throttleBurst).setRetryAfter(pause).setResourceUnits(!flatCost)
           .setUsageHeaders(!noUsageHeaders).setCompression(!noCompression).setSharepoint(sharepoint)
           .setErrorRate(errorRate).setSites(sites).setGroupChangeRate(groupChangeRate);
+      Duration delivery = io.tollgate.config.Units.parseDuration(notificationDelay);
+      if (delivery == null) {
+        err.println("config error: --notification-delay: got '" + notificationDelay + "', expected a duration such as 30s");
+        return Future.succeededFuture(EXIT_CONFIG);
+      }
+      o.setNotificationDelay(delivery);
       List<String> problems = o.validate();
       if (!problems.isEmpty()) {
         err.println("config error: " + problems.get(0));

@@ -54,6 +54,11 @@ import org.slf4j.LoggerFactory;
  * {@code transitiveMemberOf}, and for a nested group the {@code transitive*} answers mentioning it.
  * Delta bodies are read to evict, never stored or served. Polls never overlap (the next is scheduled when
  * one ends); everything here runs on this verticle's context, parsing on the worker pool.
+ *
+ * <p>Change notifications ({@link NotificationVerticle}) reach it on {@link Addresses#FRESHNESS_DELTA}: the ids
+ * they name are evicted as changed objects are, then the feed is read at once (right after a poll under way, never
+ * overlapping it); the asker is answered when that read ended. An instance that does not hold the feed's lease
+ * asks the holder to read now through Redis ({@code <prefix>{fresh}:poll}, the feed's key as the message).
  */
 public final class DeltaVerticle extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(DeltaVerticle.class);
@@ -80,6 +85,7 @@ public final class DeltaVerticle extends VerticleBase {
   private CursorStore cursors;
   private boolean stopping;
   private long renewTimer = -1;
+  private io.vertx.core.eventbus.MessageConsumer<JsonObject> notified;
   private Counter storesIndexed;
 
   /** One followed feed: a tenant's users or groups. Touched on this verticle's context only. */
@@ -103,6 +109,12 @@ public final class DeltaVerticle extends VerticleBase {
     long lostEvictionAtMillis;
     final long startedAtMillis = System.currentTimeMillis();
     long timer = -1;
+    /** A poll is queued or under way (so a poll asked for now waits for the next one instead of overlapping it). */
+    boolean running;
+    /** Counts schedules: only the latest one runs. */
+    long scheduled;
+    /** Askers of a poll now ({@link Addresses#FRESHNESS_DELTA}): answered when the next poll to start ends. */
+    List<io.vertx.core.Promise<Boolean>> waiting = new ArrayList<>();
 
     Feed(String resource) {
       this.resource = resource;
@@ -182,6 +194,8 @@ public final class DeltaVerticle extends VerticleBase {
     cache.observeStores(this::onStored);
     for (String resource : options.getResources()) feeds.add(new Feed(resource));
     for (Feed f : feeds) schedule(f, 0);
+    notified = vertx.eventBus().localConsumer(Addresses.FRESHNESS_DELTA, this::onNotified);
+    if (redis != null) redis.subscribe(pollChannel(), feed -> context.runOnContext(v -> onPollAsked(feed)));
     if (redis != null) {
       // A slow poll (a long initial sync) must not let the lease lapse and pass to another instance mid-way.
       renewTimer = vertx.setPeriodic(Math.max(50, options.effectiveLease().toMillis() / 3), id -> {
@@ -201,6 +215,8 @@ public final class DeltaVerticle extends VerticleBase {
     stopping = true;
     cache.observeStores(null);
     if (renewTimer >= 0) vertx.cancelTimer(renewTimer);
+    if (notified != null) notified.unregister();
+    if (redis != null) redis.unsubscribe(pollChannel());
     List<Future<Void>> released = new ArrayList<>();
     for (Feed f : feeds) {
       if (f.timer >= 0) vertx.cancelTimer(f.timer);
@@ -290,13 +306,90 @@ public final class DeltaVerticle extends VerticleBase {
 
   private void schedule(Feed f, long delayMs) {
     if (stopping) return;
-    Runnable run = () -> poll(f).onComplete(ar -> schedule(f, options.getPollInterval().toMillis()));
+    long seq = ++f.scheduled;
+    Runnable run = () -> {
+      // A timer cancelled too late (its run already queued) must not start a second, overlapping poll.
+      if (seq != f.scheduled) return;
+      f.running = true;
+      List<io.vertx.core.Promise<Boolean>> askers = f.waiting;
+      f.waiting = new ArrayList<>();
+      poll(f).onComplete(ar -> {
+        f.running = false;
+        for (io.vertx.core.Promise<Boolean> p : askers) p.tryComplete(f.leader);
+        schedule(f, f.waiting.isEmpty() ? options.getPollInterval().toMillis() : 0);
+      });
+    };
     if (delayMs <= 0) {
       f.timer = -1;
+      f.running = true;
       context.runOnContext(v -> run.run());
     } else {
       f.timer = vertx.setTimer(delayMs, id -> run.run());
     }
+  }
+
+  /** Askers waiting for one feed's next poll at most; beyond, an asker is answered at once (that poll comes anyway). */
+  private static final int MAX_WAITING = 64;
+
+  /**
+   * A change notification ({@link Addresses#FRESHNESS_DELTA}): evicts what mentions the ids as the feed would for a
+   * changed object, then reads the feed now (or right after the poll under way). On this context.
+   */
+  private void onNotified(io.vertx.core.eventbus.Message<JsonObject> m) {
+    JsonObject body = m.body();
+    if (stopping) {
+      m.fail(503, "stopping");
+      return;
+    }
+    if (body == null || !"notified".equals(body.getString("action")) || !(body.getValue("ids") instanceof JsonArray ids)
+        || !DeltaOptions.RESOURCES.contains(body.getString("resource", ""))) {
+      m.fail(400, "expected {\"action\":\"notified\",\"resource\":\"users|groups\",\"ids\":[...]}");
+      return;
+    }
+    String resource = body.getString("resource");
+    Changes c = new Changes();
+    for (Object id : ids) {
+      if (!(id instanceof String s) || s.isEmpty()) continue;
+      c.objects.add(s);
+      (resource.equals("users") ? c.users : c.groups).add(s);
+    }
+    Feed feed = null;
+    for (Feed f : feeds) if (f.resource.equals(resource)) feed = f;
+    Feed f = feed;
+    evict(null, c).compose(evicted -> pollNow(f).compose(polled -> {
+      JsonObject reply = new JsonObject().put("evicted", evicted).put("polled", polled);
+      if (polled || f == null || redis == null) return Future.succeededFuture(reply);
+      // Another instance holds the feed's lease: it is asked to read now (through Redis), not waited for.
+      return redis.send(io.vertx.redis.client.Request.cmd(io.vertx.redis.client.Command.PUBLISH).arg(pollChannel()).arg(f.key),
+          redisTimeoutMs).map(r -> reply.put("relayed", true)).otherwise(reply);
+    }))
+        .onSuccess(m::reply)
+        .onFailure(e -> m.fail(500, String.valueOf(e.getMessage())));
+  }
+
+  /** The Redis channel on which an instance that got a notification asks the feed's lease holder to read now. */
+  private String pollChannel() {
+    return keyPrefix + "{fresh}:poll";
+  }
+
+  /** Another instance got a notification for {@code key}'s feed: read it now if this instance holds its lease. */
+  private void onPollAsked(String key) {
+    for (Feed f : feeds) {
+      if (f.key.equals(key) && f.leader && !stopping) pollNow(f);
+    }
+  }
+
+  /** Reads the feed now, or after the poll under way; true when this instance read it (held its lease). */
+  private Future<Boolean> pollNow(Feed f) {
+    if (f == null || stopping) return Future.succeededFuture(false);
+    if (f.waiting.size() >= MAX_WAITING) return Future.succeededFuture(f.leader);
+    io.vertx.core.Promise<Boolean> done = io.vertx.core.Promise.promise();
+    f.waiting.add(done);
+    if (!f.running) {
+      if (f.timer >= 0) vertx.cancelTimer(f.timer);
+      schedule(f, 0);
+    }
+    return done.future();
   }
 
   /** Takes or renews the feed's lease; true while held (its end noted from before the ask, so never late). */
@@ -479,7 +572,7 @@ public final class DeltaVerticle extends VerticleBase {
     return true;
   }
 
-  /** Evicts what the changes touch; completes with the number of entries evicted. */
+  /** Evicts what the changes touch; completes with the number of entries evicted ({@code f} null: for a notification). */
   private Future<Long> evict(Feed f, Changes c) {
     if (c.objects.isEmpty()) return Future.succeededFuture(0L);
     Set<String> forgotten = new LinkedHashSet<>(c.users);
@@ -513,6 +606,10 @@ public final class DeltaVerticle extends VerticleBase {
       }
       return new ArrayList<>(targets.values());
     })).compose(this::invalidateAll).onSuccess(n -> {
+      if (f == null) {
+        LOG.debug("freshness: notified of {} changed objects, {} entries evicted", c.objects.size(), n);
+        return;
+      }
       f.evicted.increment(n);
       LOG.debug("freshness: {} delta: {} objects changed, {} entries evicted", f.resource, c.objects.size(), n);
     });

@@ -20,10 +20,22 @@ public final class Addresses {
    *  by RedisLink, each in the words of the user it affects: {"type":"l2","connected":false,"at":"..."} (L2Store),
    *  {"type":"rateLimit","mode":"local-fallback|redis","at":"..."} (the distributed limiter). The delta feeds
    *  (freshness package) publish {"type":"freshness","feed":"users","tenant":"t1","state":"synced|resynced|lost|leader|standby",
-   *  "reason":"...","evicted":12,"at":"..."} when a feed starts, is lost (410, cursor gone, errors), resyncs or changes hands.
+   *  "reason":"...","evicted":12,"at":"..."} when a feed starts, is lost (410, cursor gone, errors), resyncs or changes hands;
+   *  the change notifications publish {"type":"freshness","feed":"users","tenant":"t1","state":"subscribed|renewed|lost|recreated",
+   *  "reason":"...","subscription":"<id>","expires":"...","at":"..."} for their subscriptions.
    *  Crosses the cluster.
    *  Listeners: the dashboard (its last 50, relayed to its viewers), the SockJS bridge. */
   public static final String EVENTS = "tollgate.events";
+
+  /** Request/reply, local consumer of DeltaVerticle, sent by NotificationVerticle (2 min send timeout):
+   *  {"action":"notified","resource":"users","ids":["u1","u2"]} evicts every cached answer mentioning the ids
+   *  (all partitions, all instances), then reads that feed at once (after the poll under way, if any); replies
+   *  {"evicted":3,"polled":true} once that read ended (polled false: another instance holds the feed's lease, then
+   *  "relayed":true says it was asked through Redis to read now; or the feed is not followed). Fails 400 (a bad request), 503 (stopping). */
+  public static final String FRESHNESS_DELTA = "tollgate.freshness.delta";
+  /** Publish, local only, by NotificationVerticle after each batch of notifications was processed (evicted, feed read):
+   *  {"resource":"users","ids":2,"evicted":3,"polled":true,"at":"..."}. Listeners: tests; nothing else yet. */
+  public static final String FRESHNESS_NOTIFIED = "tollgate.freshness.notified";
 
   private Addresses() {}
 }

@@ -93,6 +93,14 @@ public final class MeterNames {
   public static final String FRESHNESS_DELTA_INDEXED = "tollgate.freshness.delta.indexed";
   /** Counter, tag {@code feed}: resyncs (410, lost cursor) that evicted every delta-fed route. */
   public static final String FRESHNESS_DELTA_RESYNCS = "tollgate.freshness.delta.resyncs";
+  /** Counter, tag {@code resource} (users|groups|lifecycle|other): change notifications accepted (clientState matched). */
+  public static final String FRESHNESS_NOTIFICATIONS_RECEIVED = "tollgate.freshness.notifications.received";
+  /** Counter, tag {@code reason} (clientState|malformed|tooLarge): notifications or bodies refused or ignored. */
+  public static final String FRESHNESS_NOTIFICATIONS_REJECTED = "tollgate.freshness.notifications.rejected";
+  /** Counter: cached entries (all partitions, this instance's L1 and L2) evicted because of a notification. */
+  public static final String FRESHNESS_NOTIFICATIONS_EVICTIONS = "tollgate.freshness.notifications.evictions";
+  /** Counter, tag {@code resource} and {@code outcome} (created|renewed|recreated|failed): subscription writes. */
+  public static final String FRESHNESS_SUBSCRIPTIONS = "tollgate.freshness.subscriptions";
   public static final String TAG_ROUTE = "route";
   public static final String TAG_LIMIT = "limit";
   public static final String TAG_SCOPE = "scope";

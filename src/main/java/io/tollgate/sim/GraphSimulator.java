@@ -46,6 +46,7 @@ public final class GraphSimulator extends VerticleBase {
   private SupportRoutes support;
   private TokenEndpoint tokenEndpoint;
   private OutOfBand outOfBand;
+  private Subscriptions subscriptions;
   private volatile double groupChangeRate;
   private long changeTimer = -1;
 
@@ -79,6 +80,8 @@ public final class GraphSimulator extends VerticleBase {
     support = new SupportRoutes(vertx, this, stats);
     tokenEndpoint = new TokenEndpoint(initial);
     outOfBand = new OutOfBand(initial.getSeed());
+    subscriptions = new Subscriptions(vertx, context, tokens, () -> tenant, stats);
+    subscriptions.setDeliveryDelay(initial.getNotificationDelay());
     groupChangeRate = initial.getGroupChangeRate();
     changeTimer = vertx.setPeriodic(1000, id -> outOfBand.tick(tenant.directory, stats, groupChangeRate, 1.0));
     HttpServerOptions serverOptions = new HttpServerOptions()
@@ -96,6 +99,7 @@ public final class GraphSimulator extends VerticleBase {
   @Override
   public Future<?> stop() {
     if (changeTimer >= 0) vertx.cancelTimer(changeTimer);
+    if (subscriptions != null) subscriptions.close();
     return server == null ? Future.succeededFuture() : server.close();
   }
 
@@ -122,6 +126,11 @@ public final class GraphSimulator extends VerticleBase {
     tokens.revoke(authorization);
   }
 
+  /** Change-notification subscriptions and their sender (settings and counters usable from any thread). */
+  public Subscriptions subscriptions() {
+    return subscriptions;
+  }
+
   /** Live counters; safe to read from any thread. */
   public SimulatorStats stats() {
     return stats;
@@ -138,6 +147,7 @@ public final class GraphSimulator extends VerticleBase {
     if (!problems.isEmpty()) throw new IllegalArgumentException("invalid simulator options: " + String.join("; ", problems));
     behaviour = Behaviour.of(new SimulatorOptions(options));
     groupChangeRate = options.getGroupChangeRate();
+    if (subscriptions != null) subscriptions.setDeliveryDelay(options.getNotificationDelay());
   }
 
   /** Applies out-of-band directory changes ({@link OutOfBand}); on the event loop. */
@@ -192,6 +202,8 @@ public final class GraphSimulator extends VerticleBase {
       support.handle(req);
     } else if (TokenEndpoint.matches(path) && req.method() == io.vertx.core.http.HttpMethod.POST) {
       token(req);
+    } else if (Subscriptions.matches(path)) {
+      subscriptions.handle(req);
     } else if (path.startsWith("/" + VERSION_1 + "/")) {
       graph(req, VERSION_1);
     } else if (path.startsWith("/" + BETA + "/")) {

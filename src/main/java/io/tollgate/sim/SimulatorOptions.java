@@ -87,6 +87,8 @@ public final class SimulatorOptions {
   private String clientId = DEFAULT_CLIENT_ID;
   private String clientSecret = DEFAULT_CLIENT_SECRET;
   private Duration tokenLifetime = DEFAULT_TOKEN_LIFETIME;
+  /** How long after a directory change its change notification is sent to subscribers (Graph: unknown for users and groups). */
+  private Duration notificationDelay = Duration.ZERO;
 
   public SimulatorOptions() {}
 
@@ -99,6 +101,7 @@ public final class SimulatorOptions {
     membersPerGroup = o.membersPerGroup; nestedGroupRate = o.nestedGroupRate; seed = o.seed;
     publicOrigin = o.publicOrigin;
     groupChangeRate = o.groupChangeRate; clientId = o.clientId; clientSecret = o.clientSecret; tokenLifetime = o.tokenLifetime;
+    notificationDelay = o.notificationDelay;
   }
 
   /**
@@ -145,6 +148,7 @@ public final class SimulatorOptions {
     // toJson masks it: a masked copy read back keeps the secret it has.
     if (!"****".equals(secret)) clientSecret = secret;
     tokenLifetime = duration(json, "tokenLifetime", tokenLifetime);
+    notificationDelay = duration(json, "notificationDelay", notificationDelay);
   }
 
   public JsonObject toJson() {
@@ -161,6 +165,7 @@ public final class SimulatorOptions {
     // The secret is the simulator's own test value, masked all the same: options get logged.
     j.put("groupChangeRate", groupChangeRate).put("clientId", clientId).put("clientSecret", "****")
         .put("tokenLifetime", formatDuration(tokenLifetime));
+    j.put("notificationDelay", formatDuration(notificationDelay));
     return j;
   }
 
@@ -207,6 +212,9 @@ public final class SimulatorOptions {
     if (clientId == null || clientId.isBlank()) out.add(problem("clientId", clientId, "a non-empty client id"));
     if (clientSecret == null || clientSecret.isEmpty()) out.add(problem("clientSecret", "", "a non-empty secret"));
     if (tokenLifetime == null || tokenLifetime.getSeconds() < 1) out.add(problem("tokenLifetime", tokenLifetime, "a duration >= 1s"));
+    if (notificationDelay == null || notificationDelay.isNegative() || notificationDelay.compareTo(Duration.ofHours(1)) > 0) {
+      out.add(problem("notificationDelay", notificationDelay, "a duration between 0s and 1h"));
+    }
     return out;
   }
 
@@ -220,6 +228,9 @@ public final class SimulatorOptions {
   public String getClientSecret() { return clientSecret; }
   public SimulatorOptions setClientSecret(String clientSecret) { this.clientSecret = clientSecret; return this; }
   /** Lifetime of issued access tokens. */
+  /** Delay between a directory change and its change notification to subscribers (default 0). */
+  public Duration getNotificationDelay() { return notificationDelay; }
+  public SimulatorOptions setNotificationDelay(Duration d) { this.notificationDelay = d; return this; }
   public Duration getTokenLifetime() { return tokenLifetime; }
   public SimulatorOptions setTokenLifetime(Duration d) { this.tokenLifetime = d; return this; }
 
