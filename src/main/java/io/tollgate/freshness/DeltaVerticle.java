@@ -195,7 +195,7 @@ public final class DeltaVerticle extends VerticleBase {
     for (String resource : options.getResources()) feeds.add(new Feed(resource));
     for (Feed f : feeds) schedule(f, 0);
     notified = vertx.eventBus().localConsumer(Addresses.FRESHNESS_DELTA, this::onNotified);
-    if (redis != null) redis.subscribe(pollChannel(), feed -> context.runOnContext(v -> onPollAsked(feed)));
+    if (redis != null) redis.subscribe(pollChannel(), feed -> context.runOnContext(v -> onPollAsked(feed.toString())));
     if (redis != null) {
       // A slow poll (a long initial sync) must not let the lease lapse and pass to another instance mid-way.
       renewTimer = vertx.setPeriodic(Math.max(50, options.effectiveLease().toMillis() / 3), id -> {
