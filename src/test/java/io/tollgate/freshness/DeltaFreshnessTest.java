@@ -146,11 +146,12 @@ class DeltaFreshnessTest {
       throws Exception {
     try (LogCapture logs = new LogCapture()) {
       h = GatewayHarness.builder().simulator(DeltaTesting.simulator()).gateway(DeltaTesting.following())
-          .gateway(o -> o.getFreshness().getDelta().setClientSecret("wrong-secret-value").setMaxLag(Duration.ofSeconds(1))).start();
+          .gateway(o -> o.getFreshness().getDelta().setClientSecret("wrong-secret-value").setMaxLag(Duration.ofSeconds(3))).start();
       List<JsonObject> events = DeltaTesting.events(h.gateway());
       cached(ALICE, "/v1.0/users/u8");
       cached(ALICE, "/v1.0/sites/s1");
-      Await.until(() -> xCache(h.getAs(ALICE, "/v1.0/users/u8")).equals("MISS"), Duration.ofSeconds(5),
+      // maxLag 3 s: long enough for the entries above to be cached on a loaded machine before it passes.
+      Await.until(() -> xCache(h.getAs(ALICE, "/v1.0/users/u8")).equals("MISS"), Duration.ofSeconds(10),
           "the delta-fed entry evicted once the feed has been lost for maxLag");
       assertEquals("HIT-L1", xCache(h.getAs(ALICE, "/v1.0/sites/s1")), "routes the feed does not cover stay");
       assertTrue(events.stream().anyMatch(e -> e.getString("state").equals("lost") && e.getString("reason").contains("invalid_client")),
