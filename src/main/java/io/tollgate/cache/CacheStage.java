@@ -455,6 +455,16 @@ public final class CacheStage implements Stage, CacheAccess {
       return next.proceed(ex).compose(r -> captureAndStore(ex, key, route, r, began));
     }
     ex.upstreamIfNoneMatch(tag);
+    return revalidate(ex, next, key, route, stale, began, notModified -> stale.revalidated(notModified.headers(), clock.millis()));
+  }
+
+  /**
+   * The conditional upstream call for a {@code stale} entry, its conditions already on {@code ex}: a 304 makes the
+   * entry {@code refreshed} by it (stored, and answered with its body); null from {@code refreshed} means the entry
+   * may no longer be kept, so it is forgotten and answered once. Any other answer is handled as a miss.
+   */
+  private Future<FleetCoalescer.Led<Captured>> revalidate(Exchange ex, Chain next, CacheKey key, Route route, CachedResponse stale,
+      long began, java.util.function.Function<Reply, CachedResponse> refreshed) {
     CacheStats stats = cache.stats();
     return next.proceed(ex).compose(r -> {
       if (r.status() != 304) {
@@ -465,10 +475,17 @@ public final class CacheStage implements Stage, CacheAccess {
       }
       r.discard();
       stats.revalidatedNotModified.increment();
-      CachedResponse fresh = stale.revalidated(r.headers(), clock.millis());
-      Future<Boolean> stored = cache.store(storeKey(ex, key), fresh, began).map(true);
+      CachedResponse fresh = refreshed.apply(r);
+      Future<Boolean> stored;
+      if (fresh == null) {
+        cache.forget(key, stale);
+        fresh = stale.revalidated(r.headers(), clock.millis());
+        stored = Future.succeededFuture(false);
+      } else {
+        stored = cache.store(storeKey(ex, key), fresh, began).map(true);
+      }
       return Future.succeededFuture(new FleetCoalescer.Led<>(
-          new Captured(fresh.status(), fresh.headers(), fresh.body(), null, true, null), stored));
+          new Captured(fresh.status(), fresh.headers(), fresh.body(), null, true, fresh.varyValues()), stored));
     }, failure -> {
       stats.revalidationFailed.increment();
       return Future.failedFuture(failure);
@@ -487,34 +504,13 @@ public final class CacheStage implements Stage, CacheAccess {
       return next.proceed(ex).compose(r -> captureAndStore(ex, key, route, r, began));
     }
     ex.upstreamConditions(stale.etag(), stale.lastModified());
-    CacheStats stats = cache.stats();
-    return next.proceed(ex).compose(r -> {
-      if (r.status() != 304) {
-        (r.status() < 300 ? stats.revalidatedChanged : stats.revalidationFailed).increment();
-        if (r.status() == 404 || r.status() == 410) cache.forget(key, stale);
-        return captureAndStore(ex, key, route, r, began);
-      }
-      r.discard();
-      stats.revalidatedNotModified.increment();
-      CachedResponse merged = stale.revalidated(r.headers(), clock.millis());
+    return revalidate(ex, next, key, route, stale, began, notModified -> {
+      CachedResponse merged = stale.revalidated(notModified.headers(), clock.millis());
       // Its freshness is what the updated headers give now; the 304's own Age tells how old that news is.
       MultiMap judged = MultiMap.caseInsensitiveMultiMap().addAll(merged.headers());
       judged.remove(HttpHeaders.AGE);
-      for (String age : r.headers().getAll(HttpHeaders.AGE)) judged.add(HttpHeaders.AGE, age);
-      CachedResponse fresh = httpEntry(route, merged.status(), judged, merged.body(), ex.headers(), began);
-      Future<Boolean> stored;
-      if (fresh == null) {
-        cache.forget(key, stale);
-        fresh = merged;
-        stored = Future.succeededFuture(false);
-      } else {
-        stored = cache.store(storeKey(ex, key), fresh, began).map(true);
-      }
-      return Future.succeededFuture(new FleetCoalescer.Led<>(
-          new Captured(fresh.status(), fresh.headers(), fresh.body(), null, true, fresh.varyValues()), stored));
-    }, failure -> {
-      stats.revalidationFailed.increment();
-      return Future.failedFuture(failure);
+      for (String age : notModified.headers().getAll(HttpHeaders.AGE)) judged.add(HttpHeaders.AGE, age);
+      return httpEntry(route, merged.status(), judged, merged.body(), ex.headers(), began);
     });
   }
 
