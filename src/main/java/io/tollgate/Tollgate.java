@@ -242,6 +242,9 @@ public final class Tollgate {
     @Option(names = "--group-change-rate", paramLabel = "F",
         description = "fraction of the groups changed per hour in the background, seen by /groups/delta (default: 0.01)")
     double groupChangeRate = SimulatorOptions.DEFAULT_GROUP_CHANGE_RATE;
+    @Option(names = "--drive-item-change-rate", paramLabel = "F",
+        description = "fraction of the drive items changed per hour in the background, new ETags (default: 0.05)")
+    double driveItemChangeRate = SimulatorOptions.DEFAULT_DRIVE_ITEM_CHANGE_RATE;
     @Option(names = "--issue-token", paramLabel = "CLAIMS", description = "print a bearer token the simulator accepts, "
         + "carrying these JSON claims (e.g. '{\"tid\":\"t1\",\"appid\":\"a1\"}'), and exit")
     String issueToken;
@@ -270,7 +273,8 @@ public final class Tollgate {
       SimulatorOptions o = new SimulatorOptions().setPort(port).setLatency(lat).setThrottleRate(throttleRate)
           .setThrottleBurst(throttleBurst).setRetryAfter(pause).setResourceUnits(!flatCost)
           .setUsageHeaders(!noUsageHeaders).setCompression(!noCompression).setSharepoint(sharepoint)
-          .setErrorRate(errorRate).setSites(sites).setGroupChangeRate(groupChangeRate);
+          .setErrorRate(errorRate).setSites(sites).setGroupChangeRate(groupChangeRate)
+          .setDriveItemChangeRate(driveItemChangeRate);
       List<String> problems = o.validate();
       if (!problems.isEmpty()) {
         err.println("config error: " + problems.get(0));

@@ -47,6 +47,7 @@ public final class GraphSimulator extends VerticleBase {
   private TokenEndpoint tokenEndpoint;
   private OutOfBand outOfBand;
   private volatile double groupChangeRate;
+  private volatile double driveItemChangeRate;
   private long changeTimer = -1;
 
   /** Use {@link #start(Vertx, SimulatorOptions)} unless deploying it yourself; the options are copied. */
@@ -80,7 +81,11 @@ public final class GraphSimulator extends VerticleBase {
     tokenEndpoint = new TokenEndpoint(initial);
     outOfBand = new OutOfBand(initial.getSeed());
     groupChangeRate = initial.getGroupChangeRate();
-    changeTimer = vertx.setPeriodic(1000, id -> outOfBand.tick(tenant.directory, stats, groupChangeRate, 1.0));
+    driveItemChangeRate = initial.getDriveItemChangeRate();
+    changeTimer = vertx.setPeriodic(1000, id -> {
+      outOfBand.tick(tenant.directory, stats, groupChangeRate, 1.0);
+      tenant.drives.tick(driveItemChangeRate, 1.0);
+    });
     HttpServerOptions serverOptions = new HttpServerOptions()
         .setHost(initial.getHost()).setPort(initial.getPort())
         // Graph gzips for clients that ask; so must its stand-in, or the gateway's decoding goes untested.
@@ -138,6 +143,7 @@ public final class GraphSimulator extends VerticleBase {
     if (!problems.isEmpty()) throw new IllegalArgumentException("invalid simulator options: " + String.join("; ", problems));
     behaviour = Behaviour.of(new SimulatorOptions(options));
     groupChangeRate = options.getGroupChangeRate();
+    driveItemChangeRate = options.getDriveItemChangeRate();
   }
 
   /** Applies out-of-band directory changes ({@link OutOfBand}); on the event loop. */
