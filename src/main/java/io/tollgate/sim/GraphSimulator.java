@@ -151,6 +151,15 @@ public final class GraphSimulator extends VerticleBase {
     return outOfBand.apply(tenant.directory, stats, body);
   }
 
+  /**
+   * Calls {@code listener} with the id of each group the background change rate changes, on the simulator's event
+   * loop right after the change is applied (and logged for the delta feeds): for benchmarks that time what follows a
+   * change. Call after start; null stops it.
+   */
+  public void onBackgroundGroupChange(java.util.function.Consumer<String> listener) {
+    outOfBand.listener(listener);
+  }
+
   /** Forgets every delta token handed out so far: the next delta call with one gets 410; on the event loop. */
   void expireDeltaTokens() {
     tenant.directory.changes.expireAll();
