@@ -245,6 +245,9 @@ public final class Tollgate {
     @Option(names = "--drive-item-change-rate", paramLabel = "F",
         description = "fraction of the drive items changed per hour in the background, new ETags (default: 0.05)")
     double driveItemChangeRate = SimulatorOptions.DEFAULT_DRIVE_ITEM_CHANGE_RATE;
+    @Option(names = "--client-certificate", paramLabel = "FILE",
+        description = "PEM file whose certificate the token endpoint registers: client assertions signed with its key are accepted")
+    String clientCertificate;
     @Option(names = "--issue-token", paramLabel = "CLAIMS", description = "print a bearer token the simulator accepts, "
         + "carrying these JSON claims (e.g. '{\"tid\":\"t1\",\"appid\":\"a1\"}'), and exit")
     String issueToken;
@@ -275,6 +278,14 @@ public final class Tollgate {
           .setUsageHeaders(!noUsageHeaders).setCompression(!noCompression).setSharepoint(sharepoint)
           .setErrorRate(errorRate).setSites(sites).setGroupChangeRate(groupChangeRate)
           .setDriveItemChangeRate(driveItemChangeRate);
+      if (clientCertificate != null) {
+        try {
+          o.setClientCertificate(java.nio.file.Files.readString(java.nio.file.Path.of(clientCertificate), java.nio.charset.StandardCharsets.US_ASCII));
+        } catch (java.io.IOException | RuntimeException e) {
+          err.println("config error: --client-certificate: got '" + clientCertificate + "', expected a readable PEM file with a certificate");
+          return Future.succeededFuture(EXIT_CONFIG);
+        }
+      }
       List<String> problems = o.validate();
       if (!problems.isEmpty()) {
         err.println("config error: " + problems.get(0));

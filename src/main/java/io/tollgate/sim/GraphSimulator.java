@@ -78,7 +78,7 @@ public final class GraphSimulator extends VerticleBase {
     }
     tenant = Tenant.initial(initial);
     support = new SupportRoutes(vertx, this, stats);
-    tokenEndpoint = new TokenEndpoint(initial);
+    tokenEndpoint = new TokenEndpoint(initial, this::origin);
     outOfBand = new OutOfBand(initial.getSeed());
     groupChangeRate = initial.getGroupChangeRate();
     driveItemChangeRate = initial.getDriveItemChangeRate();

@@ -93,6 +93,7 @@ public final class SimulatorOptions {
   private String clientId = DEFAULT_CLIENT_ID;
   private String clientSecret = DEFAULT_CLIENT_SECRET;
   private Duration tokenLifetime = DEFAULT_TOKEN_LIFETIME;
+  private String clientCertificate;
 
   public SimulatorOptions() {}
 
@@ -106,6 +107,7 @@ public final class SimulatorOptions {
     publicOrigin = o.publicOrigin;
     groupChangeRate = o.groupChangeRate; clientId = o.clientId; clientSecret = o.clientSecret; tokenLifetime = o.tokenLifetime;
     driveItemChangeRate = o.driveItemChangeRate;
+    clientCertificate = o.clientCertificate;
   }
 
   /**
@@ -148,6 +150,7 @@ public final class SimulatorOptions {
     publicOrigin = json.getString("publicOrigin", publicOrigin);
     groupChangeRate = json.getDouble("groupChangeRate", groupChangeRate);
     driveItemChangeRate = json.getDouble("driveItemChangeRate", driveItemChangeRate);
+    clientCertificate = json.getString("clientCertificate", clientCertificate);
     clientId = json.getString("clientId", clientId);
     String secret = json.getString("clientSecret", clientSecret);
     // toJson masks it: a masked copy read back keeps the secret it has.
@@ -170,6 +173,7 @@ public final class SimulatorOptions {
     j.put("groupChangeRate", groupChangeRate).put("clientId", clientId).put("clientSecret", "****")
         .put("tokenLifetime", formatDuration(tokenLifetime));
     j.put("driveItemChangeRate", driveItemChangeRate);
+    if (clientCertificate != null) j.put("clientCertificate", clientCertificate);
     return j;
   }
 
@@ -216,6 +220,9 @@ public final class SimulatorOptions {
     if (!(driveItemChangeRate >= 0 && driveItemChangeRate <= 3600)) {
       out.add(problem("driveItemChangeRate", driveItemChangeRate, "a fraction of the drive items per hour, 0 (off) to 3600"));
     }
+    if (clientCertificate != null && TokenEndpoint.certificate(clientCertificate) == null) {
+      out.add(problem("clientCertificate", "(PEM)", "a PEM text with a BEGIN CERTIFICATE block (X.509, RSA key)"));
+    }
     if (clientId == null || clientId.isBlank()) out.add(problem("clientId", clientId, "a non-empty client id"));
     if (clientSecret == null || clientSecret.isEmpty()) out.add(problem("clientSecret", "", "a non-empty secret"));
     if (tokenLifetime == null || tokenLifetime.getSeconds() < 1) out.add(problem("tokenLifetime", tokenLifetime, "a duration >= 1s"));
@@ -228,6 +235,12 @@ public final class SimulatorOptions {
   /** Fraction of the drive items changed per hour in the background (new ETags); 0 turns it off. */
   public double getDriveItemChangeRate() { return driveItemChangeRate; }
   public SimulatorOptions setDriveItemChangeRate(double rate) { this.driveItemChangeRate = rate; return this; }
+  /**
+   * The app's registered certificate (PEM text; the first {@code BEGIN CERTIFICATE} block counts, a private key
+   * beside it is ignored): the token endpoint then also accepts client assertions signed with its key. Null: secret only.
+   */
+  public String getClientCertificate() { return clientCertificate; }
+  public SimulatorOptions setClientCertificate(String pem) { this.clientCertificate = pem; return this; }
   /** The client id the token endpoint accepts. */
   public String getClientId() { return clientId; }
   public SimulatorOptions setClientId(String clientId) { this.clientId = clientId; return this; }
