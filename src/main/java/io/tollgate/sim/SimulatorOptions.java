@@ -173,7 +173,8 @@ public final class SimulatorOptions {
     j.put("groupChangeRate", groupChangeRate).put("clientId", clientId).put("clientSecret", "****")
         .put("tokenLifetime", formatDuration(tokenLifetime));
     j.put("driveItemChangeRate", driveItemChangeRate);
-    if (clientCertificate != null) j.put("clientCertificate", clientCertificate);
+    // The certificate block only: a PEM that also holds the app's private key must not reach a log through this.
+    if (clientCertificate != null) j.put("clientCertificate", TokenEndpoint.certificateBlock(clientCertificate));
     return j;
   }
 

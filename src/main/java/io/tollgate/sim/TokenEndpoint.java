@@ -61,6 +61,12 @@ final class TokenEndpoint {
     this.x5tS256 = certificate == null ? null : thumbprint("SHA-256", certificate);
   }
 
+  /** The first {@code BEGIN CERTIFICATE} block of a PEM text, markers included; "" when there is none. */
+  static String certificateBlock(String pem) {
+    Matcher m = CERTIFICATE.matcher(pem);
+    return m.find() ? m.group() + "\n" : "";
+  }
+
   /** The first X.509 certificate (RSA) in a PEM text; null when there is none or it cannot be read. */
   static X509Certificate certificate(String pem) {
     Matcher m = CERTIFICATE.matcher(pem);

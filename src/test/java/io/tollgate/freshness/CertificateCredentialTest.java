@@ -107,6 +107,8 @@ class CertificateCredentialTest {
     assertFalse(claims.getString("jti").isEmpty());
     assertFalse(tokens.assertion(now).equals(tokens.assertion(now)), "a fresh jti every time");
     assertFalse(c.toString().contains("PRIVATE") || c.toString().contains(appPem.substring(100, 140)), c.toString());
+    String shown = DeltaTesting.simulator().setClientCertificate(appPem).toString();
+    assertTrue(shown.contains("BEGIN CERTIFICATE") && !shown.contains("PRIVATE KEY"), "the simulator's options show the certificate only");
   }
 
   @Test
