@@ -312,7 +312,7 @@ public final class DeltaScaleBenchmark {
       System.out.printf("B (%s TTL, no feed): %d calls, %d RU%n", Units.formatDuration(ttlB), costCallsB, costUnitsB);
       System.out.printf("A / B: calls %.1f %%, RU %.1f %% (target < 10 %%)%n", 100.0 * costCallsA / Math.max(1, costCallsB),
           100.0 * costUnitsA / Math.max(1, costUnitsB));
-      System.out.printf("changes in the window: %d on A (%d before it), %d on B; with cached answers on A: %d (%d answers),"
+      System.out.printf("changes in the window: %d on A (%d before it), %d on B in all; with cached answers on A: %d (%d answers),"
           + " without: %d%n", changed.size(), fillChangesA, simB.stats().directoryChanges(), changed.size() - withoutAnswers,
           answers, withoutAnswers);
       if (!lags.isEmpty()) {
