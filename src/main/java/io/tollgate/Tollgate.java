@@ -245,6 +245,12 @@ public final class Tollgate {
     @Option(names = "--notification-delay", paramLabel = "D",
         description = "delay before a directory change is posted to change-notification subscribers (default: 0s)")
     String notificationDelay = "0s";
+    @Option(names = "--drive-item-change-rate", paramLabel = "F",
+        description = "fraction of the drive items changed per hour in the background, new ETags (default: 0.05)")
+    double driveItemChangeRate = SimulatorOptions.DEFAULT_DRIVE_ITEM_CHANGE_RATE;
+    @Option(names = "--client-certificate", paramLabel = "FILE",
+        description = "PEM file whose certificate the token endpoint registers: client assertions signed with its key are accepted")
+    String clientCertificate;
     @Option(names = "--issue-token", paramLabel = "CLAIMS", description = "print a bearer token the simulator accepts, "
         + "carrying these JSON claims (e.g. '{\"tid\":\"t1\",\"appid\":\"a1\"}'), and exit")
     String issueToken;
@@ -273,13 +279,22 @@ public final class Tollgate {
       SimulatorOptions o = new SimulatorOptions().setPort(port).setLatency(lat).setThrottleRate(throttleRate)
           .setThrottleBurst(throttleBurst).setRetryAfter(pause).setResourceUnits(!flatCost)
           .setUsageHeaders(!noUsageHeaders).setCompression(!noCompression).setSharepoint(sharepoint)
-          .setErrorRate(errorRate).setSites(sites).setGroupChangeRate(groupChangeRate);
+          .setErrorRate(errorRate).setSites(sites).setGroupChangeRate(groupChangeRate)
+          .setDriveItemChangeRate(driveItemChangeRate);
       Duration delivery = io.tollgate.config.Units.parseDuration(notificationDelay);
       if (delivery == null) {
         err.println("config error: --notification-delay: got '" + notificationDelay + "', expected a duration such as 30s");
         return Future.succeededFuture(EXIT_CONFIG);
       }
       o.setNotificationDelay(delivery);
+      if (clientCertificate != null) {
+        try {
+          o.setClientCertificate(java.nio.file.Files.readString(java.nio.file.Path.of(clientCertificate), java.nio.charset.StandardCharsets.US_ASCII));
+        } catch (java.io.IOException | RuntimeException e) {
+          err.println("config error: --client-certificate: got '" + clientCertificate + "', expected a readable PEM file with a certificate");
+          return Future.succeededFuture(EXIT_CONFIG);
+        }
+      }
       List<String> problems = o.validate();
       if (!problems.isEmpty()) {
         err.println("config error: " + problems.get(0));

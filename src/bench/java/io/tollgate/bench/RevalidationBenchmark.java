@@ -47,7 +47,8 @@ public final class RevalidationBenchmark {
     int workers = args.length > 3 ? Integer.parseInt(args[3]) : 32;
 
     Vertx vertx = Vertx.vertx();
-    GraphSimulator sim = GraphSimulator.start(vertx, new SimulatorOptions().setSites(sites).setLatency(Duration.ofMillis(20)))
+    GraphSimulator sim = GraphSimulator.start(vertx, new SimulatorOptions().setSites(sites).setLatency(Duration.ofMillis(20))
+        .setDriveItemChangeRate(0))
         .await(30, TimeUnit.SECONDS);
     TollgateOptions options = ConfigLoader.load(vertx, null, Map.of(), Map.of("port", "0", "management-port", "0",
         "upstream", sim.origin())).await(30, TimeUnit.SECONDS);

@@ -39,6 +39,9 @@ public final class DeltaOptions {
   private String clientId;
   private String clientSecret;
   private String clientSecretEnv;
+  private String clientCertificateFile;
+  private String clientCertificateEnv;
+  private ClientCertificate clientCertificate;
   private String tokenOrigin = DEFAULT_TOKEN_ORIGIN;
   private String scope = DEFAULT_SCOPE;
   private int maxPages = DEFAULT_MAX_PAGES;
@@ -49,6 +52,7 @@ public final class DeltaOptions {
   public DeltaOptions(DeltaOptions o) {
     enabled = o.enabled; resources = o.resources; pollInterval = o.pollInterval; lease = o.lease; tenantId = o.tenantId;
     clientId = o.clientId; clientSecret = o.clientSecret; clientSecretEnv = o.clientSecretEnv; tokenOrigin = o.tokenOrigin;
+    clientCertificateFile = o.clientCertificateFile; clientCertificateEnv = o.clientCertificateEnv; clientCertificate = o.clientCertificate;
     scope = o.scope; maxPages = o.maxPages; maxLag = o.maxLag;
   }
 
@@ -70,6 +74,8 @@ public final class DeltaOptions {
     Object secret = r.raw("clientSecret");
     o.clientSecret = secret == null ? null : blankToNull(String.valueOf(secret));
     o.clientSecretEnv = blankToNull(r.string("clientSecretEnv", null));
+    o.clientCertificateFile = blankToNull(r.string("clientCertificateFile", null));
+    o.clientCertificateEnv = blankToNull(r.string("clientCertificateEnv", null));
     o.tokenOrigin = r.url("tokenOrigin", DEFAULT_TOKEN_ORIGIN, Set.of("http", "https"));
     if (o.tokenOrigin != null && !URI.create(o.tokenOrigin).getRawPath().isEmpty()) {
       r.problem("tokenOrigin", o.tokenOrigin, "an origin (scheme, host and port, no path)");
@@ -85,14 +91,46 @@ public final class DeltaOptions {
       if (o.resources.isEmpty()) r.problem("resources", "[]", "users and/or groups");
       if (o.tenantId == null) r.problem("tenantId", null, "the directory (tenant) id the sidecar's app reads");
       if (o.clientId == null) r.problem("clientId", null, "the sidecar's app (client) id");
-      if ((o.clientSecret == null) == (o.clientSecretEnv == null)) {
-        r.problem("clientSecret", o.clientSecret == null ? null : MASK, "exactly one of clientSecret or clientSecretEnv");
+      int credentials = (o.clientSecret == null ? 0 : 1) + (o.clientSecretEnv == null ? 0 : 1)
+          + (o.clientCertificateFile == null ? 0 : 1) + (o.clientCertificateEnv == null ? 0 : 1);
+      String one = "exactly one of clientSecret, clientSecretEnv, clientCertificateFile or clientCertificateEnv";
+      if (credentials != 1) {
+        if (o.clientSecret != null || credentials == 0) r.problem("clientSecret", o.clientSecret == null ? null : MASK, one);
+        else if (o.clientSecretEnv != null) r.problem("clientSecretEnv", o.clientSecretEnv, one);
+        else r.problem("clientCertificateFile", o.clientCertificateFile, one);
       } else if (o.clientSecretEnv != null && blankToNull(env.get(o.clientSecretEnv)) == null) {
         r.problem("clientSecretEnv", o.clientSecretEnv, "the name of a set, non-empty environment variable holding the secret");
+      } else if (o.clientCertificateFile != null) {
+        o.clientCertificate = certificateFile(r, o.clientCertificateFile);
+      } else if (o.clientCertificateEnv != null) {
+        String pem = blankToNull(env.get(o.clientCertificateEnv));
+        try {
+          o.clientCertificate = ClientCertificate.fromPem(pem);
+        } catch (IllegalArgumentException e) {
+          r.problem("clientCertificateEnv", o.clientCertificateEnv, "the name of a set environment variable holding a PEM "
+              + "PKCS#8 private key and its X.509 certificate (" + (pem == null ? "not set" : e.getMessage()) + ")");
+        }
       }
     }
     if (o.clientSecretEnv != null && o.clientSecret == null) o.clientSecret = blankToNull(env.get(o.clientSecretEnv));
     return o;
+  }
+
+  /** Reads and parses the PEM file (start-up runs on a worker thread); a problem naming the key when it cannot. */
+  private static ClientCertificate certificateFile(ConfigReader r, String file) {
+    String pem;
+    try {
+      pem = java.nio.file.Files.readString(java.nio.file.Path.of(file), java.nio.charset.StandardCharsets.US_ASCII);
+    } catch (java.io.IOException | RuntimeException e) {
+      r.problem("clientCertificateFile", file, "a readable PEM file with a PKCS#8 private key and its X.509 certificate");
+      return null;
+    }
+    try {
+      return ClientCertificate.fromPem(pem);
+    } catch (IllegalArgumentException e) {
+      r.problem("clientCertificateFile", file, "a PEM file with a PKCS#8 private key and its X.509 certificate (" + e.getMessage() + ")");
+      return null;
+    }
   }
 
   private static String blankToNull(String s) {
@@ -109,6 +147,9 @@ public final class DeltaOptions {
     if (clientId != null) j.put("clientId", clientId);
     if (clientSecretEnv != null) j.put("clientSecretEnv", clientSecretEnv);
     else if (clientSecret != null) j.put("clientSecret", MASK);
+    if (clientCertificateFile != null) j.put("clientCertificateFile", clientCertificateFile);
+    if (clientCertificateEnv != null) j.put("clientCertificateEnv", clientCertificateEnv);
+    if (clientCertificate != null) j.put("clientCertificateThumbprint", clientCertificate.x5t());
     return j;
   }
 
@@ -138,6 +179,14 @@ public final class DeltaOptions {
   public String getClientSecret() { return clientSecret; }
   public DeltaOptions setClientSecret(String secret) { this.clientSecret = secret; return this; }
   public String getClientSecretEnv() { return clientSecretEnv; }
+  /**
+   * The certificate credential (from {@code clientCertificateFile} or {@code clientCertificateEnv}): the token client
+   * then sends a signed client assertion instead of a secret. Null when a secret is used.
+   */
+  public ClientCertificate getClientCertificate() { return clientCertificate; }
+  public DeltaOptions setClientCertificate(ClientCertificate c) { this.clientCertificate = c; return this; }
+  public String getClientCertificateFile() { return clientCertificateFile; }
+  public String getClientCertificateEnv() { return clientCertificateEnv; }
   /** Origin of the token endpoint {@code POST {tokenOrigin}/{tenantId}/oauth2/v2.0/token}. */
   public String getTokenOrigin() { return tokenOrigin; }
   public DeltaOptions setTokenOrigin(String origin) { this.tokenOrigin = origin; return this; }

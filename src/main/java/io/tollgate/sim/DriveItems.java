@@ -70,6 +70,8 @@ final class DriveItems {
   private final List<Item> all = new ArrayList<>();
   private final Random random;
   private long changes;
+  /** Background changes due but not yet made (a fraction of one). */
+  private double owed;
 
   private DriveItems(Random random) {
     this.random = random;
@@ -135,6 +137,27 @@ final class DriveItems {
       java.util.Collections.shuffle(pool, random);
       chosen.addAll(pool.subList(0, Math.min(n, pool.size())));
     }
+    return apply(chosen);
+  }
+
+  /**
+   * {@code seconds} of the background change rate: {@code itemsPerHour} fraction of the drive items changed per
+   * hour, each chosen at random and changed as {@link #change} does (new version and ETags, a permission's role).
+   *
+   * @return the changed items as {@code driveId/itemId}
+   */
+  List<String> tick(double itemsPerHour, double seconds) {
+    if (all.isEmpty() || itemsPerHour <= 0) return List.of();
+    owed += all.size() * itemsPerHour * seconds / 3600.0;
+    List<Item> chosen = new ArrayList<>();
+    while (owed >= 1) {
+      owed -= 1;
+      chosen.add(all.get(random.nextInt(all.size())));
+    }
+    return apply(chosen);
+  }
+
+  private List<String> apply(List<Item> chosen) {
     List<String> out = new ArrayList<>(chosen.size());
     for (Item item : chosen) {
       bump(item);

@@ -48,6 +48,7 @@ public final class GraphSimulator extends VerticleBase {
   private OutOfBand outOfBand;
   private Subscriptions subscriptions;
   private volatile double groupChangeRate;
+  private volatile double driveItemChangeRate;
   private long changeTimer = -1;
 
   /** Use {@link #start(Vertx, SimulatorOptions)} unless deploying it yourself; the options are copied. */
@@ -78,12 +79,16 @@ public final class GraphSimulator extends VerticleBase {
     }
     tenant = Tenant.initial(initial);
     support = new SupportRoutes(vertx, this, stats);
-    tokenEndpoint = new TokenEndpoint(initial);
+    tokenEndpoint = new TokenEndpoint(initial, this::origin);
     outOfBand = new OutOfBand(initial.getSeed());
     subscriptions = new Subscriptions(vertx, context, tokens, () -> tenant, stats);
     subscriptions.setDeliveryDelay(initial.getNotificationDelay());
     groupChangeRate = initial.getGroupChangeRate();
-    changeTimer = vertx.setPeriodic(1000, id -> outOfBand.tick(tenant.directory, stats, groupChangeRate, 1.0));
+    driveItemChangeRate = initial.getDriveItemChangeRate();
+    changeTimer = vertx.setPeriodic(1000, id -> {
+      outOfBand.tick(tenant.directory, stats, groupChangeRate, 1.0);
+      tenant.drives.tick(driveItemChangeRate, 1.0);
+    });
     HttpServerOptions serverOptions = new HttpServerOptions()
         .setHost(initial.getHost()).setPort(initial.getPort())
         // Graph gzips for clients that ask; so must its stand-in, or the gateway's decoding goes untested.
@@ -148,11 +153,21 @@ public final class GraphSimulator extends VerticleBase {
     behaviour = Behaviour.of(new SimulatorOptions(options));
     groupChangeRate = options.getGroupChangeRate();
     if (subscriptions != null) subscriptions.setDeliveryDelay(options.getNotificationDelay());
+    driveItemChangeRate = options.getDriveItemChangeRate();
   }
 
   /** Applies out-of-band directory changes ({@link OutOfBand}); on the event loop. */
   JsonObject changeDirectory(JsonObject body) {
     return outOfBand.apply(tenant.directory, stats, body);
+  }
+
+  /**
+   * Calls {@code listener} with the id of each group the background change rate changes, on the simulator's event
+   * loop right after the change is applied (and logged for the delta feeds): for benchmarks that time what follows a
+   * change. Call after start; null stops it.
+   */
+  public void onBackgroundGroupChange(java.util.function.Consumer<String> listener) {
+    outOfBand.listener(listener);
   }
 
   /** Forgets every delta token handed out so far: the next delta call with one gets 410; on the event loop. */

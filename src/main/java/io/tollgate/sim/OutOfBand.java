@@ -18,7 +18,11 @@ import java.util.Random;
 final class OutOfBand {
   private final Random random;
   private double owed;
+  /** Owed changes at which the next one is made: 0.5 to 1.5, so the gaps vary around the rate's mean. */
+  private double due = 1;
   private long renames;
+  /** Told each group the background rate changed, on the event loop right after the change (benchmarks). */
+  private volatile java.util.function.Consumer<String> listener;
 
   OutOfBand(long seed) {
     this.random = new Random(seed * 17 + 3);
@@ -75,14 +79,17 @@ final class OutOfBand {
 
   /**
    * One second of the background change rate: {@code groupsPerHour} fraction of the groups changed per hour,
-   * each a description edit or a membership change (a user added or removed), chosen at random.
+   * each a description edit or a membership change (a user added or removed), chosen at random. The gaps between
+   * changes vary at random between half and one and a half times the mean gap (the count over time stays the rate's):
+   * changes land at every phase of a client's poll cycle instead of in lockstep with it.
    */
   void tick(Directory d, SimulatorStats stats, double groupsPerHour, double seconds) {
     List<JsonObject> groups = d.groups();
     if (groups.isEmpty() || groupsPerHour <= 0) return;
     owed += groups.size() * groupsPerHour * seconds / 3600.0;
-    while (owed >= 1) {
-      owed -= 1;
+    while (owed >= due) {
+      owed -= due;
+      due = 0.5 + random.nextDouble();
       JsonObject g = groups.get(random.nextInt(groups.size()));
       String id = g.getString("id");
       List<String> members = d.members(id);
@@ -98,6 +105,12 @@ final class OutOfBand {
         if (!d.addMember(id, user)) d.removeMember(id, user);
       }
       stats.directoryChanged();
+      java.util.function.Consumer<String> l = listener;
+      if (l != null) l.accept(id);
     }
+  }
+
+  void listener(java.util.function.Consumer<String> l) {
+    listener = l;
   }
 }

@@ -53,6 +53,11 @@ public final class SimulatorOptions {
   public static final long DEFAULT_SEED = 42;
   /** Fraction of the groups changed per hour in the background (a description edit or a membership change). */
   public static final double DEFAULT_GROUP_CHANGE_RATE = 0.01;
+  /**
+   * Fraction of the drive items changed per hour in the background (a new version, so new ETags, and one
+   * permission's role changed). Time is scaled through the rate itself, as with the groups: 6x faster is 0.3.
+   */
+  public static final double DEFAULT_DRIVE_ITEM_CHANGE_RATE = 0.05;
   /** The app the client-credentials token endpoint accepts, and its secret (simulator-only values). */
   public static final String DEFAULT_CLIENT_ID = "tollgate-simulator-app";
   public static final String DEFAULT_CLIENT_SECRET = "tollgate-simulator-secret";
@@ -84,11 +89,13 @@ public final class SimulatorOptions {
   private long seed = DEFAULT_SEED;
   private String publicOrigin;
   private double groupChangeRate = DEFAULT_GROUP_CHANGE_RATE;
+  private double driveItemChangeRate = DEFAULT_DRIVE_ITEM_CHANGE_RATE;
   private String clientId = DEFAULT_CLIENT_ID;
   private String clientSecret = DEFAULT_CLIENT_SECRET;
   private Duration tokenLifetime = DEFAULT_TOKEN_LIFETIME;
   /** How long after a directory change its change notification is sent to subscribers (Graph: unknown for users and groups). */
   private Duration notificationDelay = Duration.ZERO;
+  private String clientCertificate;
 
   public SimulatorOptions() {}
 
@@ -102,6 +109,8 @@ public final class SimulatorOptions {
     publicOrigin = o.publicOrigin;
     groupChangeRate = o.groupChangeRate; clientId = o.clientId; clientSecret = o.clientSecret; tokenLifetime = o.tokenLifetime;
     notificationDelay = o.notificationDelay;
+    driveItemChangeRate = o.driveItemChangeRate;
+    clientCertificate = o.clientCertificate;
   }
 
   /**
@@ -143,6 +152,8 @@ public final class SimulatorOptions {
     seed = json.getLong("seed", seed);
     publicOrigin = json.getString("publicOrigin", publicOrigin);
     groupChangeRate = json.getDouble("groupChangeRate", groupChangeRate);
+    driveItemChangeRate = json.getDouble("driveItemChangeRate", driveItemChangeRate);
+    clientCertificate = json.getString("clientCertificate", clientCertificate);
     clientId = json.getString("clientId", clientId);
     String secret = json.getString("clientSecret", clientSecret);
     // toJson masks it: a masked copy read back keeps the secret it has.
@@ -166,6 +177,9 @@ public final class SimulatorOptions {
     j.put("groupChangeRate", groupChangeRate).put("clientId", clientId).put("clientSecret", "****")
         .put("tokenLifetime", formatDuration(tokenLifetime));
     j.put("notificationDelay", formatDuration(notificationDelay));
+    j.put("driveItemChangeRate", driveItemChangeRate);
+    // The certificate block only: a PEM that also holds the app's private key must not reach a log through this.
+    if (clientCertificate != null) j.put("clientCertificate", TokenEndpoint.certificateBlock(clientCertificate));
     return j;
   }
 
@@ -209,6 +223,12 @@ public final class SimulatorOptions {
     if (!(groupChangeRate >= 0 && groupChangeRate <= 3600)) {
       out.add(problem("groupChangeRate", groupChangeRate, "a fraction of the groups per hour, 0 (off) to 3600"));
     }
+    if (!(driveItemChangeRate >= 0 && driveItemChangeRate <= 3600)) {
+      out.add(problem("driveItemChangeRate", driveItemChangeRate, "a fraction of the drive items per hour, 0 (off) to 3600"));
+    }
+    if (clientCertificate != null && TokenEndpoint.certificate(clientCertificate) == null) {
+      out.add(problem("clientCertificate", "(PEM)", "a PEM text with a BEGIN CERTIFICATE block (X.509, RSA key)"));
+    }
     if (clientId == null || clientId.isBlank()) out.add(problem("clientId", clientId, "a non-empty client id"));
     if (clientSecret == null || clientSecret.isEmpty()) out.add(problem("clientSecret", "", "a non-empty secret"));
     if (tokenLifetime == null || tokenLifetime.getSeconds() < 1) out.add(problem("tokenLifetime", tokenLifetime, "a duration >= 1s"));
@@ -221,6 +241,15 @@ public final class SimulatorOptions {
   /** Fraction of the groups changed per hour in the background, recorded in the delta feed; 0 turns it off. */
   public double getGroupChangeRate() { return groupChangeRate; }
   public SimulatorOptions setGroupChangeRate(double rate) { this.groupChangeRate = rate; return this; }
+  /** Fraction of the drive items changed per hour in the background (new ETags); 0 turns it off. */
+  public double getDriveItemChangeRate() { return driveItemChangeRate; }
+  public SimulatorOptions setDriveItemChangeRate(double rate) { this.driveItemChangeRate = rate; return this; }
+  /**
+   * The app's registered certificate (PEM text; the first {@code BEGIN CERTIFICATE} block counts, a private key
+   * beside it is ignored): the token endpoint then also accepts client assertions signed with its key. Null: secret only.
+   */
+  public String getClientCertificate() { return clientCertificate; }
+  public SimulatorOptions setClientCertificate(String pem) { this.clientCertificate = pem; return this; }
   /** The client id the token endpoint accepts. */
   public String getClientId() { return clientId; }
   public SimulatorOptions setClientId(String clientId) { this.clientId = clientId; return this; }

@@ -79,7 +79,8 @@ final class SupportRoutes {
       // stays in flight until the client gives up, then counts as cancelled.
       return;
     } else if (path.equals("/_sim/drive-items") && method == HttpMethod.GET) {
-      json(req.response(), 200, new JsonObject().put("items", new JsonArray(simulator.drives().ids())));
+      json(req.response(), 200, new JsonObject().put("items", new JsonArray(simulator.drives().ids()))
+          .put("changes", simulator.drives().changes()));
     } else if (path.equals("/_sim/drive-items/change") && method == HttpMethod.POST) {
       changeDriveItems(req);
     } else if (path.startsWith("/_sim/status/")) {
