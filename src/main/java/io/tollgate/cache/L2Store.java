@@ -79,56 +79,62 @@ public final class L2Store {
       + "redis.call('ZADD', KEYS[2], 'GT', expireAt + tonumber(ARGV[4]), ARGV[1]) "
       + "redis.call('ZADD', KEYS[1], 0, ARGV[1]) "
       + "return {expireAt, redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[3], '+inf'), tonumber(redis.call('GET', KEYS[4]) or '0')}";
-  /** KEYS: entry, index, tomb. ARGV: fetch start, meta, body, gz, expire at (ms), digest, index ttl ms. */
-  private static final String STORE_ENTRY = "local t = redis.call('GET', KEYS[3]) "
-      + "if t and tonumber(t) >= tonumber(ARGV[1]) then return 0 end "
-      + "redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'body', ARGV[3], 'gz', ARGV[4]) "
-      + "redis.call('PEXPIREAT', KEYS[1], ARGV[5]) redis.call('SADD', KEYS[2], ARGV[6]) "
-      + "redis.call('PEXPIRE', KEYS[2], ARGV[7]) return 1";
+  /** Lua: returns 0 (nothing stored) when the path's tombstone {@code tomb} is at or after {@code fetchStart}. */
+  private static String refusedByTomb(String tomb, String fetchStart) {
+    return "local tomb = redis.call('GET', " + tomb + ") if tomb and tonumber(tomb) >= tonumber(" + fetchStart + ") then return 0 end ";
+  }
+
+  /** Lua: writes the entry hash to expire at {@code expireAt} and lists it ({@code member}) in its path's entry set. */
+  private static String writeEntry(String entry, String meta, String body, String gz, String expireAt, String set, String member,
+      String setTtl) {
+    return "redis.call('HSET', " + entry + ", 'meta', " + meta + ", 'body', " + body + ", 'gz', " + gz + ") "
+        + "redis.call('PEXPIREAT', " + entry + ", " + expireAt + ") redis.call('SADD', " + set + ", " + member + ") "
+        + "redis.call('PEXPIRE', " + set + ", " + setTtl + ") ";
+  }
+
   /**
-   * {@link #STORE_ENTRY} for a key whose fleet lease this instance holds. Extra KEYS: the lease, its followers'
-   * mark (same slot); ARGV: flight token, channel, {@code landed} message, landed frame head ({@link #landedFrame},
-   * empty when the body is too large to carry). Once the entry is written, ends the lease if this flight still
-   * holds it and, only if another instance's flight waits for it (the mark its claim left), publishes the entry
-   * itself in the same step: followers serve it without a round trip of their own. Returns 2 then, 0 when the
-   * tombstone refused the entry (nothing released or published).
+   * Lua, after the entry is written under a fleet lease: ends the lease if this flight still holds it and, only if
+   * another instance's flight waits for it (the mark its claim left), tells the fleet in the same step: the entry
+   * itself ({@code frameHead .. body}, see {@link #landedFrame}) when it is small enough to carry (the head is
+   * empty otherwise), else the {@code landed} message. Followers served from the frame need no round trip.
    */
-  private static final String STORE_ENTRY_AND_LAND = "local t = redis.call('GET', KEYS[3]) "
-      + "if t and tonumber(t) >= tonumber(ARGV[1]) then return 0 end "
-      + "redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'body', ARGV[3], 'gz', ARGV[4]) "
-      + "redis.call('PEXPIREAT', KEYS[1], ARGV[5]) redis.call('SADD', KEYS[2], ARGV[6]) "
-      + "redis.call('PEXPIRE', KEYS[2], ARGV[7]) "
-      + "if redis.call('GET', KEYS[4]) == ARGV[8] then redis.call('DEL', KEYS[4]) end "
-      + "if redis.call('DEL', KEYS[5]) == 1 then "
-      + "if ARGV[11] ~= '' then redis.call('PUBLISH', ARGV[9], ARGV[11] .. ARGV[3]) "
-      + "else redis.call('PUBLISH', ARGV[9], ARGV[10]) end end "
+  private static String land(String lease, String token, String mark, String channel, String message, String frameHead, String body) {
+    return "if redis.call('GET', " + lease + ") == " + token + " then redis.call('DEL', " + lease + ") end "
+        + "if redis.call('DEL', " + mark + ") == 1 then "
+        + "if " + frameHead + " ~= '' then redis.call('PUBLISH', " + channel + ", " + frameHead + " .. " + body + ") "
+        + "else redis.call('PUBLISH', " + channel + ", " + message + ") end end ";
+  }
+
+  /**
+   * The entry step of a two-step store (Redis Cluster, or after invalidations since the fetch began). KEYS: entry,
+   * its path's entry set, tomb, [lease, followers' mark]. ARGV: fetch start, meta, body, gz, expire at (ms), entry set
+   * member, entry set ttl ms, [flight token, channel, landed message, landed frame head]. Returns 0 when the tombstone
+   * refused the entry (nothing released or published), 1 when stored, 2 when stored under the lease and landed.
+   */
+  private static final String STORE_ENTRY = refusedByTomb("KEYS[3]", "ARGV[1]")
+      + writeEntry("KEYS[1]", "ARGV[2]", "ARGV[3]", "ARGV[4]", "ARGV[5]", "KEYS[2]", "ARGV[6]", "ARGV[7]")
+      + "if #KEYS == 3 then return 1 end "
+      + land("KEYS[4]", "ARGV[8]", "KEYS[5]", "ARGV[9]", "ARGV[10]", "ARGV[11]", "ARGV[3]")
       + "return 2";
   /**
    * The whole store in one step, on one server (not Redis Cluster, where the index and the entry live on different
-   * slots): {@link #INDEX_PATH} and {@link #STORE_ENTRY} (or {@link #STORE_ENTRY_AND_LAND}) together, one round
-   * trip instead of two, for the common case that nothing was invalidated since the fetch began. KEYS: paths,
-   * expiries, log, epoch, entry, its path's entry set, tomb, [lease, followers' mark]. ARGV: index member, retain ms,
-   * fetch start, epoch the store began in, meta, body, gz, entry set member, entry set ttl ms, [flight token,
-   * channel, landed message, landed frame head]. Returns -1 when the epoch changed (nothing stored), -2 when any
-   * invalidation was logged since the fetch began (nothing done: the two-step store, which can tell whether it
-   * covers the path, decides), 0 when the tombstone refused the entry, else what the entry script returns.
+   * slots): {@link #INDEX_PATH} and {@link #STORE_ENTRY} together, one round trip instead of two, for the common case
+   * that nothing was invalidated since the fetch began. KEYS: paths, expiries, log, epoch, entry, its path's entry
+   * set, tomb, [lease, followers' mark]. ARGV: index member, retain ms, fetch start, epoch the store began in, meta,
+   * body, gz, entry set member, entry set ttl ms, [flight token, channel, landed message, landed frame head]. Returns
+   * -1 when the epoch changed (nothing stored), -2 when any invalidation was logged since the fetch began (nothing
+   * done: the two-step store, which can tell whether it covers the path, decides), else as {@link #STORE_ENTRY}.
    */
   private static final String STORE_IN_ONE_STEP = "if tonumber(redis.call('GET', KEYS[4]) or '0') ~= tonumber(ARGV[4]) then return -1 end "
       + "if #redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[3], '+inf', 'LIMIT', 0, 1) > 0 then return -2 end "
-      + "local tomb = redis.call('GET', KEYS[7]) "
-      + "if tomb and tonumber(tomb) >= tonumber(ARGV[3]) then return 0 end "
+      + refusedByTomb("KEYS[7]", "ARGV[3]")
       + NOW + prune("KEYS[1]", "KEYS[2]")
       + "local expireAt = now + tonumber(ARGV[2]) "
       + "redis.call('ZADD', KEYS[2], 'GT', expireAt, ARGV[1]) "
       + "redis.call('ZADD', KEYS[1], 0, ARGV[1]) "
-      + "redis.call('HSET', KEYS[5], 'meta', ARGV[5], 'body', ARGV[6], 'gz', ARGV[7]) "
-      + "redis.call('PEXPIREAT', KEYS[5], expireAt) redis.call('SADD', KEYS[6], ARGV[8]) "
-      + "redis.call('PEXPIRE', KEYS[6], ARGV[9]) "
+      + writeEntry("KEYS[5]", "ARGV[5]", "ARGV[6]", "ARGV[7]", "expireAt", "KEYS[6]", "ARGV[8]", "ARGV[9]")
       + "if #KEYS == 7 then return 1 end "
-      + "if redis.call('GET', KEYS[8]) == ARGV[10] then redis.call('DEL', KEYS[8]) end "
-      + "if redis.call('DEL', KEYS[9]) == 1 then "
-      + "if ARGV[13] ~= '' then redis.call('PUBLISH', ARGV[11], ARGV[13] .. ARGV[6]) "
-      + "else redis.call('PUBLISH', ARGV[11], ARGV[12]) end end "
+      + land("KEYS[8]", "ARGV[10]", "KEYS[9]", "ARGV[11]", "ARGV[12]", "ARGV[13]", "ARGV[6]")
       + "return 2";
   /** Entries up to this many stored bytes travel in a leader's landed message; larger ones are claimed from L2. */
   static final int LANDED_ENTRY_MAX = 64 * 1024;
@@ -199,7 +205,7 @@ public final class L2Store {
   private final RedisLink.Watcher transitions = new Transitions();
   /**
    * Fleet leases this instance's flights hold, by full cache key: a store of such a key ends the lease and tells
-   * the fleet in its own script ({@link #STORE_ENTRY_AND_LAND}), and takes it out of here when it did.
+   * the fleet in its own script ({@link #STORE_ENTRY}), and takes it out of here when it did.
    */
   private final ConcurrentHashMap<String, String> leases = new ConcurrentHashMap<>();
   /** Told of other instances' {@code landed} messages (key digest, outcome), on the link's context; set once. */
@@ -509,7 +515,7 @@ public final class L2Store {
   /**
    * The store as two scripts on two slots (Redis Cluster, or after invalidations since the fetch began): index
    * the path and read the invalidations logged since the fetch began ({@link #INDEX_PATH}), then, unless one of
-   * them covers the path, write the entry ({@link #STORE_ENTRY}, or {@link #STORE_ENTRY_AND_LAND} under a lease).
+   * them covers the path, write the entry ({@link #STORE_ENTRY}, which also lands a flight under a lease).
    */
   private Future<Void> storeInTwoSteps(CacheKey key, CachedResponse response, long fetchBeganMillis, long e, Buffer b, boolean compress) {
     return send(Request.cmd(Command.EVAL).arg(INDEX_PATH).arg(4).arg(pathsKey()).arg(expiriesKey())
@@ -524,7 +530,7 @@ public final class L2Store {
           }
           String tag = tag(key.path());
           String token = leases.get(key.value());
-          Request store = Request.cmd(Command.EVAL).arg(token == null ? STORE_ENTRY : STORE_ENTRY_AND_LAND).arg(token == null ? 3 : 5)
+          Request store = Request.cmd(Command.EVAL).arg(STORE_ENTRY).arg(token == null ? 3 : 5)
               .arg(entryKey(key, e)).arg(tag + ":keys").arg(tag + ":tomb");
           if (token != null) store.arg(leaseKey(key, e)).arg(followersKey(key, e));
           JsonObject meta = response.meta();
