@@ -33,9 +33,20 @@ public final class ClientCertificate {
   private ClientCertificate(PrivateKey key, X509Certificate certificate) throws GeneralSecurityException {
     this.key = key;
     this.certificate = certificate;
-    byte[] der = certificate.getEncoded();
-    this.x5t = B64URL.encodeToString(MessageDigest.getInstance("SHA-1").digest(der));
-    this.x5tS256 = B64URL.encodeToString(MessageDigest.getInstance("SHA-256").digest(der));
+    this.x5t = thumbprint("SHA-1", certificate);
+    this.x5tS256 = thumbprint("SHA-256", certificate);
+  }
+
+  /**
+   * The base64url digest of a certificate's DER form, as the identity platform names certificates ({@code SHA-1}:
+   * {@code x5t}, {@code SHA-256}: {@code x5t#S256}).
+   */
+  public static String thumbprint(String algorithm, X509Certificate certificate) {
+    try {
+      return B64URL.encodeToString(MessageDigest.getInstance(algorithm).digest(certificate.getEncoded()));
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   /**

@@ -12,12 +12,17 @@ import io.tollgate.metrics.MeterNames;
 import io.tollgate.proxy.Offload;
 import io.tollgate.redis.RedisLink;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.client.WebClient;
 import io.vertx.ext.web.client.WebClientOptions;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Request;
 import java.net.URI;
 import java.time.Duration;
 import java.time.Instant;
@@ -85,7 +90,7 @@ public final class DeltaVerticle extends VerticleBase {
   private CursorStore cursors;
   private boolean stopping;
   private long renewTimer = -1;
-  private io.vertx.core.eventbus.MessageConsumer<JsonObject> notified;
+  private MessageConsumer<JsonObject> notified;
   private Counter storesIndexed;
 
   /** One followed feed: a tenant's users or groups. Touched on this verticle's context only. */
@@ -114,7 +119,7 @@ public final class DeltaVerticle extends VerticleBase {
     /** Counts schedules: only the latest one runs. */
     long scheduled;
     /** Askers of a poll now ({@link Addresses#FRESHNESS_DELTA}): answered when the next poll to start ends. */
-    List<io.vertx.core.Promise<Boolean>> waiting = new ArrayList<>();
+    List<Promise<Boolean>> waiting = new ArrayList<>();
 
     Feed(String resource) {
       this.resource = resource;
@@ -311,11 +316,11 @@ public final class DeltaVerticle extends VerticleBase {
       // A timer cancelled too late (its run already queued) must not start a second, overlapping poll.
       if (seq != f.scheduled) return;
       f.running = true;
-      List<io.vertx.core.Promise<Boolean>> askers = f.waiting;
+      List<Promise<Boolean>> askers = f.waiting;
       f.waiting = new ArrayList<>();
       poll(f).onComplete(ar -> {
         f.running = false;
-        for (io.vertx.core.Promise<Boolean> p : askers) p.tryComplete(f.leader);
+        for (Promise<Boolean> p : askers) p.tryComplete(f.leader);
         schedule(f, f.waiting.isEmpty() ? options.getPollInterval().toMillis() : 0);
       });
     };
@@ -335,7 +340,7 @@ public final class DeltaVerticle extends VerticleBase {
    * A change notification ({@link Addresses#FRESHNESS_DELTA}): evicts what mentions the ids as the feed would for a
    * changed object, then reads the feed now (or right after the poll under way). On this context.
    */
-  private void onNotified(io.vertx.core.eventbus.Message<JsonObject> m) {
+  private void onNotified(Message<JsonObject> m) {
     JsonObject body = m.body();
     if (stopping) {
       m.fail(503, "stopping");
@@ -360,7 +365,7 @@ public final class DeltaVerticle extends VerticleBase {
       JsonObject reply = new JsonObject().put("evicted", evicted).put("polled", polled);
       if (polled || f == null || redis == null) return Future.succeededFuture(reply);
       // Another instance holds the feed's lease: it is asked to read now (through Redis), not waited for.
-      return redis.send(io.vertx.redis.client.Request.cmd(io.vertx.redis.client.Command.PUBLISH).arg(pollChannel()).arg(f.key),
+      return redis.send(Request.cmd(Command.PUBLISH).arg(pollChannel()).arg(f.key),
           redisTimeoutMs).map(r -> reply.put("relayed", true)).otherwise(reply);
     }))
         .onSuccess(m::reply)
@@ -383,7 +388,7 @@ public final class DeltaVerticle extends VerticleBase {
   private Future<Boolean> pollNow(Feed f) {
     if (f == null || stopping) return Future.succeededFuture(false);
     if (f.waiting.size() >= MAX_WAITING) return Future.succeededFuture(f.leader);
-    io.vertx.core.Promise<Boolean> done = io.vertx.core.Promise.promise();
+    Promise<Boolean> done = Promise.promise();
     f.waiting.add(done);
     if (!f.running) {
       if (f.timer >= 0) vertx.cancelTimer(f.timer);

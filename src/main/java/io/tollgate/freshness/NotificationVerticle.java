@@ -6,6 +6,7 @@ import io.tollgate.config.DeltaOptions;
 import io.tollgate.config.NotificationOptions;
 import io.tollgate.metrics.Addresses;
 import io.tollgate.metrics.MeterNames;
+import io.tollgate.proxy.GraphError;
 import io.tollgate.redis.RedisLink;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -31,6 +32,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.UUID;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -333,9 +335,9 @@ public final class NotificationVerticle extends VerticleBase {
   }
 
   private static void error(HttpServerRequest req, int status, String code, String message) {
-    JsonObject body = new JsonObject().put("error", new JsonObject().put("code", code).put("message", message)
-        .put("innerError", new JsonObject().put("date", Instant.now().toString())));
-    req.response().setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, "application/json").end(body.toBuffer());
+    String requestId = UUID.randomUUID().toString();
+    req.response().setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, GraphError.JSON).putHeader("request-id", requestId)
+        .end(GraphError.body(code, message, requestId).toBuffer());
   }
 
   private static long parseLong(String text) {

@@ -1,6 +1,7 @@
 package io.tollgate.sim;
 
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.tollgate.config.ClientCertificate;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -49,7 +50,6 @@ final class TokenEndpoint {
   static final String ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
   private static final long SKEW_SECONDS = 300;
   private static final Pattern CERTIFICATE = Pattern.compile("-----BEGIN CERTIFICATE-----([^-]*)-----END CERTIFICATE-----");
-  private static final Base64.Encoder B64URL = Base64.getUrlEncoder().withoutPadding();
 
   TokenEndpoint(SimulatorOptions options, Supplier<String> origin) {
     this.clientId = options.getClientId();
@@ -57,8 +57,8 @@ final class TokenEndpoint {
     this.lifetimeSeconds = options.getTokenLifetime().getSeconds();
     this.origin = origin;
     this.certificate = options.getClientCertificate() == null ? null : certificate(options.getClientCertificate());
-    this.x5t = certificate == null ? null : thumbprint("SHA-1", certificate);
-    this.x5tS256 = certificate == null ? null : thumbprint("SHA-256", certificate);
+    this.x5t = certificate == null ? null : ClientCertificate.thumbprint("SHA-1", certificate);
+    this.x5tS256 = certificate == null ? null : ClientCertificate.thumbprint("SHA-256", certificate);
   }
 
   /** The first {@code BEGIN CERTIFICATE} block of a PEM text, markers included; "" when there is none. */
@@ -77,14 +77,6 @@ final class TokenEndpoint {
       return c.getPublicKey().getAlgorithm().equals("RSA") ? c : null;
     } catch (java.security.GeneralSecurityException | IllegalArgumentException | ClassCastException e) {
       return null;
-    }
-  }
-
-  private static String thumbprint(String algorithm, X509Certificate c) {
-    try {
-      return B64URL.encodeToString(MessageDigest.getInstance(algorithm).digest(c.getEncoded()));
-    } catch (java.security.GeneralSecurityException e) {
-      throw new IllegalStateException(e);
     }
   }
 
@@ -113,7 +105,7 @@ final class TokenEndpoint {
     } else if (secret == null) {
       return error(401, "invalid_client", "AADSTS7000218: The request body must contain the following parameter: "
           + "'client_assertion' or 'client_secret'.");
-    } else if (!java.security.MessageDigest.isEqual(secret.getBytes(), clientSecret.getBytes())) {
+    } else if (!MessageDigest.isEqual(secret.getBytes(), clientSecret.getBytes())) {
       return error(401, "invalid_client", "AADSTS7000215: Invalid client secret provided.");
     }
     String scope = first(params, "scope");
