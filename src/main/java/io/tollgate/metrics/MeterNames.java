@@ -4,6 +4,8 @@ package io.tollgate.metrics;
 public final class MeterNames {
   /** Timer: proxied requests; tags route (rule name), status (2xx..5xx), cache (X-Cache value). */
   public static final String REQUESTS = "tollgate.requests";
+  /** Counter: answers sent to clients; tag code (the exact status). */
+  public static final String RESPONSES = "tollgate.responses";
   /** Counter: answers Tollgate produced itself; tags status, code (Graph error code). */
   public static final String GATEWAY_ERRORS = "tollgate.gateway.errors";
   /**

@@ -11,19 +11,20 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The Prometheus registry shared by Vert.x's own HTTP metrics and Tollgate's meters. Meters are created
- * once per tag combination and kept, so the hot path does a map lookup, not a registry registration.
+ * The Prometheus registry shared by Vert.x's metrics and Tollgate's meters. Meters are created once per tag
+ * combination and kept, so the hot path does a map lookup, not a registry registration.
  */
 public final class TollgateMetrics {
   private static final String[] STATUS_CLASSES = {"1xx", "2xx", "3xx", "4xx", "5xx"};
 
   private final PrometheusMeterRegistry registry;
-  private final ConcurrentHashMap<String, Timer> requestTimers = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Counter> errorCounters = new ConcurrentHashMap<>();
   private final AtomicLong inFlight = new AtomicLong();
   private JvmGcMetrics gc;
@@ -53,14 +54,42 @@ public final class TollgateMetrics {
     inFlight.incrementAndGet();
   }
 
-  public void requestEnded(String route, int status, String cache, long nanos) {
-    inFlight.decrementAndGet();
-    String statusClass = status >= 100 && status < 600 ? STATUS_CLASSES[status / 100 - 1] : "other";
-    String key = route + '|' + statusClass + '|' + cache;
-    requestTimers.computeIfAbsent(key, k -> Timer.builder(MeterNames.REQUESTS)
-        .tag(MeterNames.TAG_ROUTE, route).tag(MeterNames.TAG_STATUS, statusClass).tag(MeterNames.TAG_CACHE, cache)
-        .publishPercentileHistogram()
-        .register(registry)).record(nanos, TimeUnit.NANOSECONDS);
+  /**
+   * One proxy event loop's request meters: {@code tollgate.requests} by route, status class and cache source, and
+   * {@code tollgate.responses} by exact status. Made once per tag combination and kept in plain maps and arrays, so
+   * a request's end is two map lookups and an array slot; not shared between threads (each proxy verticle has its
+   * own; the registry hands them all the same meters).
+   */
+  public final class RequestMeters {
+    private final Map<String, Map<String, Timer[]>> timers = new HashMap<>();
+    private final Counter[] responses = new Counter[600];
+
+    private RequestMeters() {}
+
+    /** @param cache where the answer came from (the X-Cache value, or CANCELLED) */
+    public void ended(String route, int status, String cache, long nanos) {
+      inFlight.decrementAndGet();
+      int statusClass = status >= 100 && status < 600 ? status / 100 - 1 : STATUS_CLASSES.length;
+      Timer[] byClass = timers.computeIfAbsent(route, r -> new HashMap<>()).computeIfAbsent(cache, c -> new Timer[STATUS_CLASSES.length + 1]);
+      Timer t = byClass[statusClass];
+      if (t == null) {
+        byClass[statusClass] = t = Timer.builder(MeterNames.REQUESTS).tag(MeterNames.TAG_ROUTE, route)
+            .tag(MeterNames.TAG_STATUS, statusClass < STATUS_CLASSES.length ? STATUS_CLASSES[statusClass] : "other")
+            .tag(MeterNames.TAG_CACHE, cache).publishPercentileHistogram().register(registry);
+      }
+      t.record(nanos, TimeUnit.NANOSECONDS);
+      if (status < 100 || status >= responses.length) return;
+      Counter c = responses[status];
+      if (c == null) {
+        responses[status] = c = Counter.builder(MeterNames.RESPONSES).tag(MeterNames.TAG_CODE, Integer.toString(status))
+            .register(registry);
+      }
+      c.increment();
+    }
+  }
+
+  public RequestMeters requestMeters() {
+    return new RequestMeters();
   }
 
   /**

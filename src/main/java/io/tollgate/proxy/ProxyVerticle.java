@@ -45,6 +45,7 @@ public final class ProxyVerticle extends VerticleBase {
   private Forwarder forwarder;
   private Pipeline pipeline;
   private HeaderTimeout headerTimeout;
+  private TollgateMetrics.RequestMeters requestMeters;
 
   /**
    * @param pipelineFactory builds this verticle's pipeline around its own forwarder (stages are shared or
@@ -66,6 +67,7 @@ public final class ProxyVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     forwarder = new Forwarder(vertx, options.getUpstream(), options.getProxy(), metrics);
+    requestMeters = metrics.requestMeters();
     pipeline = pipelineFactory.apply(forwarder);
     ServerOptions s = options.getServer();
     HttpServerOptions http = new HttpServerOptions()
@@ -197,7 +199,7 @@ public final class ProxyVerticle extends VerticleBase {
     if (accessLog != null) accessLog.log(ex, status, cache);
     ex.tally().book(economics, ex, status, cache, ownAnswer);
     String source = cache == null ? "CANCELLED" : cache.header();
-    metrics.requestEnded(ex.routeName(), status, source, nanos);
+    requestMeters.ended(ex.routeName(), status, source, nanos);
     if (LOG.isDebugEnabled()) {
       LOG.debug("{} {} route={} caller={} status={} cache={} {}ms", ex.requestId(), ex.method(), ex.routeName(),
           ex.caller().shortForm(), status, source, nanos / 1_000_000);
