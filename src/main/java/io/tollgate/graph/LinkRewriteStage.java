@@ -32,6 +32,7 @@ public final class LinkRewriteStage implements Stage {
   private final String publicUrl;
   private final WorkerPool workers;
   private final java.util.Set<String> trustedProxies;
+  private Origin lastOrigin;
 
   /**
    * @param upstreamOrigin {@code scheme://host[:port]} of the configured upstream: only its links are rewritten
@@ -135,9 +136,28 @@ public final class LinkRewriteStage implements Stage {
         && trustedProxies.contains(ex.request().remoteAddress().hostAddress());
     String proto = trusted ? ex.headers().get(X_FORWARDED_PROTO) : null;
     String host = trusted ? ex.headers().get(X_FORWARDED_HOST) : null;
+    boolean ssl = ex.request().isSSL();
+    if (host == null && proto == null) {
+      // A client sends the same Host on every request: the origin made from it last time is reused as it is.
+      String sent = ex.headers().get(HttpHeaders.HOST);
+      Origin last = lastOrigin;
+      if (sent != null && last != null && last.ssl == ssl && sent.equals(last.host)) return last.origin;
+      String authority = ex.request().authority() == null ? null : ex.request().authority().toString();
+      String origin = origin(null, authority, ex);
+      // Only an origin made from the Host alone (not the local port a refused one falls back to) is kept.
+      if (sent != null && authority != null && plainHost(authority)) lastOrigin = new Origin(sent, ssl, origin);
+      return origin;
+    }
     if (host == null) host = ex.request().authority() == null ? null : ex.request().authority().toString();
+    return origin(proto, host, ex);
+  }
+
+  private static String origin(String proto, String host, Exchange ex) {
     if (host == null || !plainHost(host)) host = "127.0.0.1:" + ex.request().localAddress().port();
     if (!"http".equals(proto) && !"https".equals(proto)) proto = ex.request().isSSL() ? "https" : "http";
     return proto + "://" + host;
   }
+
+  /** The origin derived from a Host header; immutable, so event loops sharing this stage may read any one of them. */
+  private record Origin(String host, boolean ssl, String origin) {}
 }

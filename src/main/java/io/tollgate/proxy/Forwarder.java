@@ -39,6 +39,8 @@ public final class Forwarder implements Stage.Chain {
   private final HttpClientAgent client;
   private final String host;
   private final int port;
+  /** The upstream's address, made once: it is the same for every request. */
+  private final SocketAddress server;
   private final boolean ssl;
   private final String basePath;
   private final String authority;
@@ -52,6 +54,7 @@ public final class Forwarder implements Stage.Chain {
     this.ssl = "https".equalsIgnoreCase(uri.getScheme());
     this.host = uri.getHost();
     this.port = uri.getPort() > 0 ? uri.getPort() : (ssl ? 443 : 80);
+    this.server = SocketAddress.inetSocketAddress(port, host);
     String path = uri.getRawPath() == null ? "" : uri.getRawPath();
     this.basePath = path.endsWith("/") ? path.substring(0, path.length() - 1) : path;
     this.authority = uri.getPort() > 0 ? host + ":" + port : host;
@@ -90,7 +93,7 @@ public final class Forwarder implements Stage.Chain {
   public Future<Reply> proceed(Exchange ex) {
     RequestOptions request = new RequestOptions()
         .setMethod(ex.method())
-        .setServer(SocketAddress.inetSocketAddress(port, host))
+        .setServer(server)
         .setHost(host)
         .setPort(port)
         .setSsl(ssl)

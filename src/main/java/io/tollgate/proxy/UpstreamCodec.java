@@ -9,6 +9,7 @@ import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
@@ -16,8 +17,10 @@ import io.netty.handler.codec.http.HttpRequestEncoder;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseDecoder;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.AsciiString;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpConnection;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.List;
 import org.slf4j.Logger;
@@ -100,6 +103,37 @@ final class UpstreamCodec extends CombinedChannelDuplexHandler<UpstreamCodec.Dec
     protected void encode(ChannelHandlerContext ctx, Object msg, List<Object> out) throws Exception {
       if (msg instanceof HttpRequest request) awaiting.addLast(request.method());
       super.encode(ctx, msg, out);
+    }
+
+    /**
+     * The header block as Netty writes it ({@code name: value CRLF}, US-ASCII with {@code ?} for anything beyond
+     * Latin-1), but each string copied as a block: Netty writes a {@code String} a byte at a time through the pooled
+     * buffer's wrapper, which for the ~2 KB bearer token every request forwards took ~4 % of pass-through's CPU.
+     */
+    @Override
+    protected void encodeHeaders(HttpHeaders headers, ByteBuf buf) {
+      var entries = headers.iteratorCharSequence();
+      while (entries.hasNext()) {
+        var header = entries.next();
+        writeAscii(buf, header.getKey());
+        buf.writeShort(COLON_SPACE);
+        writeAscii(buf, header.getValue());
+        buf.writeShort(CRLF);
+      }
+    }
+  }
+
+  private static final int COLON_SPACE = (':' << 8) | ' ';
+  private static final int CRLF = ('\r' << 8) | '\n';
+
+  private static void writeAscii(ByteBuf buf, CharSequence text) {
+    if (text instanceof AsciiString ascii) {
+      buf.writeBytes(ascii.array(), ascii.arrayOffset(), ascii.length());
+    } else if (text instanceof String string) {
+      // Latin-1 strings are stored as bytes: this is a copy, and unmappable characters become '?' as in Netty.
+      buf.writeBytes(string.getBytes(StandardCharsets.ISO_8859_1));
+    } else {
+      buf.writeCharSequence(text, StandardCharsets.US_ASCII);
     }
   }
 

@@ -1,6 +1,7 @@
 package io.tollgate.proxy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tollgate.Gateway;
 import io.tollgate.testing.Await;
@@ -66,6 +67,22 @@ class UpstreamFramingTest {
   static String answer(int status, String reason, String body) {
     return "HTTP/1.1 " + status + " " + reason + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length()
         + "\r\n\r\n" + body;
+  }
+
+  @Test
+  void the_forwarded_head_carries_each_header_byte_for_byte() throws Exception {
+    upstream(line -> answer(200, "OK", "{}"));
+    String token = "Bearer " + "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.".repeat(60) + "sig-_~+/=";
+    HttpRequest request = HttpRequest.newBuilder(URI.create(GatewayHarness.proxy(gateway) + "/raw/head?$select=id"))
+        .timeout(Duration.ofSeconds(10)).header("Authorization", token)
+        .header("X-Custom", "a value; with \"quotes\", tabs\tand = signs").build();
+    assertEquals(200, harness.http().send(request, HttpResponse.BodyHandlers.ofString()).statusCode());
+    String head = upstream.heads().get(0);
+    assertEquals("GET /raw/head?$select=id HTTP/1.1", head.lines().findFirst().orElseThrow());
+    java.util.List<String> lines = head.lines().skip(1).toList();
+    assertTrue(lines.contains("Authorization: " + token) || lines.contains("authorization: " + token), head);
+    assertTrue(lines.stream().anyMatch(l -> l.equalsIgnoreCase("x-custom: a value; with \"quotes\", tabs\tand = signs")), head);
+    for (String l : lines) assertTrue(l.matches("[!#$%&'*+.^_`|~0-9A-Za-z-]+: .*"), "a header line: " + l);
   }
 
   @Test

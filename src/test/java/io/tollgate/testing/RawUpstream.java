@@ -32,6 +32,7 @@ public final class RawUpstream implements AutoCloseable {
   private final Function<String, String> answer;
   private final Function<String, String> later;
   private final List<String> requests = new CopyOnWriteArrayList<>();
+  private final List<String> heads = new CopyOnWriteArrayList<>();
   private final AtomicInteger closed = new AtomicInteger();
 
   private RawUpstream(Vertx vertx, Function<String, String> answer, Function<String, String> later) {
@@ -72,6 +73,7 @@ public final class RawUpstream implements AutoCloseable {
         return;
       }
       String head = record.toString("ISO-8859-1");
+      heads.add(head);
       String requestLine = head.lines().findFirst().orElse("");
       long length = head.lines().skip(1)
           .filter(h -> h.toLowerCase(Locale.ROOT).startsWith("content-length:"))
@@ -102,6 +104,11 @@ public final class RawUpstream implements AutoCloseable {
   /** Connections closed so far, by either side. */
   public int closedConnections() {
     return closed.get();
+  }
+
+  /** Every request head received so far (request line and header lines, ISO-8859-1), in order. */
+  public List<String> heads() {
+    return List.copyOf(heads);
   }
 
   /** Every request line answered so far, in order. */
