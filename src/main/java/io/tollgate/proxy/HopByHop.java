@@ -1,18 +1,28 @@
 package io.tollgate.proxy;
 
 import io.vertx.core.MultiMap;
-import java.util.Locale;
 import java.util.Set;
 
 /** Headers that describe one connection, not the message (RFC 9110 §7.6.1): never forwarded either way. */
 public final class HopByHop {
-  private static final Set<String> NAMES = Set.of("connection", "keep-alive", "proxy-authenticate",
+  static final Set<String> NAMES = Set.of("connection", "keep-alive", "proxy-authenticate",
       "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "http2-settings");
 
   private HopByHop() {}
 
+  /** Asked for every header of every request and answer: no lower-cased copy of the name, no set lookup. */
   public static boolean is(String name) {
-    return NAMES.contains(name.toLowerCase(Locale.ROOT));
+    return switch (name.length()) {
+      case 2 -> name.equalsIgnoreCase("te");
+      case 7 -> name.equalsIgnoreCase("trailer") || name.equalsIgnoreCase("upgrade");
+      case 10 -> name.equalsIgnoreCase("connection") || name.equalsIgnoreCase("keep-alive");
+      case 14 -> name.equalsIgnoreCase("http2-settings");
+      case 16 -> name.equalsIgnoreCase("proxy-connection");
+      case 17 -> name.equalsIgnoreCase("transfer-encoding");
+      case 18 -> name.equalsIgnoreCase("proxy-authenticate");
+      case 19 -> name.equalsIgnoreCase("proxy-authorization");
+      default -> false;
+    };
   }
 
   /** Copies end-to-end headers, also dropping any named in the message's own Connection header. */
