@@ -366,7 +366,10 @@ public final class L2Store {
 
   /** An entry's fields as stored ({@code meta}, {@code body}, {@code gz}); a compressed body is inflated on the worker pool. */
   private Future<CachedResponse> decode(Response metaField, Response bodyField, Response gzField) {
-    return decode(new JsonObject(metaField.toString()), bodyField.toBuffer(), gzField != null && "1".equals(gzField.toString()));
+    Buffer meta = metaField.toBuffer();
+    Buffer body = bodyField.toBuffer();
+    if (gzField == null || !"1".equals(gzField.toString())) return Future.succeededFuture(CachedResponse.fromMeta(meta, body));
+    return codec.run(() -> CachedResponse.fromMeta(meta, Gzip.decompress(body, Long.MAX_VALUE)));
   }
 
   private Future<CachedResponse> decode(JsonObject meta, Buffer body, boolean gz) {

@@ -1,0 +1,64 @@
+package io.tollgate.cache;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.vertx.core.MultiMap;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonObject;
+import java.util.List;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.DisplayNameGenerator;
+import org.junit.jupiter.api.Test;
+
+/** The meta an L2 entry is stored with reads back, from its bytes, as the entry that wrote it. */
+@DisplayNameGeneration(DisplayNameGenerator.ReplaceUnderscores.class)
+class CachedResponseMetaTest {
+  static final Buffer BODY = Buffer.buffer("{\"id\":\"u1\",\"displayName\":\"Zoë \\\"Z\\\" Ünal\"}");
+
+  static MultiMap headers() {
+    return MultiMap.caseInsensitiveMultiMap().add("Content-Type", "application/json;odata.metadata=minimal")
+        .add("ETag", "W/\"abc\"").add("Set-Cookie", "a=1").add("set-cookie", "b=2").add("x-ms-ags-diagnostic", "{\"ServerInfo\":{}}");
+  }
+
+  static void assertSame(CachedResponse expected, CachedResponse actual) {
+    assertEquals(expected.meta().encode(), actual.meta().encode());
+    assertEquals(expected.body(), actual.body());
+    assertEquals(expected.headers().getAll("set-cookie"), actual.headers().getAll("SET-COOKIE"));
+  }
+
+  @Test
+  void a_plain_entry_reads_back_from_its_bytes_as_from_its_json() {
+    CachedResponse stored = new CachedResponse(200, headers(), BODY, 1_700_000_000_123L, 300_000, 30_000, 60_000, 86_400_000);
+    Buffer meta = stored.meta().toBuffer();
+    assertSame(stored, CachedResponse.fromMeta(meta, BODY));
+    assertSame(CachedResponse.fromMeta(stored.meta(), BODY), CachedResponse.fromMeta(meta, BODY));
+  }
+
+  @Test
+  void vary_purge_and_initial_age_survive_the_trip() {
+    CachedResponse stored = CachedResponse.http(203, headers(), BODY, 1_700_000_000_000L, 0, 0, 5_000, 10_000, 42_000,
+        List.of("accept-language", "prefer"), "en\u0000odata.maxpagesize=5").purge();
+    CachedResponse read = CachedResponse.fromMeta(stored.meta().toBuffer(), BODY);
+    assertSame(stored, read);
+    assertEquals(true, read.purged());
+    assertEquals("en\u0000odata.maxpagesize=5", read.varyValues());
+    assertEquals(42_000, read.ageMillis(1_700_000_000_000L));
+  }
+
+  @Test
+  void fields_it_does_not_know_are_skipped_whatever_their_shape() {
+    JsonObject meta = new CachedResponse(200, headers(), BODY, 5, 6, 7, 8).meta()
+        .put("future", new JsonObject().put("a", List.of(1, 2, List.of(3)))).put("more", List.of("x", List.of())).put("n", (String) null);
+    assertSame(CachedResponse.fromMeta(meta, BODY), CachedResponse.fromMeta(meta.toBuffer(), BODY));
+  }
+
+  @Test
+  void a_meta_without_status_or_that_is_not_json_is_refused() {
+    JsonObject meta = new CachedResponse(200, headers(), BODY, 5, 6, 7, 8).meta();
+    meta.remove("status");
+    assertThrows(IllegalArgumentException.class, () -> CachedResponse.fromMeta(meta.toBuffer(), BODY));
+    assertThrows(IllegalArgumentException.class, () -> CachedResponse.fromMeta(Buffer.buffer("[1,2]"), BODY));
+    assertThrows(IllegalArgumentException.class, () -> CachedResponse.fromMeta(Buffer.buffer("{\"status\":"), BODY));
+  }
+}
