@@ -21,7 +21,8 @@
 #         mix over the window comes from the gateway's /metrics and is checked (>= 90 % L2 hits).
 #
 # Warm-up: every Tollgate target is a fresh JVM per pass, loaded for WARMUP (default 40s: the notes in
-# README.md found pass-through still speeding up until ~40 s of load) before its measured DURATION.
+# README.md found pass-through still speeding up until ~40 s of load) before its measured DURATION, given as
+# WARMUP_RUNS wrk runs each followed by a scrape of its /metrics (see wrk_load).
 # nginx (one instance for the whole run) gets NGINX_WARMUP (5s) before each measured pass; the
 # simulator gets SIM_WARMUP (15s) of direct load once at the start.
 #
