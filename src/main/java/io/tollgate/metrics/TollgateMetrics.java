@@ -11,7 +11,6 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -56,12 +55,13 @@ public final class TollgateMetrics {
 
   /**
    * One proxy event loop's request meters: {@code tollgate.requests} by route, status class and cache source, and
-   * {@code tollgate.responses} by exact status. Made once per tag combination and kept in plain maps and arrays, so
-   * a request's end is two map lookups and an array slot; not shared between threads (each proxy verticle has its
-   * own; the registry hands them all the same meters).
+   * {@code tollgate.responses} by exact status. Made once per tag combination and kept, so a request's end is two map
+   * lookups and an array slot. Each proxy verticle has its own (the registry hands them all the same meters); the maps
+   * are concurrent anyway, as a request may end on another thread than the one it began on, and two threads filling
+   * one slot at once only register the same meter twice.
    */
   public final class RequestMeters {
-    private final Map<String, Map<String, Timer[]>> timers = new HashMap<>();
+    private final Map<String, Map<String, Timer[]>> timers = new ConcurrentHashMap<>();
     private final Counter[] responses = new Counter[600];
 
     private RequestMeters() {}
@@ -70,7 +70,10 @@ public final class TollgateMetrics {
     public void ended(String route, int status, String cache, long nanos) {
       inFlight.decrementAndGet();
       int statusClass = status >= 100 && status < 600 ? status / 100 - 1 : STATUS_CLASSES.length;
-      Timer[] byClass = timers.computeIfAbsent(route, r -> new HashMap<>()).computeIfAbsent(cache, c -> new Timer[STATUS_CLASSES.length + 1]);
+      Map<String, Timer[]> byCache = timers.get(route);
+      if (byCache == null) byCache = timers.computeIfAbsent(route, r -> new ConcurrentHashMap<>());
+      Timer[] byClass = byCache.get(cache);
+      if (byClass == null) byClass = byCache.computeIfAbsent(cache, c -> new Timer[STATUS_CLASSES.length + 1]);
       Timer t = byClass[statusClass];
       if (t == null) {
         byClass[statusClass] = t = Timer.builder(MeterNames.REQUESTS).tag(MeterNames.TAG_ROUTE, route)
