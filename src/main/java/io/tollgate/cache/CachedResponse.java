@@ -274,27 +274,18 @@ public final class CachedResponse {
     return purged ? meta.put("purged", true) : meta;
   }
 
+  /** {@link #fromMeta(Buffer, Buffer)} of a meta already parsed (a landed frame's, the event-bus API's). */
   public static CachedResponse fromMeta(JsonObject meta, Buffer body) {
-    MultiMap hs = MultiMap.caseInsensitiveMultiMap();
-    for (Object o : meta.getJsonArray("headers", new JsonArray())) {
-      JsonArray pair = (JsonArray) o;
-      hs.add(pair.getString(0), pair.getString(1));
-    }
-    List<String> varyNames = new ArrayList<>();
-    for (Object n : meta.getJsonArray("vn", new JsonArray())) varyNames.add((String) n);
-    String varyValues = varyNames.isEmpty() ? null : meta.getString("vv");
-    return new CachedResponse(meta.getInteger("status"), hs, body.copy(), meta.getLong("storedAt"), meta.getLong("ttl"),
-        meta.getLong("swr", 0L), meta.getLong("sie", 0L), meta.getLong("rv", 0L), meta.getBoolean("purged", false),
-        meta.getLong("ia", 0L), varyValues == null ? List.of() : List.copyOf(varyNames), varyValues);
+    return fromMeta(meta.toBuffer(), body);
   }
 
   private static final JsonFactory JSON = new JsonFactory();
 
   /**
-   * {@link #fromMeta(JsonObject, Buffer)} from the meta's JSON bytes as stored, read with Jackson's streaming parser
+   * The entry {@link #meta()} describes, from the meta's JSON bytes as stored, read with Jackson's streaming parser
    * straight into the fields: every L2 hit decodes one, and going through a String and a {@link JsonObject} (a map,
    * boxed numbers, arrays of arrays) took ~11 % of an L2 hit's CPU (src/bench/profile.sh). Fields it does not know are
-   * skipped, as {@code fromMeta} ignores them.
+   * skipped.
    *
    * @throws IllegalArgumentException when the meta is not a JSON object with status, storedAt and ttl
    */

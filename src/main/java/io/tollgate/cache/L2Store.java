@@ -366,13 +366,10 @@ public final class L2Store {
 
   /** An entry's fields as stored ({@code meta}, {@code body}, {@code gz}); a compressed body is inflated on the worker pool. */
   private Future<CachedResponse> decode(Response metaField, Response bodyField, Response gzField) {
-    Buffer meta = metaField.toBuffer();
-    Buffer body = bodyField.toBuffer();
-    if (gzField == null || !"1".equals(gzField.toString())) return Future.succeededFuture(CachedResponse.fromMeta(meta, body));
-    return codec.run(() -> CachedResponse.fromMeta(meta, Gzip.decompress(body, Long.MAX_VALUE)));
+    return decode(metaField.toBuffer(), bodyField.toBuffer(), gzField != null && "1".equals(gzField.toString()));
   }
 
-  private Future<CachedResponse> decode(JsonObject meta, Buffer body, boolean gz) {
+  private Future<CachedResponse> decode(Buffer meta, Buffer body, boolean gz) {
     if (!gz) return Future.succeededFuture(CachedResponse.fromMeta(meta, body));
     return codec.run(() -> CachedResponse.fromMeta(meta, Gzip.decompress(body, Long.MAX_VALUE)));
   }
@@ -794,7 +791,7 @@ public final class L2Store {
     Buffer body = frame.getBuffer(end + 1, frame.length());
     JsonObject meta = head.getJsonObject("meta");
     boolean gz = head.getBoolean("gz", false);
-    onLanded.accept(head.getString("key", ""), new Landing(FleetCoalescer.STORED, () -> decode(meta, body, gz)));
+    onLanded.accept(head.getString("key", ""), new Landing(FleetCoalescer.STORED, () -> decode(meta.toBuffer(), body, gz)));
   }
 
   private Future<Response> send(Request request) {

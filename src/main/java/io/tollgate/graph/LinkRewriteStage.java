@@ -136,20 +136,26 @@ public final class LinkRewriteStage implements Stage {
         && trustedProxies.contains(ex.request().remoteAddress().hostAddress());
     String proto = trusted ? ex.headers().get(X_FORWARDED_PROTO) : null;
     String host = trusted ? ex.headers().get(X_FORWARDED_HOST) : null;
-    boolean ssl = ex.request().isSSL();
-    if (host == null && proto == null) {
-      // A client sends the same Host on every request: the origin made from it last time is reused as it is.
-      String sent = ex.headers().get(HttpHeaders.HOST);
-      Origin last = lastOrigin;
-      if (sent != null && last != null && last.ssl == ssl && sent.equals(last.host)) return last.origin;
-      String authority = ex.request().authority() == null ? null : ex.request().authority().toString();
-      String origin = origin(null, authority, ex);
-      // Only an origin made from the Host alone (not the local port a refused one falls back to) is kept.
-      if (sent != null && authority != null && plainHost(authority)) lastOrigin = new Origin(sent, ssl, origin);
-      return origin;
-    }
-    if (host == null) host = ex.request().authority() == null ? null : ex.request().authority().toString();
+    if (host == null && proto == null) return fromHost(ex);
+    if (host == null) host = authority(ex);
     return origin(proto, host, ex);
+  }
+
+  /** From the Host alone, as for most requests: a client sends the same Host every time, so last time's origin is reused. */
+  private String fromHost(Exchange ex) {
+    String sent = ex.headers().get(HttpHeaders.HOST);
+    boolean ssl = ex.request().isSSL();
+    Origin last = lastOrigin;
+    if (last != null && last.ssl == ssl && last.host.equals(sent)) return last.origin;
+    String authority = authority(ex);
+    String origin = origin(null, authority, ex);
+    // Kept only when made from the Host itself, not from the local port a refused one falls back to.
+    if (sent != null && authority != null && plainHost(authority)) lastOrigin = new Origin(sent, ssl, origin);
+    return origin;
+  }
+
+  private static String authority(Exchange ex) {
+    return ex.request().authority() == null ? null : ex.request().authority().toString();
   }
 
   private static String origin(String proto, String host, Exchange ex) {

@@ -1,16 +1,16 @@
 package io.tollgate.proxy;
 
 import io.vertx.core.MultiMap;
-import java.util.Set;
 
 /** Headers that describe one connection, not the message (RFC 9110 §7.6.1): never forwarded either way. */
 public final class HopByHop {
-  static final Set<String> NAMES = Set.of("connection", "keep-alive", "proxy-authenticate",
-      "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "http2-settings");
-
   private HopByHop() {}
 
-  /** Asked for every header of every request and answer: no lower-cased copy of the name, no set lookup. */
+  /**
+   * Connection, Keep-Alive, Proxy-Authenticate, Proxy-Authorization, Proxy-Connection, TE, Trailer, Transfer-Encoding,
+   * Upgrade, HTTP2-Settings, in any case. Asked for every header of every request and answer: no lower-cased copy of
+   * the name, no set lookup.
+   */
   public static boolean is(String name) {
     return switch (name.length()) {
       case 2 -> name.equalsIgnoreCase("te");
