@@ -34,13 +34,20 @@ public final class LinkRewriter {
 
   /**
    * Cheap pre-check so bodies without paging links (most cache hits) skip the byte-by-byte pass.
-   * Looks for {@code @odata.} followed by {@code nextLink} or {@code deltaLink}.
+   * Looks for {@code @odata.} followed by {@code nextLink} or {@code deltaLink}. Jumps from one {@code @} to the next
+   * with Netty's word-at-a-time search: every L2 hit runs this on a freshly read body, and stepping through it a
+   * byte at a time was ~1.8 % of an L2 hit's CPU.
    */
   public static boolean mayContainLinks(Buffer body) {
-    int n = body.length() - 16;
-    for (int i = 0; i < n; i++) {
-      if (body.getByte(i) == '@' && body.getByte(i + 1) == 'o' && body.getByte(i + 6) == '.'
-          && (body.getByte(i + 7) == 'n' || body.getByte(i + 7) == 'd') && body.getByte(i + 11) == 'L') return true;
+    ByteBuf in = ((BufferInternal) body).getByteBuf();
+    int base = in.readerIndex();
+    int end = base + in.readableBytes() - 16;
+    for (int i = base; i < end; ) {
+      int at = in.indexOf(i, end, (byte) '@');
+      if (at < 0) return false;
+      if (in.getByte(at + 1) == 'o' && in.getByte(at + 6) == '.' && (in.getByte(at + 7) == 'n' || in.getByte(at + 7) == 'd')
+          && in.getByte(at + 11) == 'L') return true;
+      i = at + 1;
     }
     return false;
   }

@@ -95,4 +95,32 @@ class LinkRewriterTest {
     assertEquals("https://graph.microsoft.com.evil/x", rewriter.rewriteHeader("https://graph.microsoft.com.evil/x", GW));
     assertEquals("https://other.example/x", rewriter.rewriteHeader("https://other.example/x", GW));
   }
+
+  /** The byte-at-a-time definition the pre-check must keep answering (it only searches faster). */
+  static boolean mayContainLinksByteByByte(byte[] b) {
+    for (int i = 0; i < b.length - 16; i++) {
+      if (b[i] == '@' && b[i + 1] == 'o' && b[i + 6] == '.' && (b[i + 7] == 'n' || b[i + 7] == 'd') && b[i + 11] == 'L') return true;
+    }
+    return false;
+  }
+
+  @Test
+  void the_link_pre_check_answers_as_the_byte_by_byte_search_on_random_bodies_and_slices() {
+    String[] parts = {"@odata.nextLink", "@odata.deltaLink", "@odata.context", "@o", "@", "@@odata.nextLink", "\"x\":1,", " ", "nextLink"};
+    Random random = new Random(7);
+    int found = 0;
+    for (int trial = 0; trial < 5000; trial++) {
+      StringBuilder b = new StringBuilder();
+      int n = random.nextInt(12);
+      for (int k = 0; k < n; k++) b.append(parts[random.nextInt(parts.length)]);
+      byte[] bytes = b.toString().getBytes(StandardCharsets.UTF_8);
+      boolean expected = mayContainLinksByteByByte(bytes);
+      found += expected ? 1 : 0;
+      assertEquals(expected, LinkRewriter.mayContainLinks(Buffer.buffer(bytes)), b.toString());
+      // A slice (a body read out of a larger buffer) is searched from its own first byte to its own last.
+      Buffer padded = Buffer.buffer("@odata.nextLink!").appendBytes(bytes).appendString("@odata.nextLink!");
+      assertEquals(expected, LinkRewriter.mayContainLinks(padded.slice(16, 16 + bytes.length)), b.toString());
+    }
+    assertTrue(found > 500 && found < 4500, "random bodies with and without links: " + found);
+  }
 }
