@@ -370,7 +370,8 @@ public final class L2Store {
   }
 
   private Future<CachedResponse> decode(Buffer meta, Buffer body, boolean gz) {
-    if (!gz) return Future.succeededFuture(CachedResponse.fromMeta(meta, body));
+    // A bulk string or a frame's part is a copy of exactly its length already; an inflated body may not be.
+    if (!gz) return Future.succeededFuture(CachedResponse.fromStored(meta, body));
     return codec.run(() -> CachedResponse.fromMeta(meta, Gzip.decompress(body, Long.MAX_VALUE)));
   }
 
@@ -492,16 +493,15 @@ public final class L2Store {
     return body.compose(b -> {
           if (cluster) return storeInTwoSteps(key, response, fetchBeganMillis, e, b, compress);
           String token = leases.get(key.value());
-          JsonObject meta = response.meta();
           String tag = tag(key.path());
           Request store = Request.cmd(Command.EVAL).arg(STORE_IN_ONE_STEP).arg(token == null ? 7 : 9)
               .arg(pathsKey()).arg(expiriesKey()).arg(invalidationLogKey()).arg(epochKey())
               .arg(entryKey(key, e)).arg(tag + ":keys").arg(tag + ":tomb");
           if (token != null) store.arg(leaseKey(key, e)).arg(followersKey(key, e));
           store.arg(indexMember(key.path())).arg(response.retainMillis()).arg(fetchBeganMillis).arg(e)
-              .arg(meta.encode()).arg(b).arg(compress ? "1" : "0").arg(e + ":" + key.digest())
+              .arg(response.storedMeta()).arg(b).arg(compress ? "1" : "0").arg(e + ":" + key.digest())
               .arg(Math.max(indexTtlMs, response.retainMillis()));
-          if (token != null) landArgs(store, key, meta, token, b, compress);
+          if (token != null) landArgs(store, key, response, token, b, compress);
           return send(store).compose(r -> {
             int outcome = r == null ? 0 : r.toInteger();
             if (outcome == -2) return storeInTwoSteps(key, response, fetchBeganMillis, e, b, compress);
@@ -533,11 +533,10 @@ public final class L2Store {
           Request store = Request.cmd(Command.EVAL).arg(STORE_ENTRY).arg(token == null ? 3 : 5)
               .arg(entryKey(key, e)).arg(tag + ":keys").arg(tag + ":tomb");
           if (token != null) store.arg(leaseKey(key, e)).arg(followersKey(key, e));
-          JsonObject meta = response.meta();
-          store.arg(fetchBeganMillis).arg(meta.encode()).arg(b).arg(compress ? "1" : "0")
+          store.arg(fetchBeganMillis).arg(response.storedMeta()).arg(b).arg(compress ? "1" : "0")
               .arg(expireAt).arg(e + ":" + key.digest()).arg(Math.max(indexTtlMs, response.retainMillis()));
           if (token == null) return send(store);
-          landArgs(store, key, meta, token, b, compress);
+          landArgs(store, key, response, token, b, compress);
           return send(store).onSuccess(r -> {
             if (r != null && r.toInteger() == 2) leases.remove(key.value(), token);
           });
@@ -546,9 +545,9 @@ public final class L2Store {
   }
 
   /** The arguments a store under a fleet lease adds: the flight, where to tell the fleet, and what. */
-  private void landArgs(Request store, CacheKey key, JsonObject meta, String token, Buffer b, boolean compress) {
+  private void landArgs(Request store, CacheKey key, CachedResponse response, String token, Buffer b, boolean compress) {
     store.arg(token).arg(channel()).arg(landedMessage(key, FleetCoalescer.STORED).encode())
-        .arg(b.length() <= LANDED_ENTRY_MAX ? landedFrame(key, meta, compress) : "");
+        .arg(b.length() <= LANDED_ENTRY_MAX ? landedFrame(key, response.meta(), compress) : "");
   }
 
   /** A logged invalidation ({@code time:pattern}) whose pattern matches {@code path}. */

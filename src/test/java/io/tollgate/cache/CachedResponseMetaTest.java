@@ -61,4 +61,49 @@ class CachedResponseMetaTest {
     assertThrows(IllegalArgumentException.class, () -> CachedResponse.fromMeta(Buffer.buffer("[1,2]"), BODY));
     assertThrows(IllegalArgumentException.class, () -> CachedResponse.fromMeta(Buffer.buffer("{\"status\":"), BODY));
   }
+
+  @Test
+  void the_binary_form_l2_stores_reads_back_as_the_entry_that_wrote_it() {
+    CachedResponse plain = new CachedResponse(200, headers(), BODY, 1_700_000_000_123L, 300_000, 30_000, 60_000, 86_400_000);
+    assertEquals(1, plain.storedMeta().getByte(0));
+    assertSame(plain, CachedResponse.fromMeta(plain.storedMeta(), BODY));
+    CachedResponse vary = CachedResponse.http(203, headers(), BODY, 1_700_000_000_000L, 0, 0, 5_000, 10_000, 42_000,
+        List.of("accept-language", "prefer"), "en\u0000odata.maxpagesize=5").purge();
+    CachedResponse read = CachedResponse.fromMeta(vary.storedMeta(), BODY);
+    assertSame(vary, read);
+    assertEquals(true, read.purged());
+    assertEquals(42_000, read.ageMillis(1_700_000_000_000L));
+    assertEquals(List.of("accept-language", "prefer"), read.meta().getJsonArray("vn").getList());
+  }
+
+  @Test
+  void header_values_beyond_latin_1_and_every_latin_1_byte_survive_the_binary_form() {
+    StringBuilder latin1 = new StringBuilder();
+    for (char c = 0; c <= 0xFF; c++) latin1.append(c);
+    MultiMap hs = MultiMap.caseInsensitiveMultiMap().add("x-latin1", latin1.toString()).add("x-wide", "Zoë → 日本 \uD83D\uDE00").add("x-empty", "");
+    CachedResponse stored = new CachedResponse(200, hs, BODY, 1, 2, 3, 4);
+    CachedResponse read = CachedResponse.fromMeta(stored.storedMeta(), BODY);
+    assertEquals(latin1.toString(), read.headers().get("x-latin1"));
+    assertEquals("Zoë → 日本 \uD83D\uDE00", read.headers().get("X-Wide"));
+    assertEquals("", read.headers().get("x-empty"));
+    assertSame(stored, read);
+  }
+
+  @Test
+  void a_binary_meta_cut_short_anywhere_is_refused_not_misread() {
+    Buffer whole = CachedResponse.http(200, headers(), BODY, 1, 2, 3, 4, 5, 6, List.of("prefer"), "x").storedMeta();
+    for (int n = 1; n < whole.length(); n++) {
+      Buffer cut = whole.getBuffer(0, n);
+      assertThrows(IllegalArgumentException.class, () -> CachedResponse.fromMeta(cut, BODY), "cut at " + n);
+    }
+  }
+
+  @Test
+  void an_entry_read_from_l2_holds_its_body_at_exactly_its_length() {
+    Buffer roomy = Buffer.buffer(4096).appendBuffer(BODY);
+    CachedResponse stored = new CachedResponse(200, headers(), BODY, 1, 2, 3, 4);
+    CachedResponse read = CachedResponse.fromMeta(stored.storedMeta(), roomy);
+    assertEquals(stored.weightBytes(), read.weightBytes());
+    assertEquals(BODY.length(), ((io.vertx.core.internal.buffer.BufferInternal) read.body()).getByteBuf().unwrap().capacity());
+  }
 }
