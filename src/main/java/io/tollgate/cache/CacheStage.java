@@ -482,7 +482,7 @@ public final class CacheStage implements Stage, CacheAccess {
         fresh = stale.revalidated(r.headers(), clock.millis());
         stored = Future.succeededFuture(false);
       } else {
-        stored = cache.store(storeKey(ex, key), fresh, began).map(true);
+        stored = storeScanned(storeKey(ex, key), fresh, began).map(true);
       }
       return Future.succeededFuture(new FleetCoalescer.Led<>(
           new Captured(fresh.status(), fresh.headers(), fresh.body(), null, true, fresh.varyValues()), stored));
@@ -633,12 +633,21 @@ public final class CacheStage implements Stage, CacheAccess {
   }
 
   /** @return when the store is done: true when the answer was stored (in L1, and in L2 if it has one), false when not kept */
+  /**
+   * Stores with the link pre-check's answer for its body, which L2 keeps with the entry: an L2 hit then serves it
+   * without scanning the body again (up to ~2 % of an L2 hit's CPU with 20 KiB member pages).
+   */
+  private Future<Void> storeScanned(CacheKey key, CachedResponse entry, long fetchBegan) {
+    entry.hasLinks(mayHoldLinks);
+    return cache.store(key, entry, fetchBegan);
+  }
+
   private Future<Boolean> storeIfCacheable(CacheKey key, Route route, Captured c, MultiMap requestHeaders, long fetchBegan) {
     // An entry serves every client, including those that never accepted gzip: only identity bodies are kept.
     if (c.leaderOnly() != null || Gzip.encoded(c.headers())) return Future.succeededFuture(false);
     if (http) {
       CachedResponse entry = httpEntry(route, c.status(), c.headers(), c.body(), requestHeaders, fetchBegan);
-      return entry == null ? Future.succeededFuture(false) : cache.store(key, entry, fetchBegan).map(true);
+      return entry == null ? Future.succeededFuture(false) : storeScanned(key, entry, fetchBegan).map(true);
     }
     long ttl = keptFor(route, c.status());
     if (ttl < 0) return Future.succeededFuture(false);
@@ -648,7 +657,7 @@ public final class CacheStage implements Stage, CacheAccess {
     // A delta-fed route's answer is indexed by the objects it mentions (freshness package), 2xx only, for as long
     // as the entry may be kept.
     if (route.deltaFed() && c.status() < 300) cache.mentioned(key.path(), c.body(), entry.retainMillis(), fetchBegan);
-    return cache.store(key, entry, fetchBegan).map(true);
+    return storeScanned(key, entry, fetchBegan).map(true);
   }
 
   /**

@@ -279,12 +279,14 @@ public final class CachedResponse {
 
   /** First byte of the binary meta ({@link #storedMeta}); a JSON meta begins with '{'. */
   private static final byte BINARY_META = 1;
-  private static final int PURGED = 1, VARY = 2;
+  private static final int PURGED = 1, VARY = 2, LINKS_SCANNED = 4, MAY_HOLD_LINKS = 8;
 
   /**
    * The meta as L2 stores it: what {@link #meta()} says, in a binary form that an L2 hit reads in a fraction of what
    * parsing the JSON took (~6 % of an L2 hit's CPU, most of it making strings of UTF-8): {@code 0x01}, status (int),
-   * storedAt, ttl, swr, sie, rv, ia (longs), flags (purged 1, vary 2), the header count (int) and each name and value,
+   * storedAt, ttl, swr, sie, rv, ia (longs), flags (purged 1, vary 2; 4 when the body's link pre-check ran, 8 when it
+   * found that the body may hold links: a fact about the bytes, kept so that hits need not scan them again), the
+   * header count (int) and each name and value,
    * then, with vary, the count of its names, each name, and the values. A string is an int length and Latin-1
    * bytes (what HTTP/1 header bytes are to Vert.x), or, for one with a wider character, minus one minus the length
    * of its UTF-8 bytes. {@link #fromMeta(Buffer, Buffer)} reads both forms: entries stored as JSON by an earlier
@@ -297,7 +299,8 @@ public final class CachedResponse {
     Buffer b = Buffer.buffer(64 + 48 * count).appendByte(BINARY_META).appendInt(status)
         .appendLong(storedAtMillis).appendLong(ttlMillis).appendLong(staleWhileRevalidateMillis).appendLong(staleIfErrorMillis)
         .appendLong(revalidateForMillis).appendLong(initialAgeMillis)
-        .appendByte((byte) ((purged ? PURGED : 0) | (varyValues != null ? VARY : 0))).appendInt(count);
+        .appendByte((byte) ((purged ? PURGED : 0) | (varyValues != null ? VARY : 0)
+            | (links == 0 ? 0 : LINKS_SCANNED | (links == 1 ? MAY_HOLD_LINKS : 0)))).appendInt(count);
     for (var e : headers) {
       appendString(b, e.getKey());
       appendString(b, e.getValue());
@@ -391,7 +394,9 @@ public final class CachedResponse {
       varyValues = r.readString();
       if (varyNames.isEmpty()) varyValues = null;
     }
-    return new CachedResponse(status, hs, exactBody, storedAt, ttl, swr, sie, rv, (flags & PURGED) != 0, ia, varyNames, varyValues);
+    CachedResponse read = new CachedResponse(status, hs, exactBody, storedAt, ttl, swr, sie, rv, (flags & PURGED) != 0, ia, varyNames, varyValues);
+    if ((flags & LINKS_SCANNED) != 0) read.links = (flags & MAY_HOLD_LINKS) != 0 ? (byte) 1 : (byte) 2;
+    return read;
   }
 
   /** {@link #fromMeta(Buffer, Buffer)} of a meta already parsed (a landed frame's, the event-bus API's). */

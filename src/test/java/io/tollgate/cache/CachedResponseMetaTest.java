@@ -106,4 +106,17 @@ class CachedResponseMetaTest {
     assertEquals(stored.weightBytes(), read.weightBytes());
     assertEquals(BODY.length(), ((io.vertx.core.internal.buffer.BufferInternal) read.body()).getByteBuf().unwrap().capacity());
   }
+
+  @Test
+  void the_link_pre_check_answer_travels_with_the_entry_so_a_hit_does_not_scan_again() {
+    java.util.function.Predicate<Buffer> mustNotRun = b -> { throw new AssertionError("scanned again"); };
+    for (boolean links : new boolean[] {true, false}) {
+      CachedResponse stored = new CachedResponse(200, headers(), BODY, 1, 2, 3, 4);
+      assertEquals(links, stored.hasLinks(b -> links));
+      assertEquals(links, CachedResponse.fromMeta(stored.storedMeta(), BODY).hasLinks(mustNotRun));
+    }
+    // Never scanned before it was stored: the hit scans.
+    CachedResponse unscanned = CachedResponse.fromMeta(new CachedResponse(200, headers(), BODY, 1, 2, 3, 4).storedMeta(), BODY);
+    assertThrows(AssertionError.class, () -> unscanned.hasLinks(mustNotRun));
+  }
 }

@@ -60,6 +60,24 @@ class SharedL2CacheTest {
   }
 
   @Test
+  void a_page_read_from_l2_has_its_next_link_pointing_at_the_instance_that_serves_it() throws Exception {
+    start(o -> { });
+    Gateway b = harness.another(o -> { });
+    String page = "/v1.0/groups/g7/transitiveMembers?$top=2";
+    String viaA = new JsonObject(harness.getAs(ALICE, page).body()).getString("@odata.nextLink");
+    assertTrue(viaA.startsWith(harness.proxy() + "/v1.0/groups/g7/transitiveMembers?"), viaA);
+    assertEquals("MISS", xCache(harness.getAs(ALICE, "/v1.0/users/u7")), "a body without links");
+    Await.until(() -> l2Holds("/v1.0/groups/g7/transitiveMembers") && l2Holds("/v1.0/users/u7"), STORED, "the entries reached Redis");
+    HttpResponse<String> fromL2 = harness.getAs(b, ALICE, page);
+    assertEquals("HIT-L2", xCache(fromL2));
+    String viaB = new JsonObject(fromL2.body()).getString("@odata.nextLink");
+    assertEquals(GatewayHarness.proxy(b) + viaA.substring(harness.proxy().length()), viaB);
+    HttpResponse<String> userFromL2 = harness.getAs(b, ALICE, "/v1.0/users/u7");
+    assertEquals("HIT-L2", xCache(userFromL2));
+    assertEquals(harness.getAs(ALICE, "/v1.0/users/u7").body(), userFromL2.body());
+  }
+
+  @Test
   void tokens_are_never_stored_in_redis() throws Exception {
     start(o -> { });
     harness.getAs("Bearer very-secret-token-42", "/v1.0/users/u9");
