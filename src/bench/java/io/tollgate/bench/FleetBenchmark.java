@@ -79,6 +79,7 @@ public final class FleetBenchmark {
 
     double[] behind = new double[rounds];
     double[] ownSpread = new double[rounds];
+    double[] firstOther = new double[rounds];
     long[] calls = new long[rounds];
     int user = 1;
     for (int r = -warmup; r < rounds; r++, user++) {
@@ -94,12 +95,15 @@ public final class FleetBenchmark {
         }
       }
       long lastOther = leaderFirst;
+      long firstOtherAt = Long.MAX_VALUE;
+      for (int g = 0; g < GATEWAYS; g++) if (g != leader) for (long t : done[g]) firstOtherAt = Math.min(firstOtherAt, t);
       long leaderLast = leaderFirst;
       for (long t : done[leader]) leaderLast = Math.max(leaderLast, t);
       for (int g = 0; g < GATEWAYS; g++) if (g != leader) for (long t : done[g]) lastOther = Math.max(lastOther, t);
       if (r >= 0) {
         behind[r] = (lastOther - leaderFirst) / 1e6;
         ownSpread[r] = (leaderLast - leaderFirst) / 1e6;
+        firstOther[r] = (firstOtherAt - leaderFirst) / 1e6;
         calls[r] = sim.stats().count("GET " + path) - before;
       }
       Thread.sleep(20);
@@ -120,6 +124,10 @@ public final class FleetBenchmark {
         Arrays.stream(sorted).filter(b -> b <= 5.0).count(), rounds);
     System.out.printf("for scale, the leader's own clients (one gateway, one answer) spread over, ms: median %.1f  p90 %.1f  p99 %.1f  max %.1f%n",
         pct(own, 50), pct(own, 90), pct(own, 99), own[own.length - 1]);
+    double[] first = firstOther.clone();
+    Arrays.sort(first);
+    System.out.printf("the other gateways' first answer behind the leader's first (the hand-over alone), ms: median %.1f  p90 %.1f  p99 %.1f  max %.1f%n",
+        pct(first, 50), pct(first, 90), pct(first, 99), first[first.length - 1]);
     for (Gateway g : gateways) g.close().await(30, TimeUnit.SECONDS);
     client.close().await(10, TimeUnit.SECONDS);
     simVertx.close().await(10, TimeUnit.SECONDS);
