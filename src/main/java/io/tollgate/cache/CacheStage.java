@@ -632,16 +632,16 @@ public final class CacheStage implements Stage, CacheAccess {
     return -1;
   }
 
-  /** @return when the store is done: true when the answer was stored (in L1, and in L2 if it has one), false when not kept */
   /**
    * Stores with the link pre-check's answer for its body, which L2 keeps with the entry: an L2 hit then serves it
-   * without scanning the body again (up to ~2 % of an L2 hit's CPU with 20 KiB member pages).
+   * without scanning the body again (1–2 % of an L2 hit's CPU for a 1 KiB user, src/bench/profile.sh).
    */
   private Future<Void> storeScanned(CacheKey key, CachedResponse entry, long fetchBegan) {
     entry.hasLinks(mayHoldLinks);
     return cache.store(key, entry, fetchBegan);
   }
 
+  /** @return when the store is done: true when the answer was stored (in L1, and in L2 if it has one), false when not kept */
   private Future<Boolean> storeIfCacheable(CacheKey key, Route route, Captured c, MultiMap requestHeaders, long fetchBegan) {
     // An entry serves every client, including those that never accepted gzip: only identity bodies are kept.
     if (c.leaderOnly() != null || Gzip.encoded(c.headers())) return Future.succeededFuture(false);

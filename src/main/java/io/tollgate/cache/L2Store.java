@@ -295,7 +295,9 @@ public final class L2Store {
    * path index of another layout). The cache and the
    * limiter have separate keyspaces ({@code c2:}, {@code r1:}), so clearing the cache never refills the
    * fleet's budgets, and the schema version in the name keeps instances of another layout (a rolling
-   * upgrade) from reading or clearing these keys.
+   * upgrade) from reading or clearing these keys. The binary form of an entry's meta ({@link
+   * CachedResponse#storedMeta}) did not need a new one: an earlier version finds it unreadable and takes the entry
+   * for a miss (it fetches and stores JSON, which this one reads), while both keep sharing invalidations.
    */
   public static String keyspace(String prefix) {
     return prefix + "c2:";

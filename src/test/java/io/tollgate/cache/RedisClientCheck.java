@@ -44,6 +44,23 @@ final class RedisClientCheck implements AutoCloseable {
     }
   }
 
+  /** One command, answered within 5 s. */
+  Response send(Request request) throws Exception {
+    return redis.send(request).await(5, TimeUnit.SECONDS);
+  }
+
+  /** The full names of the path's entries (one per caller partition and epoch). */
+  java.util.List<String> entryKeys(String path) throws Exception {
+    java.util.List<String> keys = new java.util.ArrayList<>();
+    String cursor = "0";
+    do {
+      Response r = send(Request.cmd(Command.SCAN).arg(cursor).arg("MATCH").arg(L2Store.tag(prefix, path) + ":e:*").arg("COUNT").arg(1000));
+      cursor = r.get(0).toString();
+      for (Response key : r.get(1)) keys.add(key.toString());
+    } while (!"0".equals(cursor));
+    return keys;
+  }
+
   /** Every key and value as text. */
   String dumpAll() throws Exception {
     StringBuilder sb = new StringBuilder();

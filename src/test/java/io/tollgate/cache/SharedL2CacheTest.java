@@ -10,7 +10,10 @@ import io.tollgate.Gateway;
 import io.tollgate.config.TollgateOptions;
 import io.tollgate.testing.Await;
 import io.tollgate.testing.GatewayHarness;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Request;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -75,6 +78,34 @@ class SharedL2CacheTest {
     HttpResponse<String> userFromL2 = harness.getAs(b, ALICE, "/v1.0/users/u7");
     assertEquals("HIT-L2", xCache(userFromL2));
     assertEquals(harness.getAs(ALICE, "/v1.0/users/u7").body(), userFromL2.body());
+  }
+
+  @Test
+  void entries_an_earlier_version_stored_are_hits_and_a_meta_it_cannot_read_is_a_miss_that_is_replaced() throws Exception {
+    start(o -> { });
+    String path = "/v1.0/users/u8";
+    HttpResponse<String> first = harness.getAs(ALICE, path);
+    assertEquals("MISS", xCache(first));
+    Await.until(() -> l2Holds(path), STORED, "the entry reached Redis");
+    String entry = redisCheck.entryKeys(path).get(0);
+    Buffer binary = redisCheck.send(Request.cmd(Command.HGET).arg(entry).arg("meta")).toBuffer();
+    assertEquals(1, binary.getByte(0), "this version stores the binary meta");
+    // What an earlier version stored: the same meta as JSON.
+    String json = CachedResponse.fromMeta(binary, Buffer.buffer()).meta().encode();
+    redisCheck.send(Request.cmd(Command.HSET).arg(entry).arg("meta").arg(json));
+    HttpResponse<String> fromJson = harness.getAs(harness.another(o -> { }), ALICE, path);
+    assertEquals("HIT-L2", xCache(fromJson));
+    assertEquals(first.body(), fromJson.body());
+    // A meta this version cannot read (as a binary one is to an earlier version): a miss, answered from upstream,
+    // and the entry is stored again in a form it reads.
+    redisCheck.send(Request.cmd(Command.HSET).arg(entry).arg("meta").arg("\u0002 from a later version"));
+    Gateway c = harness.another(o -> { });
+    HttpResponse<String> unreadable = harness.getAs(c, ALICE, path);
+    assertEquals(200, unreadable.statusCode());
+    assertEquals("MISS", xCache(unreadable));
+    assertEquals(2, harness.sim().stats().count("GET " + path));
+    Await.until(() -> redisCheck.send(Request.cmd(Command.HGET).arg(entry).arg("meta")).toBuffer().getByte(0) == 1, STORED, "stored again");
+    assertEquals("HIT-L2", xCache(harness.getAs(harness.another(o -> { }), ALICE, path)));
   }
 
   @Test
