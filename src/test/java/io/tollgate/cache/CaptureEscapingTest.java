@@ -38,6 +38,7 @@ class CaptureEscapingTest {
 
   final Vertx vertx = Vertx.vertx();
   final AtomicInteger writes = new AtomicInteger();
+  final AtomicInteger writesReceived = new AtomicInteger();
   HttpServer upstream;
   HttpClient client;
   GatewayHarness harness;
@@ -51,6 +52,7 @@ class CaptureEscapingTest {
         req.response().putHeader("Content-Type", "application/json")
             .end(new JsonObject().put("path", req.path()).put("version", writes.get()).encode());
       } else {
+        writesReceived.incrementAndGet();
         req.body().onComplete(b -> {
           writes.incrementAndGet();
           req.response().setStatusCode(204).end();
@@ -88,13 +90,32 @@ class CaptureEscapingTest {
         .await(30, TimeUnit.SECONDS);
   }
 
+  /**
+   * {@link #send}, failing with what the upstream saw and where the gateway's threads are when no answer came: a
+   * write through the writer has twice (in ~30 full runs) gone unanswered for 30 s, and this says on which side.
+   */
+  JsonObject sendOrExplain(Gateway via, HttpMethod method, String path) throws Exception {
+    try {
+      return send(via, method, path);
+    } catch (java.util.concurrent.TimeoutException e) {
+      StringBuilder threads = new StringBuilder();
+      Thread.getAllStackTraces().forEach((t, stack) -> {
+        if (!t.getName().startsWith("vert.x-") && !t.getName().startsWith("tollgate-")) return;
+        threads.append('\n').append(t.getName()).append(' ').append(t.getState());
+        for (int i = 0; i < Math.min(8, stack.length); i++) threads.append("\n    at ").append(stack[i]);
+      });
+      throw new AssertionError(method + " " + path + " via :" + via.proxyPort() + " unanswered after 30 s; the upstream had received "
+          + writesReceived.get() + " writes and answered " + writes.get() + "; readiness " + via.readiness().toJson().encode() + threads, e);
+    }
+  }
+
   @Test
   void an_id_with_a_character_outside_the_pattern_dialect_is_evicted_on_the_other_instance_too() throws Exception {
     String path = "/v1.0/groups/a[b";
     assertEquals(200, send(peer, HttpMethod.GET, path).getInteger("status"));
     assertEquals("HIT-L1", send(peer, HttpMethod.GET, path).getString("xCache"), "the peer holds the old answer");
 
-    assertEquals(204, send(writer, HttpMethod.PATCH, path).getInteger("status"));
+    assertEquals(204, sendOrExplain(writer, HttpMethod.PATCH, path).getInteger("status"));
     Await.until(() -> !inL1(peer, path, ALICE), Duration.ofSeconds(5), "the peer evicts the written id");
     JsonObject after = send(peer, HttpMethod.GET, path);
     assertEquals(1, after.getJsonObject("body").getInteger("version"), "the peer serves the answer after the write: " + after);
@@ -108,7 +129,7 @@ class CaptureEscapingTest {
     send(peer, HttpMethod.GET, other);
     assertTrue(inL1(peer, star, ALICE) && inL1(peer, other, ALICE));
 
-    assertEquals(204, send(writer, HttpMethod.PATCH, star).getInteger("status"));
+    assertEquals(204, sendOrExplain(writer, HttpMethod.PATCH, star).getInteger("status"));
     Await.until(() -> !inL1(peer, star, ALICE), Duration.ofSeconds(5), "the peer evicts the written id");
     assertTrue(inL1(peer, other, ALICE), "g* is an id, not a pattern: g2 stays");
     assertEquals("HIT-L1", send(peer, HttpMethod.GET, other).getString("xCache"));
