@@ -324,13 +324,16 @@ public final class CachedResponse {
     b.appendInt(s.length()).appendBytes(s.getBytes(StandardCharsets.ISO_8859_1));
   }
 
-  /** Reads {@link #storedMeta}'s form from a heap buffer's array where it lies. */
-  private static final class BinaryReader {
+  /**
+   * A stored meta's bytes where they lie (a heap buffer's array, not copied out first), with readers for
+   * {@link #storedMeta}'s binary form; the JSON form is parsed from the same bytes.
+   */
+  private static final class MetaBytes {
     private final byte[] a;
     private final int end;
     private int at;
 
-    BinaryReader(Buffer meta) {
+    MetaBytes(Buffer meta) {
       ByteBuf b = ((BufferInternal) meta).getByteBuf();
       if (b.hasArray()) {
         a = b.array();
@@ -358,6 +361,13 @@ public final class CachedResponse {
       return v;
     }
 
+    /** A count of items to follow, each at least a byte long: one larger than what is left is cut short too. */
+    int readCount() {
+      int n = readInt();
+      need(n);
+      return n;
+    }
+
     long readLong() {
       return ((long) readInt() << 32) | (readInt() & 0xFFFFFFFFL);
     }
@@ -374,21 +384,19 @@ public final class CachedResponse {
   }
 
   private static CachedResponse fromBinary(Buffer meta, Buffer exactBody) {
-    BinaryReader r = new BinaryReader(meta);
+    MetaBytes r = new MetaBytes(meta);
     r.readByte();
     int status = r.readInt();
     long storedAt = r.readLong(), ttl = r.readLong(), swr = r.readLong(), sie = r.readLong(), rv = r.readLong(), ia = r.readLong();
     int flags = r.readByte();
-    int count = r.readInt();
-    if (count < 0) throw new IllegalArgumentException("cache entry meta is cut short");
+    int count = r.readCount();
     MultiMap hs = MultiMap.caseInsensitiveMultiMap();
     for (int i = 0; i < count; i++) hs.add(r.readString(), r.readString());
     List<String> varyNames = List.of();
     String varyValues = null;
     if ((flags & VARY) != 0) {
-      int names = r.readInt();
-      if (names < 0) throw new IllegalArgumentException("cache entry meta is cut short");
-      List<String> read = new ArrayList<>(Math.min(names, 64));
+      int names = r.readCount();
+      List<String> read = new ArrayList<>(names);
       for (int i = 0; i < names; i++) read.add(r.readString());
       varyNames = List.copyOf(read);
       varyValues = r.readString();
@@ -462,11 +470,9 @@ public final class CachedResponse {
     }
   }
 
-  /** Reads a heap buffer's bytes where they lie rather than copying them out first. */
   private static JsonParser parser(Buffer meta) throws java.io.IOException {
-    ByteBuf b = ((BufferInternal) meta).getByteBuf();
-    if (b.hasArray()) return JSON.createParser(b.array(), b.arrayOffset() + b.readerIndex(), b.readableBytes());
-    return JSON.createParser(meta.getBytes());
+    MetaBytes bytes = new MetaBytes(meta);
+    return JSON.createParser(bytes.a, bytes.at, bytes.end - bytes.at);
   }
 
   /** {@code [["name","value"], ...]} */
